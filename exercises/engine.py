@@ -155,6 +155,7 @@ class LayerDerivation(Generic[M]):
     b: M
     activation: str
     a_prev: M
+    a_in: M | None = None  # the input dC/dW was built from (a_prev unless a slip says otherwise)
     z: M | None = None
     a: M | None = None
     dC_da: M | None = None
@@ -397,7 +398,8 @@ def derive_arrays(
         W, b, act, alpha = layers[l]
         d.dC_da = g
         d.da_dz, d.delta = _delta(B, d, act, alpha, y, last=(l == L - 1), loss=loss, s=s)
-        d.dC_dW = _attempt(lambda: _weight_gradient(B, d, l, out, x, s))
+        d.a_in = _gradient_input(d, l, out, s)
+        d.dC_dW = _attempt(lambda: _weight_gradient(B, d, s))
         d.dC_db = _attempt(lambda: _bias_gradient(B, d, s))
         lr = B.scalar(1 if Slip.NO_LEARNING_RATE in s else learning_rate)
         if Slip.GRADIENT_ASCENT in s:
@@ -453,16 +455,18 @@ def _delta(B, d, act, alpha, y, *, last, loss, s):
     return da_dz, _attempt(lambda: layer_delta(B, act, d.dC_da, da_dz, d.a))
 
 
-def _weight_gradient(B, d, l, out, x, s):
-    if d.delta is None:
-        return None
-    a_in = d.a_prev
+def _gradient_input(d, l, out, s):
     if Slip.OWN_OUTPUT_AS_INPUT in s:
-        a_in = d.a
-    elif Slip.EARLIER_INPUT in s:
-        if l == 0:
-            return None
-        a_in = out[l - 1].a_prev
+        return d.a
+    if Slip.EARLIER_INPUT in s:
+        return out[l - 1].a_prev if l > 0 else None
+    return d.a_prev
+
+
+def _weight_gradient(B, d, s):
+    a_in = d.a_in
+    if d.delta is None or a_in is None:
+        return None
     if Slip.TRANSPOSED_GRADIENT in s:
         return matmul(a_in, B.T(d.delta))
     if Slip.DOT_NOT_OUTER in s:
