@@ -1,3 +1,11 @@
-"""The exercise types: importing this package registers every one of them."""
+"""The exercise types: importing this package registers every one of them.
 
-from . import weight_gradient  # noqa: F401
+Each module holds one or a few ``@register``-ed ``ExerciseType`` classes; the helper
+modules (``draw``, ``text``) register nothing.
+"""
+
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
