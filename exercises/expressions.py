@@ -8,7 +8,7 @@ builds the SymPy expression node by node; nothing the student typed is ever eval
 - numbers (``2``, ``0.5``, ``2.5e-3``; read exactly, as rationals), the exercise's symbols,
   ``e`` (Euler's number, unless it is one of the symbols);
 - ``+ - * /``, unary ``-``, powers ``x**2`` or ``x^2`` whose exponent is a number of size at
-  most ``MAX_EXPONENT`` (``x^(-1)``, ``x^(1/2)``);
+  most ``MAX_EXPONENT`` (``x^(-1)``, ``x^(1/2)``), and ``e^(...)`` with any exponent;
 - the functions ``exp``, ``log`` (or ``ln``), ``sqrt``, ``tanh``, ``abs`` and the logistic
   ``sigmoid`` (or ``sigma``, ``σ``), each of one argument.
 
@@ -21,12 +21,13 @@ so any input is read or refused in well under a second.
 from __future__ import annotations
 
 import ast
-import concurrent.futures
 import functools
 import keyword
 import math
 import re
+import threading
 import unicodedata
+import warnings
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 
@@ -40,7 +41,8 @@ MAX_TEXT = 500
 MAX_NODES = 200
 MAX_DEPTH = 40
 MAX_EXPONENT = 10
-MAX_BITS = 256
+MAX_BITS = 128
+MAX_POWER = 100  # a power built up from typed ones, as (x^10)^10
 # The bounded SymPy confirmation in `equivalent`: expressions above this operation count
 # are not simplified, and a simplification that runs longer than this is abandoned.
 MAX_SIMPLIFY_OPS = 60
@@ -87,9 +89,16 @@ _ASCII = str.maketrans(
     {"^": "**", "\u2212": "-", "\u2013": "-", "·": "*", "⋅": "*", "×": "*", "∗": "*", "÷": "/",
      "\n": " ", "\r": " ", "\t": " "}
 )
-_NUMBER_THEN_NAME = re.compile(r"(?<![\w.])(\d+\.?\d*)\s*([A-Za-z_(]\w*)")
+# Implicit products, looked for only once the text failed to parse. The atomic group keeps
+# scientific notation whole: "2e-3" is a number, "2e" is 2*e.
+_NUMBER_THEN_NAME = re.compile(r"(?<![\w.])((?>\d+\.?\d*(?:[eE][+-]?\d+)?))\s*([A-Za-z_(]\w*)")
 _CLOSE_THEN_OPERAND = re.compile(r"\)\s*([\w(]+)")
 _NAME_THEN_OPERAND = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s+([\w(]\w*)")
+
+# Python's tokenizer warns about some typos ("1if"); a student's typo is reported as a
+# PartFormatError, not logged as a SyntaxWarning, so warnings from parsing answers are off.
+_SOURCE = "<answer>"
+warnings.filterwarnings("ignore", category=SyntaxWarning, module=re.escape(_SOURCE))
 
 _OPERATORS = {
     ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|",
@@ -129,14 +138,21 @@ def parse_expression(text: str, symbols: Sequence[str]) -> sympy.Expr:
     if not source:
         raise PartFormatError("empty answer")
     try:
-        tree = ast.parse(source, mode="eval")
+        tree = ast.parse(source, filename=_SOURCE, mode="eval")
     except SyntaxError as exc:
         raise PartFormatError(_syntax_reason(source, exc)) from None
     except (ValueError, MemoryError, RecursionError):
         raise PartFormatError("the expression cannot be read") from None
     if sum(not isinstance(node, ast.expr_context) for node in ast.walk(tree)) > MAX_NODES:
         raise PartFormatError("the expression is too long: simplify it")
-    expr = _Reader(symbols).read(tree.body, 0)
+    try:
+        expr = _settled(_Reader(symbols).read(tree.body, 0))
+    except PartFormatError:
+        raise
+    except (ArithmeticError, ValueError, TypeError, RecursionError):
+        # SymPy's own arithmetic can fail on odd numbers (its factoring of a huge integer
+        # under a root has raised ValueError); such an answer is unreadable, not a crash.
+        raise PartFormatError("the expression cannot be read: simplify its numbers") from None
     if expr.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
         raise PartFormatError("the expression divides by zero or is undefined")
     if expr.has(sympy.I):
@@ -150,7 +166,14 @@ def to_latex(expr: sympy.Expr) -> str:
 
 
 def expression_to_text(expr: sympy.Expr) -> str:
-    """Plain text in the accepted syntax; ``parse_expression`` reads it back to ``expr``."""
+    """Plain text in the accepted syntax, which ``parse_expression`` reads back to ``expr``.
+
+    >>> expression_to_text(parse_expression("-(a1 + 1)/b1 * e^2", ["a1", "b1"]))
+    '(-a1 - 1)*exp(2)/b1'
+
+    Exact for what ``parse_expression`` built; a SymPy Float in a key built elsewhere comes
+    back as the rational of its printed digits.
+    """
     return _TextPrinter().doprint(expr)
 
 
@@ -240,7 +263,7 @@ class _Reader:
             raise PartFormatError(f"{kind} is not allowed in an expression")
         if isinstance(value, float):
             if not math.isfinite(value):
-                raise PartFormatError("a number in the expression is too large")
+                raise PartFormatError("a number in the expression has too many digits")
             # The float holds what was typed; its shortest repr is that decimal, exactly.
             exact = Fraction(repr(value))
         else:
@@ -272,6 +295,8 @@ class _Reader:
 
     def binary(self, node: ast.BinOp, depth: int) -> sympy.Expr:
         left = self.read(node.left, depth + 1)
+        if isinstance(node.op, ast.Pow) and left == sympy.E:
+            return _bounded(sympy.exp(self.read(node.right, depth + 1)))  # e^z is exp(z)
         if isinstance(node.op, ast.Pow):
             if any(isinstance(n, (ast.Name, ast.Call)) for n in ast.walk(node.right)):
                 raise PartFormatError("an exponent must be a number, as in x^2 or x^(-1)")
@@ -300,29 +325,52 @@ class _Reader:
             if len(node.args) != 1 or node.keywords or isinstance(node.args[0], ast.Starred):
                 raise PartFormatError(f"{func.id}(...) takes one argument")
             return _bounded(FUNCTIONS[func.id](self.read(node.args[0], depth + 1)))
-        if isinstance(func, (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Call)):
-            left = func.id if isinstance(func, ast.Name) else ast.unparse(func)
-            if isinstance(func, (ast.BinOp, ast.UnaryOp)):
-                left = f"({left})"
-            if isinstance(func, ast.Name) and self.symbol(func.id) is None and func.id != "e":
-                self.name(func.id)  # raises: an unknown name, said as such
-            raise PartFormatError(f"write {_cut(left)}*(...) for a product")
-        return self.read(func, depth + 1)  # raises the reason the callee is not allowed
+        # Anything else "called" is an implicit product, a1(1 - a1), if it reads at all.
+        self.read(func, depth + 1)
+        left = ast.unparse(func)
+        if not isinstance(func, (ast.Name, ast.Constant, ast.Call)):
+            left = f"({left})"
+        raise PartFormatError(f"write {_cut(left)}*(...) for a product")
 
 
 def _bounded(expr: sympy.Expr) -> sympy.Expr:
-    """``expr`` if its numbers stay small; so 9^9^9 or ((10^9)^10)^10 are refused, not computed."""
+    """``expr`` if its numbers and powers stay small: ((10^9)^10)^10 is refused, not computed."""
     for number in expr.atoms(sympy.Rational):
         if max(abs(number.p).bit_length(), number.q.bit_length()) > MAX_BITS:
-            raise PartFormatError("a number in the expression is too large")
+            raise PartFormatError("a number in the expression has too many digits")
+    for power in expr.atoms(sympy.Pow):
+        if power.exp.is_Rational and abs(power.exp) > MAX_POWER:
+            raise PartFormatError(f"a power above {MAX_POWER} is too large")
     return expr
+
+
+def _settled(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` rebuilt bottom-up until SymPy's automatic simplification stops changing it.
+
+    SymPy's construction is not idempotent (abs(-abs(x)) builds Abs(Abs(x)), which rebuilt
+    is Abs(x)); settling makes the printed form read back to the same tree.
+    """
+    for _ in range(3):
+        rebuilt = _rebuild(expr)
+        if rebuilt == expr:
+            break
+        expr = rebuilt
+    return expr
+
+
+def _rebuild(expr: sympy.Expr) -> sympy.Expr:
+    if not expr.args:
+        return expr
+    return expr.func(*(_rebuild(arg) for arg in expr.args))
 
 
 def _syntax_reason(source: str, exc: SyntaxError) -> str:
     """A student-facing reason for text Python cannot parse."""
     for pattern in (_NUMBER_THEN_NAME, _CLOSE_THEN_OPERAND, _NAME_THEN_OPERAND):
         for match in pattern.finditer(source):
-            if pattern is _NAME_THEN_OPERAND and keyword.iskeyword(match[1]):
+            if pattern is _NAME_THEN_OPERAND and (
+                keyword.iskeyword(match[1]) or keyword.iskeyword(match[2])
+            ):
                 continue
             snippet = match[0]
             boundary = match.end(1) - match.start() if match.lastindex == 2 else 1
@@ -350,6 +398,15 @@ class _TextPrinter(StrPrinter):
     def _print_Abs(self, expr: sympy.Expr) -> str:
         return f"abs({self._print(expr.args[0])})"
 
+    def _print_Mul(self, expr: sympy.Mul) -> str:
+        coeff, rest = expr.as_coeff_mul()
+        if coeff == 1 or not any(f.is_Add or (f.is_Pow and f.base.is_Add) for f in rest):
+            return super()._print_Mul(expr)
+        # SymPy distributes a number over a sum as it reads "2*(6 - x)/y" or "-(a + 1)/b", so
+        # the number is kept apart from the product it scales: "2*((6 - x)/y)".
+        product = self._print(sympy.Mul._from_args(rest))
+        return f"-({product})" if coeff == -1 else f"{self._print(coeff)}*({product})"
+
     def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
         exponent = expr.exp
         if not (exponent.is_Rational and abs(exponent) > MAX_EXPONENT):
@@ -372,8 +429,13 @@ def _real_symbols(expr: sympy.Expr) -> sympy.Expr:
 @functools.lru_cache(maxsize=512)
 def _numeric(expr: sympy.Expr, names: tuple[str, ...]) -> Callable[..., object]:
     """A NumPy function of the named symbols; safe to generate because we built ``expr``."""
-    plain = expr.replace(sigmoid, lambda x: 1 / (1 + sympy.exp(-x)))
-    return sympy.lambdify([sympy.Symbol(n, real=True) for n in names], plain, modules="numpy")
+    args = [sympy.Symbol(n, real=True) for n in names]
+    return sympy.lambdify(args, _plain(expr), modules="numpy")
+
+
+def _plain(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with σ written out in exp, which NumPy and ``simplify`` know."""
+    return expr.replace(sigmoid, lambda x: 1 / (1 + sympy.exp(-x)))
 
 
 def _evaluate(f: Callable[..., object], sample: np.ndarray, points: int) -> np.ndarray:
@@ -396,13 +458,17 @@ def _simplifies_to_zero(difference: sympy.Expr) -> bool:
     """Whether SymPy simplifies ``difference`` to 0, within the size and time bounds."""
     if sympy.count_ops(difference) > MAX_SIMPLIFY_OPS:
         return False
-    # SymPy cannot be interrupted; an abandoned check finishes in the background, and the
-    # operation bound keeps that finite.
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    try:
-        future = pool.submit(lambda: sympy.simplify(difference) == 0)
-        return future.result(timeout=SIMPLIFY_SECONDS)
-    except concurrent.futures.TimeoutError:
-        return False
-    finally:
-        pool.shutdown(wait=False)
+    verdict: list[bool] = []
+
+    def check() -> None:
+        try:
+            verdict.append(sympy.simplify(_plain(difference)) == 0)
+        except Exception:  # noqa: BLE001 - any SymPy failure means "not shown equal"
+            verdict.append(False)
+
+    # SymPy cannot be interrupted: an abandoned check finishes in a daemon thread, which the
+    # operation bound keeps finite and which never holds up the process's exit.
+    worker = threading.Thread(target=check, daemon=True)
+    worker.start()
+    worker.join(SIMPLIFY_SECONDS)
+    return bool(verdict and verdict[0])

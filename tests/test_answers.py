@@ -338,3 +338,29 @@ def test_error_messages_do_not_echo_long_input(raw: str) -> None:
         with pytest.raises(PartFormatError) as info:
             read(raw)
         assert len(str(info.value)) < 160  # at most the 64 characters a number may have
+
+
+JSON_VALUES = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(),
+        st.text(alphabet="0123456789./-+eE ;,[]x", max_size=20),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=3), children, max_size=2)
+    ),
+    max_leaves=12,
+)
+
+
+@given(JSON_VALUES)
+def test_any_json_value_is_read_or_refused_with_a_reason(raw: object) -> None:
+    for read in (read_number, read_matrix, read_scalar, lambda v: read_choice(v, ["a"])):
+        try:
+            value = read(raw)
+        except PartFormatError as exc:
+            assert str(exc)
+        else:
+            assert isinstance(value, (float, str, np.ndarray))
