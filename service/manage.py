@@ -1,7 +1,239 @@
-"""Service commands of backprop-quiz (demo, serve, worker, db, users, tokens)."""
+"""The service commands of ``backprop-quiz``: demo, serve, worker, db, users, tokens.
+
+``service.cli`` calls ``register(main)``. Flask, SQLAlchemy, Celery and gunicorn are
+imported inside the commands, so the offline commands stay light.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from .config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+ROLES = ("student", "instructor", "admin")
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+@contextmanager
+def _app_context(settings: Settings) -> Iterator[Flask]:
+    """An app context whose database errors end the command with a readable message."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .app import create_app
+
+    app = create_app(settings)
+    try:
+        with app.app_context():
+            yield app
+    except SQLAlchemyError as exc:
+        _fail(f"database: {getattr(exc, 'orig', None) or exc} (has `db upgrade` been run?)")
+
 
 def register(main: click.Group) -> None:
-    """Add the service commands to the CLI group."""
+    """Add the service commands to the ``backprop-quiz`` group."""
+    main.add_command(demo)
+    main.add_command(serve)
+    main.add_command(worker)
+    main.add_command(db)
+    main.add_command(users)
+    main.add_command(tokens)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True)
+@click.option("--workers", "concurrency", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Grading threads.")
+def demo(host: str, port: int, concurrency: int) -> None:
+    """The whole product on one machine: web app, grading worker, database file, demo course."""
+    from werkzeug.serving import make_server
+
+    from migrations import upgrade
+    from worker.embedded import EmbeddedWorker
+    from worker.sweeper import Sweeper
+
+    from . import demo as seed
+    from .app import create_app
+
+    settings = _settings()
+    settings = replace(settings, secret_key=settings.secret_key or _demo_secret(settings))
+    upgrade(settings.database_url)
+    app = create_app(settings)
+    with app.app_context():
+        logins = seed.seed()
+    celery = app.extensions["celery"]
+    grader = EmbeddedWorker(celery, concurrency=concurrency)
+    grader.start()
+    sweeper = Sweeper(app.extensions["db"], celery, settings)
+    sweeper.start()
+    server = make_server(host, port, app, threaded=True)
+    click.echo(f"backprop-quiz demo: http://{host}:{server.port}/")
+    click.echo(f"  database: {settings.database_url}")
+    for login in logins:
+        click.echo(f"  log in as the {login.role}: {login.email} / {login.password}")
+    click.echo("  API token: backprop-quiz tokens create --email " + logins[0].email)
+    click.echo("Press Ctrl-C to stop.", nl=True)
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        sweeper.stop()
+        grader.stop()
+
+
+def _demo_secret(settings: Settings) -> str:
+    """The demo's session key, kept in the instance folder so logins survive a restart."""
+    path = Path(settings.instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@click.command()
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), envvar="WEB_CONCURRENCY",
+              default=2 * (os.cpu_count() or 1), show_default=True, help="Processes ($WEB_CONCURRENCY).")
+@click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Threads per process.")
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """The web app alone, for production (gunicorn), configured from the environment."""
+    from gunicorn.app.base import BaseApplication
+
+    settings = _settings()
+    if settings.secret_key is None:
+        _fail("SECRET_KEY: must be set to serve in production (sessions are signed with it)")
+
+    class Gunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            options: dict[str, Any] = {
+                "bind": f"{host}:{port}",
+                "workers": workers,
+                "threads": threads,
+                "worker_class": "gthread" if threads > 1 else "sync",
+                "preload_app": False,  # each worker builds its app (and engine) after the fork
+                "keepalive": 5,
+                "graceful_timeout": 20,
+                "loglevel": settings.log_level.lower(),
+            }
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            from .app import create_app
+
+            return create_app(settings)
+
+    Gunicorn().run()
+
+
+@click.command()
+@click.option("--concurrency", type=click.IntRange(min=1), envvar="WORKER_CONCURRENCY",
+              default=os.cpu_count() or 1, show_default=True,
+              help="Grading processes ($WORKER_CONCURRENCY).")
+@click.option("--loglevel", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
+              case_sensitive=False), default=None, help="Default: $LOG_LEVEL or INFO.")
+def worker(concurrency: int, loglevel: str | None) -> None:
+    """A Celery grading worker (with the sweeper), configured from the environment."""
+    from worker.main import run_worker
+
+    settings = _settings()
+    if settings.embedded_broker:
+        _fail("CELERY_BROKER_URL: a separate worker needs a real broker such as "
+              "redis://host:6379/0 (the embedded broker lives inside `backprop-quiz demo`)")
+    run_worker(settings, concurrency, (loglevel or settings.log_level).upper())
+
+
+@click.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command()
+@click.option("--revision", default="head", show_default=True)
+def upgrade(revision: str) -> None:
+    """Run the Alembic migrations (to head)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from migrations import upgrade as run_upgrade
+
+    settings = _settings()
+    try:
+        run_upgrade(settings.database_url, revision)
+    except SQLAlchemyError as exc:
+        _fail(f"database: {getattr(exc, 'orig', None) or exc}")
+    click.echo(f"database upgraded to {revision}")
+
+
+@click.group()
+def users() -> None:
+    """User accounts."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--name", default="", help="Display name.")
+def create_user(email: str, password: str, role: str, name: str) -> None:
+    """Create a user."""
+    from . import auth
+    from .db import db as database
+    from .models import Role
+
+    with _app_context(_settings()):
+        try:
+            user = auth.create_user(email, password, Role(role), name=name)
+        except auth.UserError as exc:
+            _fail(str(exc))
+        database.session.commit()
+        click.echo(f"created {role} {user.email} (id {user.id})")
+
+
+@click.group()
+def tokens() -> None:
+    """API tokens."""
+
+
+@tokens.command("create")
+@click.option("--email", required=True)
+def create_token(email: str) -> None:
+    """Print a new API token for the user (shown once; only its hash is stored)."""
+    from . import auth
+    from .db import db as database
+
+    with _app_context(_settings()):
+        user = auth.find_user(email)
+        if user is None:
+            _fail(f"no user with email {email}")
+        token = auth.issue_token(user)
+        database.session.commit()
+        click.echo(token)

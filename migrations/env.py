@@ -1,0 +1,46 @@
+"""Alembic environment: migrate the database named by the caller or by DATABASE_URL."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy.pool import NullPool
+
+from service.config import load_settings
+from service.db import make_engine
+from service.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def database_url() -> str:
+    return config.attributes.get("database_url") or load_settings().database_url
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=database_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    engine = make_engine(database_url(), poolclass=NullPool)
+    with engine.connect() as connection:
+        # Batch mode lets later migrations alter SQLite tables (copy and swap).
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=True
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

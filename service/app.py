@@ -1,0 +1,70 @@
+"""The app factory: extensions are created unbound and bound here, one blueprint per audience."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import Flask
+from flask_smorest import Api
+
+from worker.app import GradingCelery, make_celery
+
+from . import api, auth, errors, ops, schemas, student
+from .config import Settings, load_settings
+from .db import db
+
+
+class ServiceApi(Api):
+    """flask-smorest's Api, answering and documenting errors in our one shape."""
+
+    ERROR_SCHEMA = schemas.Error
+
+    def handle_http_exception(self, error):  # type: ignore[no-untyped-def]
+        return errors.handle_http_exception(error)
+
+
+def create_app(settings: Settings | None = None, celery: GradingCelery | None = None) -> Flask:
+    """Build the web app from ``settings`` (default: the environment).
+
+    ``celery`` is the Celery app to publish with and to run tasks in; by default a new one
+    is made from the settings. The Flask app is bound to it for its tasks' app context.
+    """
+    settings = settings or load_settings()
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(
+        # No key means one random per process: fine for workers and tests, not for `serve`.
+        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
+        WTF_CSRF_TIME_LIMIT=None,  # valid for the session's life
+        API_TITLE="backprop-quiz",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    app.extensions["settings"] = settings
+    app.logger.setLevel(logging.getLevelName(settings.log_level))
+
+    db.init_app(app, settings.database_url)
+    auth.init_app(app)
+    celery = celery or make_celery(settings)
+    celery.flask_app = app
+    app.extensions["celery"] = celery
+
+    openapi = ServiceApi(app, spec_kwargs={"security": [{"bearer": []}, {"session": []}]})
+    openapi.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    openapi.spec.components.security_scheme(
+        "session", {"type": "apiKey", "in": "cookie", "name": app.config["SESSION_COOKIE_NAME"]}
+    )
+    # The API checks CSRF itself, for session callers only (auth.api_user).
+    auth.csrf.exempt(api.bp)
+    openapi.register_blueprint(api.bp)
+    app.register_blueprint(ops.bp)
+    app.register_blueprint(student.bp)
+    errors.init_app(app)
+    return app

@@ -1,0 +1,129 @@
+"""Who is asking: passwords, session logins (Flask-Login) and hashed bearer tokens.
+
+Pages log a user in with ``log_in`` and read ``flask_login.current_user``; API routes
+call ``api_user()``, which takes a bearer token when the request has one (no CSRF: the
+token is not sent by the browser on its own) and otherwise the session user, whose
+unsafe requests must carry the CSRF token.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import secrets
+
+import flask_login
+from flask import Flask, request
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .db import db
+from .errors import APIError
+from .models import ApiToken, Role, User
+
+TOKEN_PREFIX = "bpq_"
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MIN_PASSWORD_LENGTH = 8
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+login_manager = flask_login.LoginManager()
+login_manager.login_view = "student.login"  # the pages' login form
+login_manager.session_protection = "basic"
+csrf = CSRFProtect()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Compared against when the email is unknown, so a wrong email takes as long
+    # as a wrong password.
+    return generate_password_hash(secrets.token_hex(8))
+
+
+class UserError(ValueError):
+    """A user cannot be created as asked (bad email, weak password, taken email)."""
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+def create_user(email: str, password: str, role: Role, name: str = "") -> User:
+    """Add a user with a hashed password to the current session; raise UserError."""
+    email = email.strip().lower()
+    if not EMAIL.fullmatch(email):
+        raise UserError(f"not an email address: {email!r}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise UserError(f"a user with email {email} exists")
+    user = User(email=email, name=name, password_hash=generate_password_hash(password), role=role)
+    db.session.add(user)
+    return user
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user with this email and password, or None."""
+    user = find_user(email)
+    if user is None:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def log_in(email: str, password: str, remember: bool = False) -> User | None:
+    """Check the credentials and start a session for the user; None when they are wrong."""
+    user = authenticate(email, password)
+    if user is not None:
+        flask_login.login_user(user, remember=remember)
+    return user
+
+
+def log_out() -> None:
+    flask_login.logout_user()
+
+
+def issue_token(user: User) -> str:
+    """A new API token for ``user``; only its hash is stored, so show it once."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user=user, token_hash=hash_token(token)))
+    return token
+
+
+def hash_token(token: str) -> str:
+    # Tokens carry 256 random bits, so a fast unsalted hash is enough to store them.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_user(token: str) -> User | None:
+    return db.session.scalar(
+        select(User).join(ApiToken).where(ApiToken.token_hash == hash_token(token))
+    )
+
+
+def api_user() -> User | None:
+    """The caller of an API route: by bearer token, else by session (CSRF-checked)."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        user = token_user(token.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            raise APIError(401, "unauthorized", "invalid or unknown bearer token")
+        return user
+    user = flask_login.current_user
+    if not user.is_authenticated:
+        return None
+    if request.method in UNSAFE_METHODS:
+        csrf.protect()
+    return user
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    csrf.init_app(app)

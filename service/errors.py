@@ -1,0 +1,70 @@
+"""One error shape for the API: ``{"error": {"code", "message", ...}}``."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+
+class APIError(Exception):
+    """An error the API answers with; raised anywhere under a view."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
+    """The JSON response for an error; ``extra`` keys sit beside code and message."""
+    response = jsonify({"error": {"code": code, "message": message, **extra}})
+    response.status_code = status
+    return response
+
+
+def wants_json() -> bool:
+    """True for API and machine routes; pages keep Flask's HTML errors."""
+    return request.path.startswith(("/api/", "/healthz", "/metrics"))
+
+
+def handle_http_exception(error: HTTPException) -> Response | HTTPException:
+    """HTTP errors (routing, aborts, request validation) as the API's error shape."""
+    if not wants_json():
+        return error
+    status = error.code or 500
+    if isinstance(error, CSRFError):
+        return error_response(status, "csrf_failed", error.description or "CSRF check failed")
+    code = re.sub(r"[^a-z]+", "_", error.name.lower()).strip("_")
+    extra: dict[str, Any] = {}
+    messages = (getattr(error, "data", None) or {}).get("messages")
+    if messages:
+        # webargs validation: {"json": {"field": ["message"]}} -> {"field": "message"}
+        code = "invalid_request"
+        extra["fields"] = {
+            field: " ".join(msgs) if isinstance(msgs, list) else str(msgs)
+            for location in messages.values()
+            for field, msgs in location.items()
+        }
+    message = error.description or error.name
+    if status >= 500:
+        message = "internal error; it has been logged"
+    response = error_response(status, code, message, **extra)
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def handle_api_error(error: APIError) -> Response:
+    return error_response(error.status, error.code, error.message, **error.extra)
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(APIError, handle_api_error)

@@ -1,0 +1,288 @@
+"""The SQL schema as typed SQLAlchemy 2 models; Alembic migrations create it.
+
+A problem row stores its variant (``Variant.to_record()``): the stored variant is the
+truth, not the seed. A submission row is the durable state of grading; the broker only
+carries its id. A result is written once per submission (a unique constraint).
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend (SQLite keeps no zone, so it is stored naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONDocument}
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as plain strings with a CHECK, so adding a value is a small migration.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Role(enum.StrEnum):
+    student = "student"
+    instructor = "instructor"
+    admin = "admin"
+
+
+class CourseRole(enum.StrEnum):
+    student = "student"
+    instructor = "instructor"
+
+
+class Mode(enum.StrEnum):
+    homework = "homework"
+    exam = "exam"  # the worked solution stays hidden from students until the due date
+
+
+class Status(enum.StrEnum):
+    queued = "queued"
+    grading = "grading"
+    graded = "graded"
+    error = "error"
+
+
+class User(Base):
+    """A person who logs in; the password is stored hashed."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all")
+
+    # Flask-Login's user protocol.
+    is_active = True
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class ApiToken(Base):
+    """A bearer token for API clients; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class Course(Base):
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    enrollments: Mapped[list[Enrollment]] = relationship(back_populates="course")
+    assignments: Mapped[list[Assignment]] = relationship(
+        back_populates="course", order_by="Assignment.id"
+    )
+
+
+class Enrollment(Base):
+    """A user's place in a course: student or instructor."""
+
+    __tablename__ = "enrollments"
+    __table_args__ = (UniqueConstraint("course_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[CourseRole] = mapped_column(_enum(CourseRole, "course_role"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    course: Mapped[Course] = relationship(back_populates="enrollments")
+    user: Mapped[User] = relationship()
+
+
+class Assignment(Base):
+    """A set of slots a course's students must solve, with an attempt policy and a due date."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (CheckConstraint("attempts_allowed >= 1", name="attempts_allowed"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    mode: Mapped[Mode] = mapped_column(_enum(Mode, "mode"), default=Mode.homework)
+    attempts_allowed: Mapped[int] = mapped_column(default=3)
+    due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    course: Mapped[Course] = relationship(back_populates="assignments")
+    slots: Mapped[list[Slot]] = relationship(
+        back_populates="assignment", order_by="Slot.position", cascade="all"
+    )
+
+
+class Slot(Base):
+    """One problem of an assignment: an exercise type at a difficulty, worth some points."""
+
+    __tablename__ = "assignment_slots"
+    __table_args__ = (
+        UniqueConstraint("assignment_id", "position"),
+        CheckConstraint("points >= 0", name="points"),
+        CheckConstraint("difficulty >= 1", name="difficulty"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    position: Mapped[int]
+    exercise_type: Mapped[str] = mapped_column(String(64))
+    difficulty: Mapped[int] = mapped_column(default=1)
+    points: Mapped[float] = mapped_column(Float, default=1.0)
+
+    assignment: Mapped[Assignment] = relationship(back_populates="slots")
+
+
+class Problem(Base):
+    """A stored variant: a practice draw, or one student's fixed variant of a slot."""
+
+    __tablename__ = "problems"
+    # One variant per student per slot: every attempt is on the same numbers.
+    __table_args__ = (UniqueConstraint("slot_id", "owner_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    type: Mapped[str] = mapped_column(String(64))
+    type_version: Mapped[int]
+    seed: Mapped[int] = mapped_column(BigInteger)
+    difficulty: Mapped[int]
+    variant: Mapped[dict[str, Any]]  # Variant.to_record(): network, parts and key
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    slot_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assignment_slots.id", ondelete="CASCADE")
+    )
+    # None for practice problems: unlimited attempts.
+    attempts_allowed: Mapped[int | None]
+    attempts_used: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    owner: Mapped[User] = relationship()
+    slot: Mapped[Slot | None] = relationship()
+
+
+class Submission(Base):
+    """One attempt at a problem and the state of its grading; the row is the truth."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        UniqueConstraint("problem_id", "attempt"),
+        Index(None, "status", "published_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    problem_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int]
+    answers: Mapped[dict[str, Any]]  # the raw answers, as posted
+    status: Mapped[Status] = mapped_column(_enum(Status, "status"), default=Status.queued)
+    tries: Mapped[int] = mapped_column(default=0)  # claims so far; 3 failed ones make an error
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    lease_expires_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)  # why the last try failed
+    received_at: Mapped[datetime]
+    queued_at: Mapped[datetime]
+    # Last hand-over to the broker; None when that failed, so the sweeper retries at once.
+    published_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    graded_at: Mapped[datetime | None]
+
+    problem: Mapped[Problem] = relationship()
+    user: Mapped[User] = relationship()
+    result: Mapped[Result | None] = relationship(back_populates="submission")
+
+
+class Result(Base):
+    """The grade of a submission, written exactly once."""
+
+    __tablename__ = "results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), unique=True
+    )
+    score: Mapped[float] = mapped_column(Float)
+    parts: Mapped[dict[str, Any]]  # Grade.to_json()["parts"]
+    latency_seconds: Mapped[float] = mapped_column(Float)  # received -> graded
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    submission: Mapped[Submission] = relationship(back_populates="result")
+

@@ -1,0 +1,95 @@
+"""Object-level authorization: who may see or act on which course, problem and submission.
+
+Every API route asks one of these before it touches an object; pages should too.
+Admins may do everything; a course's instructors may see everything in their course;
+a student sees their own problems and submissions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import exists, select
+
+from .db import db
+from .models import (
+    CourseRole,
+    Enrollment,
+    Mode,
+    Problem,
+    Result,
+    Role,
+    Status,
+    Submission,
+    User,
+)
+
+
+def course_role(user: User, course_id: int) -> CourseRole | None:
+    """The user's role in the course (admins count as instructors), or None."""
+    if user.role == Role.admin:
+        return CourseRole.instructor
+    return db.session.scalar(
+        select(Enrollment.role).where(
+            Enrollment.course_id == course_id, Enrollment.user_id == user.id
+        )
+    )
+
+
+def teaches(user: User, course_id: int | None) -> bool:
+    if course_id is None:
+        return user.role == Role.admin
+    return course_role(user, course_id) == CourseRole.instructor
+
+
+def problem_course_id(problem: Problem) -> int | None:
+    """The course an assignment problem belongs to; None for a practice problem."""
+    return problem.slot.assignment.course_id if problem.slot is not None else None
+
+
+def can_read_problem(user: User, problem: Problem) -> bool:
+    return problem.owner_id == user.id or teaches(user, problem_course_id(problem))
+
+
+def can_submit(user: User, problem: Problem) -> bool:
+    """Only the problem's owner answers it; an instructor cannot answer for a student."""
+    return problem.owner_id == user.id
+
+
+def can_read_submission(user: User, submission: Submission) -> bool:
+    return submission.user_id == user.id or teaches(user, problem_course_id(submission.problem))
+
+
+def can_retry(user: User, submission: Submission) -> bool:
+    return teaches(user, problem_course_id(submission.problem))
+
+
+def can_see_solution(user: User, problem: Problem, now: datetime) -> bool:
+    """Instructors always; the owner once solved or out of attempts (exams: after the due date)."""
+    if teaches(user, problem_course_id(problem)):
+        return True
+    if problem.owner_id != user.id:
+        return False
+    if problem.slot is not None and problem.slot.assignment.mode == Mode.exam:
+        due = problem.slot.assignment.due_at
+        return due is not None and now >= due
+    out_of_attempts = (
+        problem.attempts_allowed is not None and problem.attempts_used >= problem.attempts_allowed
+    )
+    return out_of_attempts or solved(problem)
+
+
+def solved(problem: Problem) -> bool:
+    """True once some submission of the problem earned full marks."""
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    Submission.problem_id == problem.id,
+                    Submission.status == Status.graded,
+                    Result.submission_id == Submission.id,
+                    Result.score >= 1.0,
+                )
+            )
+        )
+    )

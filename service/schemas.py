@@ -1,0 +1,226 @@
+"""Marshmallow schemas of API v1: they read request bodies, write responses, and are
+what the OpenAPI document is generated from."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+import exercises as ex
+
+SEED_MAX = 2**63 - 1  # the seed column is a BIGINT
+
+
+class ErrorBody(Schema):
+    code = fields.String(required=True, metadata={"example": "not_found"})
+    message = fields.String(required=True)
+    parts = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "invalid_answer only: why each unreadable part was refused"},
+    )
+    fields_ = fields.Dict(
+        data_key="fields",
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "invalid_request only: what is wrong with each field"},
+    )
+
+
+class Error(Schema):
+    error = fields.Nested(ErrorBody, required=True)
+
+
+class ExerciseType(Schema):
+    id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    title = fields.String(required=True)
+    summary = fields.String(required=True)
+    parts = fields.List(fields.Dict(), required=True, metadata={"description": "name and kind"})
+    difficulties = fields.List(fields.Integer())
+    mistakes = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "difficulty -> the misconception tags it can recognise"},
+    )
+
+
+class ProblemCreate(Schema):
+    type = fields.String(required=True, metadata={"example": "weight-gradient"})
+    seed = fields.Integer(
+        validate=validate.Range(0, SEED_MAX), metadata={"description": "random when left out"}
+    )
+    difficulty = fields.Integer(load_default=1, validate=validate.OneOf(ex.DIFFICULTIES))
+
+
+class Problem(Schema):
+    """CONTRACT §4 problem, no key, with the caller's attempt count."""
+
+    id = fields.UUID(required=True)
+    type = fields.String(required=True)
+    type_version = fields.Integer(required=True)
+    seed = fields.Integer(required=True)
+    difficulty = fields.Integer(required=True)
+    title = fields.String()
+    prompt = fields.String(required=True)
+    network = fields.Dict(allow_none=True, metadata={"description": "CONTRACT §2 network"})
+    params = fields.Dict()
+    parts = fields.List(
+        fields.Dict(), required=True, metadata={"description": "name, kind, label, ..."}
+    )
+    attempts_used = fields.Integer(required=True)
+    attempts_allowed = fields.Integer(
+        allow_none=True, required=True, metadata={"description": "null: unlimited (practice)"}
+    )
+    assignment_id = fields.Integer(allow_none=True)
+    slot = fields.Integer(allow_none=True, metadata={"description": "position in the assignment"})
+
+
+class SubmissionCreate(Schema):
+    answers = fields.Dict(
+        keys=fields.String(),
+        required=True,
+        metadata={"description": "part name -> answer (CONTRACT §4)"},
+    )
+
+
+class SubmissionAccepted(Schema):
+    id = fields.UUID(required=True)
+    status = fields.String(required=True, metadata={"example": "queued"})
+
+
+class SubmissionResult(Schema):
+    """CONTRACT §4 result; score and parts once graded, reason once in error."""
+
+    id = fields.UUID(required=True)
+    status = fields.String(
+        required=True, validate=validate.OneOf(["queued", "grading", "graded", "error"])
+    )
+    score = fields.Float()
+    parts = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(),
+        metadata={"description": "score, correct, entries, misconceptions, feedback per part"},
+    )
+    reason = fields.String(metadata={"description": "why grading failed (status error)"})
+    problem_id = fields.UUID(required=True)
+    attempt = fields.Integer(required=True)
+    answers = fields.Dict(required=True)
+    received_at = fields.DateTime(required=True)
+    graded_at = fields.DateTime()
+
+
+class Solution(Schema):
+    steps = fields.List(
+        fields.Dict(), required=True, metadata={"description": "title, text, latex, parts"}
+    )
+
+
+class Me(Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    name = fields.String(required=True)
+    role = fields.String(required=True)
+    csrf_token = fields.String(
+        metadata={"description": "send as X-CSRFToken on unsafe requests made with the session"}
+    )
+
+
+class CourseCreate(Schema):
+    code = fields.String(required=True, validate=validate.Length(1, 32))
+    title = fields.String(required=True, validate=validate.Length(1, 200))
+
+
+class Course(Schema):
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    title = fields.String(required=True)
+    role = fields.String(required=True, metadata={"description": "the caller's role in it"})
+
+
+class EnrollmentCreate(Schema):
+    email = fields.Email(required=True)
+    role = fields.String(load_default="student", validate=validate.OneOf(["student", "instructor"]))
+
+
+class Enrollment(Schema):
+    user_id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    name = fields.String(required=True)
+    role = fields.String(required=True)
+
+
+class SlotCreate(Schema):
+    exercise_type = fields.String(required=True)
+    difficulty = fields.Integer(load_default=1, validate=validate.OneOf(ex.DIFFICULTIES))
+    points = fields.Float(load_default=1.0, validate=validate.Range(min=0))
+
+
+class AssignmentCreate(Schema):
+    title = fields.String(required=True, validate=validate.Length(1, 200))
+    mode = fields.String(load_default="homework", validate=validate.OneOf(["homework", "exam"]))
+    attempts_allowed = fields.Integer(load_default=3, validate=validate.Range(min=1))
+    due_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    slots = fields.List(
+        fields.Nested(SlotCreate), required=True, validate=validate.Length(1, 50)
+    )
+
+
+class SlotProgress(Schema):
+    position = fields.Integer(required=True)
+    exercise_type = fields.String(required=True)
+    difficulty = fields.Integer(required=True)
+    points = fields.Float(required=True)
+    problem_id = fields.UUID(allow_none=True, metadata={"description": "the caller's variant"})
+    attempts_used = fields.Integer()
+    best_score = fields.Float(allow_none=True)
+    last_status = fields.String(allow_none=True)
+
+
+class Assignment(Schema):
+    id = fields.Integer(required=True)
+    course_id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    mode = fields.String(required=True)
+    attempts_allowed = fields.Integer(required=True)
+    due_at = fields.DateTime(allow_none=True)
+    slots = fields.List(fields.Nested(SlotProgress), required=True)
+    score = fields.Float(metadata={"description": "points the caller has earned"})
+    points = fields.Float(metadata={"description": "points available"})
+
+
+class GradebookRow(Schema):
+    user_id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    name = fields.String(required=True)
+    scores = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(),
+        metadata={"description": "assignment id -> points earned (best attempt per slot)"},
+    )
+    total = fields.Float(required=True)
+
+
+class Gradebook(Schema):
+    assignments = fields.List(fields.Dict(), metadata={"description": "id, title, points"})
+    students = fields.List(fields.Nested(GradebookRow))
+
+
+class SlotStats(Schema):
+    position = fields.Integer(required=True)
+    exercise_type = fields.String(required=True)
+    students = fields.Integer(required=True, metadata={"description": "students who submitted"})
+    submissions = fields.Integer(required=True)
+    mean_best_score = fields.Float(allow_none=True)
+    solved = fields.Integer(required=True, metadata={"description": "students with full marks"})
+    misconceptions = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), metadata={"description": "tag -> count"}
+    )
+
+
+class AssignmentStats(Schema):
+    assignment_id = fields.Integer(required=True)
+    slots = fields.List(fields.Nested(SlotStats), required=True)
+
+
+class SubmissionListQuery(Schema):
+    status = fields.String(validate=validate.OneOf(["queued", "grading", "graded", "error"]))

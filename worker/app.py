@@ -1,0 +1,109 @@
+"""The Celery app: configured for no loss, tasks run inside a Flask app context.
+
+The broker only carries submission ids; the database row is the truth, so every
+setting here trades duplicates (harmless: tasks are idempotent) for never losing one.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from celery import Celery, Task
+
+from service.config import Settings
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+GRADE_TASK = "backprop_quiz.grade_submission"
+QUEUE = "grading"
+
+log = logging.getLogger(__name__)
+
+
+class GradingCelery(Celery):
+    """A Celery app that knows the Flask app its tasks run in (one per process)."""
+
+    flask_app: Flask | None = None
+
+
+class FlaskTask(Task):
+    """Runs the task inside the app context of this process's Flask app (db session, config)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        flask_app = self.app.flask_app
+        if flask_app is None:
+            raise RuntimeError("no Flask app bound to this Celery app in this process")
+        with flask_app.app_context():
+            return self.run(*args, **kwargs)
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery settings derived from ours."""
+    return {
+        "broker_url": settings.broker_url,
+        # JSON only: a message is an id, never a pickle.
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
+        # The row is the result; nothing is stored in a result backend.
+        "task_ignore_result": True,
+        "result_backend": None,
+        # Acknowledge after the task ran, and put the message back if the worker died,
+        # so a message is never dropped with a crashed process.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_soft_time_limit": settings.soft_time_limit,
+        "task_time_limit": settings.hard_time_limit,
+        "task_default_queue": QUEUE,
+        "task_create_missing_queues": True,
+        # Redis re-delivers an unacknowledged message after this (read by kombu from here).
+        "broker_transport_options": {
+            "visibility_timeout": settings.visibility_timeout,
+            "socket_connect_timeout": 2,
+            "socket_timeout": 10,
+        },
+        # Reconnect forever, with kombu's back-off (2 s, 4 s, ... up to 30 s).
+        "broker_connection_retry": True,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,
+        "broker_connection_timeout": 2,
+        # A publish that fails is not retried in the web request: the row stays queued
+        # and the sweeper publishes it; a short retry covers a stale pooled connection.
+        "task_publish_retry": True,
+        "task_publish_retry_policy": {
+            "max_retries": 1,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.2,
+        },
+        # A task running while the broker connection drops finishes; its ack is lost and
+        # the message comes back, which the claim makes a no-op.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
+        "worker_hijack_root_logger": False,
+        "worker_redirect_stdouts": False,
+    }
+
+
+def make_celery(settings: Settings) -> GradingCelery:
+    """A configured Celery app; ``worker.tasks`` is imported by the workers that run it."""
+    celery = GradingCelery("backprop_quiz", task_cls=FlaskTask, include=["worker.tasks"])
+    celery.conf.update(celery_config(settings))
+    # Make it the default app: the worker's thread pool traces tasks through it.
+    celery.set_default()
+    return celery
+
+
+def publish(celery: Celery, ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Send one grading task per id; return the ids that could not be sent (logged)."""
+    for done, submission_id in enumerate(ids):
+        try:
+            celery.send_task(GRADE_TASK, args=[str(submission_id)], queue=QUEUE)
+        except Exception as exc:  # noqa: BLE001 -- any broker failure: the sweeper sends later
+            log.warning("broker unavailable, %d grading task(s) left queued: %s", len(ids) - done, exc)
+            return list(ids[done:])
+    return []
