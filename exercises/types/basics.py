@@ -1,0 +1,269 @@
+"""The first steps of backprop, one quantity at a time: forward pass, loss, dC/da, σ'(z), δ.
+
+Each type asks for one link of the chain on a single layer, so a student's mistake has
+nowhere to hide: the prediction taken as z, the loss taken as a − y, the ½ of the
+squared error, σ'(z) computed from the wrong thing, a dot product where ⊙ belongs.
+Where the question starts from z (output-error, activation-derivative, delta), the
+prompt states z so the exercise is about the step asked, not about the matrix product.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import sympy
+
+from .. import latex as tex
+from .. import solution as story
+from ..engine import FLOAT, Derivation, ShapeMismatch, Slip, activate, forward
+from ..network import Network
+from ..problem import Part
+from ..registry import ExerciseType, Setup, register
+from . import draw, text
+
+# Activations whose outputs stay exact small rationals (difficulty 1, and the shown a of `loss`).
+PIECEWISE_LINEAR = ("relu", "leaky_relu")
+SMOOTH = ("sigmoid", "tanh")
+SQUARED_LOSSES = ("half_sse", "mse")
+# Keep sigmoid/tanh inputs where the generic check finds no saturation (a in (0.02, 0.98),
+# |tanh| <= 0.96), with a margin.
+Z_LIMIT = {"sigmoid": 3.8, "tanh": 1.9}
+ROW_TRIES = 20
+
+
+def _net(rng: np.random.Generator, nin: int, nout: int, activations: tuple[str, ...],
+         m: int, difficulty: int, losses: tuple[str, ...] = SQUARED_LOSSES) -> Network:
+    """One layer, its activation and loss picked from the given options, its rows shaped
+    so that the generic checks seldom have to redraw (see ``_shape_rows``)."""
+    act = draw.pick(rng, activations)
+    net = draw.network(rng, (nin, nout), [act], draw.pick(rng, losses), m, difficulty)
+    return _shape_rows(rng, net, difficulty)
+
+
+def _shape_rows(rng: np.random.Generator, net: Network, difficulty: int) -> Network:
+    """Redraw the (w_i, b_i) rows of a sigmoid/tanh layer that saturate; flip the rows of a
+    single-example ReLU layer so that z has both signs (one unit live, one dead or leaking).
+
+    Rows are independent given x, so redrawing one row alone samples the same distribution
+    conditioned on "no saturation"; flipping a row's sign flips z_i and keeps the values.
+    """
+    L = net.layers[0]
+    x = FLOAT.matrix(net.x)
+    W, b = L.W.copy(), L.b.copy()
+    if L.activation in Z_LIMIT:
+        for i in range(L.nout):
+            for _ in range(ROW_TRIES):
+                z = FLOAT.matrix(W[i, :]) @ x + float(b[i])
+                if np.all(np.abs(z) < Z_LIMIT[L.activation]):
+                    break
+                W[i, :] = draw.values(rng, 1, L.nin, difficulty)
+                b[i] = draw.values(rng, 1, 1, difficulty, nonzero=False)[0]
+    elif L.activation in PIECEWISE_LINEAR and net.m == 1 and L.nout >= 2:
+        z = (FLOAT.matrix(W) @ x + FLOAT.matrix(b))[:, 0]
+        want = rng.permutation([1.0, -1.0, *rng.choice([-1.0, 1.0], L.nout - 2)])
+        flip = sympy.diag(*[-1 if z[i] * want[i] < 0 else 1 for i in range(L.nout)])
+        W, b = flip * W, flip * b
+    return replace(net, layers=(replace(L, W=W, b=b),))
+
+
+def _input(net: Network) -> str:
+    if net.m == 1:
+        return f"The input is $x = {tex.matrix(net.x)}$."
+    return (f"The input is a batch of {net.m} examples, one per column: "
+            f"$x = {tex.matrix(net.x)}$.")
+
+
+def _given_z(setup: Setup) -> str:
+    """The sentence that hands the student z (exact: z = Wx + b is rational)."""
+    return (f"The layer's weighted input is $z = Wx + b = {tex.matrix(setup.exact.layers[0].z)}$"
+            f"{' (one column per example)' if setup.network.m > 1 else ''}.")
+
+
+@register
+class ForwardPass(ExerciseType):
+    id = "forward-pass"
+    title = "Forward pass"
+    summary = "z = Wx + b and a = σ(z) of one layer."
+    parts = (
+        Part("z", "matrix", r"$z$, the weighted input"),
+        Part("a", "matrix", r"$a = \sigma(z)$, the layer's output"),
+    )
+
+    def shows(self, difficulty: int) -> tuple[str, ...]:
+        # W is square at every difficulty, so Wᵀx (reading w_ji for w_ij) has the shape of z.
+        return ("activation-skipped", "index-swap")
+
+    def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
+        if difficulty == 1:
+            return Setup(_net(rng, 2, 2, PIECEWISE_LINEAR, 1, 1))
+        if difficulty == 2:
+            return Setup(_net(rng, 2, 2, SMOOTH, 1, 2))
+        return Setup(_net(rng, 3, 3, PIECEWISE_LINEAR + SMOOTH, 2, 3))
+
+    def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
+        L = d.layers[0]
+        if Slip.INDEX_SWAP not in d.slips:
+            return {"z": L.z, "a": L.a}
+        # z_i = Σ_j w_ji x_j: every weight read with its indices swapped, i.e. Wᵀx + b.
+        B = d.backend
+        z = forward(B, B.T(L.W), L.b, L.a_prev)
+        skipped = Slip.ACTIVATION_SKIPPED in d.slips
+        a = z if skipped else activate(B, L.activation, z, setup.network.layers[0].alpha)
+        return {"z": z, "a": a}
+
+    def follow_on(self, setup: Setup, part: str, given: dict[str, Any]) -> Any | None:
+        """a = σ(z) from the student's own z."""
+        if part != "a" or given.get("z") is None:
+            return None
+        L = setup.network.layers[0]
+        try:
+            return activate(FLOAT, L.activation, np.asarray(given["z"], dtype=np.float64), L.alpha)
+        except ShapeMismatch:
+            return None
+
+    def prompt(self, setup: Setup) -> str:
+        net = setup.network
+        return (f"{text.layers(net)} {_input(net)} Compute the forward pass: the layer's "
+                f"weighted input $z$ and its output $a$. {text.TOLERANCE}")
+
+    def story(self, setup: Setup) -> list[Any]:
+        return story.forward(setup.exact.layers[0], None, z_part="z", a_part="a")
+
+
+@register
+class Loss(ExerciseType):
+    id = "loss"
+    title = "Loss"
+    summary = "The cost C of a prediction against its target."
+    parts = (Part("C", "scalar", r"$C$, the cost"),)
+
+    def shows(self, difficulty: int) -> tuple[str, ...]:
+        tags = ("raw-error-as-loss", "factor-of-two")
+        return tags + ("batch-sum-not-mean",) if difficulty == 3 else tags
+
+    def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
+        # Piecewise-linear outputs at every difficulty: the prompt shows the prediction a,
+        # and it must be shown exactly (a rounded sigmoid output would move C).
+        # Two outputs, so forgetting mse's 1/n is exactly the factor of two.
+        acts = ("identity", "relu") if difficulty == 1 else ("identity",) + PIECEWISE_LINEAR
+        # A batch of 3, not 2: summing two examples would look exactly like a factor of two.
+        return Setup(_net(rng, 2, 2, acts, 3 if difficulty == 3 else 1, difficulty))
+
+    def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
+        return {"C": d.loss}
+
+    def prompt(self, setup: Setup) -> str:
+        net, L = setup.network, setup.exact.layers[0]
+        return (f"{text.layers(net)} {text.data(net)} On this input the layer computes "
+                f"$z = Wx + b = {tex.matrix(L.z)}$ and the prediction "
+                f"$a = \\sigma(z) = {tex.matrix(L.a)}$. Compute the cost $C$ of this prediction"
+                f"{' (the mean over the examples)' if net.m > 1 else ''}. {text.TOLERANCE}")
+
+    def story(self, setup: Setup) -> list[Any]:
+        d = setup.exact
+        return [*story.forward(d.layers[0], None), story.loss(setup.network, d, part="C")]
+
+
+@register
+class OutputError(ExerciseType):
+    id = "output-error"
+    title = "Output error"
+    summary = "dC/da at the output: how the cost changes with the prediction."
+    parts = (Part("dC_da", "matrix", r"$\partial C / \partial a$"),)
+
+    def shows(self, difficulty: int) -> tuple[str, ...]:
+        tags = ("raw-error-as-loss", "sign-flip", "factor-of-two", "activation-skipped")
+        return tags + ("batch-sum-not-mean",) if difficulty == 3 else tags
+
+    def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
+        if difficulty == 1:
+            return Setup(_net(rng, 2, 2, PIECEWISE_LINEAR, 1, 1))
+        if difficulty == 2:
+            return Setup(_net(rng, 2, 2, SMOOTH, 1, 2))
+        return Setup(_net(rng, 2, 2, SMOOTH, 3, 3))
+
+    def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
+        return {"dC_da": d.layers[0].dC_da}
+
+    def prompt(self, setup: Setup) -> str:
+        net = setup.network
+        return (f"{text.layers(net)} {text.data(net)} {_given_z(setup)} Compute "
+                r"$\partial C/\partial a$, the gradient of the cost with respect to the layer's "
+                r"output, the prediction $a = \sigma(z)$. " + text.TOLERANCE)
+
+    def story(self, setup: Setup) -> list[Any]:
+        d = setup.exact
+        return [*story.forward(d.layers[0], None),
+                story.output_gradient(setup.network, d.layers[0], part="dC_da")]
+
+
+@register
+class ActivationDerivative(ExerciseType):
+    id = "activation-derivative"
+    title = "Activation derivative"
+    summary = "da/dz = σ'(z), entry by entry."
+    parts = (Part("da_dz", "matrix", r"$\partial a / \partial z = \sigma'(z)$"),)
+
+    def shows(self, difficulty: int) -> tuple[str, ...]:
+        # ReLU's derivative (1 or 0, α for leaky) has no formula to get wrong the library knows.
+        return () if difficulty == 1 else ("wrong-activation-derivative",)
+
+    def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
+        if difficulty == 1:
+            return Setup(_net(rng, 2, 3, PIECEWISE_LINEAR, 1, 1))
+        if difficulty == 2:
+            return Setup(_net(rng, 2, 2, SMOOTH, 1, 2))
+        return Setup(_net(rng, 2, 3, SMOOTH, 3, 3))
+
+    def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
+        return {"da_dz": d.layers[0].da_dz}
+
+    def prompt(self, setup: Setup) -> str:
+        net = setup.network
+        return (f"{text.layers(net)} {_input(net)} {_given_z(setup)} Compute "
+                r"$\partial a/\partial z = \sigma'(z)$, the derivative of the activation at "
+                r"each entry of $z$. " + text.TOLERANCE)
+
+    def story(self, setup: Setup) -> list[Any]:
+        L = setup.exact.layers[0]
+        return [*story.forward(L, None), story.activation_derivative(L, None, part="da_dz")]
+
+
+@register
+class Delta(ExerciseType):
+    id = "delta"
+    title = "Output-layer error δ"
+    summary = "δ = dC/dz = dC/da ⊙ σ'(z) of the output layer."
+    parts = (Part("delta", "matrix", r"$\delta = \partial C / \partial z$"),)
+
+    def shows(self, difficulty: int) -> tuple[str, ...]:
+        # Two or more outputs at every difficulty: with one, (dC/da)ᵀσ'(z) is δ itself.
+        tags = ("missing-activation-derivative", "sign-flip", "factor-of-two",
+                "dot-instead-of-hadamard", "activation-skipped", "raw-error-as-loss")
+        if difficulty >= 2:
+            tags += ("wrong-activation-derivative",)
+        if difficulty == 3:
+            tags += ("batch-sum-not-mean",)
+        return tags
+
+    def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
+        if difficulty == 1:
+            return Setup(_net(rng, 2, 2, PIECEWISE_LINEAR, 1, 1))
+        if difficulty == 2:
+            return Setup(_net(rng, 2, 2, SMOOTH, 1, 2))
+        return Setup(_net(rng, 2, 2, SMOOTH, 3, 3))
+
+    def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
+        return {"delta": d.layers[0].delta}
+
+    def prompt(self, setup: Setup) -> str:
+        net = setup.network
+        return (f"{text.layers(net)} {text.data(net)} {_given_z(setup)} This is the output "
+                r"layer. Compute its error $\delta = \partial C/\partial z$. " + text.TOLERANCE)
+
+    def story(self, setup: Setup) -> list[Any]:
+        net, L = setup.network, setup.exact.layers[0]
+        return [*story.forward(L, None), story.output_gradient(net, L),
+                story.activation_derivative(L, None), story.delta(L, None, part="delta")]
