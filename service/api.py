@@ -538,7 +538,7 @@ def best_scores(problem_ids: list[uuid.UUID]) -> dict[uuid.UUID, float]:
         .where(Submission.problem_id.in_(problem_ids))
         .group_by(Submission.problem_id)
     )
-    return dict(rows.tuples().all())
+    return {problem_id: score for problem_id, score in rows}
 
 
 def last_statuses(problem_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:

@@ -119,7 +119,7 @@ def _database_url(env: Mapping[str, str], instance: Path) -> str:
     if driver[0] == "postgresql" and driver[1] == "psycopg":
         return value
     if driver[0] == "sqlite" and len(driver) == 1:
-        if not rest.startswith("/"):
+        if not rest.startswith("//"):
             raise ConfigError("DATABASE_URL", "a SQLite URL needs a path: sqlite:////abs/file.db")
         return value
     raise ConfigError(

@@ -1,0 +1,163 @@
+"""Passwords and tokens are stored hashed; bearer calls skip CSRF, session calls need it."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+import flask_login
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from werkzeug.security import check_password_hash
+
+from service import auth
+from service.cli import main
+from service.config import Settings
+from service.db import db
+from service.models import ApiToken, Role, User
+
+from servicekit import PASSWORD, Caller
+
+
+def test_password_is_stored_hashed(ctx: None) -> None:
+    user = auth.create_user("Ada@Example.org ", PASSWORD, Role.student)
+    db.session.commit()
+    assert user.email == "ada@example.org"
+    assert PASSWORD not in user.password_hash
+    assert check_password_hash(user.password_hash, PASSWORD)
+    assert auth.authenticate("ada@example.org", PASSWORD) == user
+    assert auth.authenticate("ada@example.org", PASSWORD + "x") is None
+    assert auth.authenticate("nobody@example.org", PASSWORD) is None
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "reason"),
+    [
+        ("not-an-email", PASSWORD, "not an email"),
+        ("a@example.org", "short", "at least 8"),
+    ],
+)
+def test_create_user_refuses(ctx: None, email: str, password: str, reason: str) -> None:
+    with pytest.raises(auth.UserError, match=reason):
+        auth.create_user(email, password, Role.student)
+
+
+def test_create_user_refuses_a_taken_email(ctx: None) -> None:
+    auth.create_user("a@example.org", PASSWORD, Role.student)
+    db.session.commit()
+    with pytest.raises(auth.UserError, match="exists"):
+        auth.create_user("A@example.org", PASSWORD, Role.admin)
+
+
+def test_token_is_stored_hashed_and_authenticates(app: Flask, student: Caller) -> None:
+    with app.app_context():
+        stored = db.session.scalars(select(ApiToken.token_hash)).all()
+    assert stored == [hashlib.sha256(student.token.encode()).hexdigest()]
+    assert student.token not in stored
+    me = student.get("/api/v1/me")
+    assert me.status_code == 200
+    assert me.json["email"] == student.email and me.json["role"] == "student"
+
+
+@pytest.mark.parametrize(
+    "header", ["Bearer bpq_not-a-real-token", "Basic dXNlcjpwYXNz", "Bearer", "Token abc"]
+)
+def test_bad_authorization_header_is_401(client: FlaskClient, header: str) -> None:
+    response = client.get("/api/v1/me", headers={"Authorization": header})
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "unauthorized"
+
+
+def test_anonymous_caller_is_401(client: FlaskClient) -> None:
+    for method, path in [
+        ("GET", "/api/v1/me"),
+        ("POST", "/api/v1/problems"),
+        ("GET", "/api/v1/courses"),
+    ]:
+        response = client.open(path, method=method, json={"type": "weight-gradient"})
+        assert response.status_code == 401, path
+        assert response.json["error"]["code"] == "unauthorized"
+
+
+def test_bearer_writes_need_no_csrf(student: Caller) -> None:
+    response = student.post("/api/v1/problems", json={"type": "weight-gradient", "seed": 1})
+    assert response.status_code == 201
+
+
+def _session_client(app: Flask, user_id: int) -> FlaskClient:
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user_id)
+        session["_fresh"] = True
+    return client
+
+
+def test_session_reads_work_and_writes_need_the_csrf_token(app: Flask, student: Caller) -> None:
+    client = _session_client(app, student.user_id)
+    me = client.get("/api/v1/me")
+    assert me.status_code == 200 and me.json["id"] == student.user_id
+    body = {"type": "weight-gradient", "seed": 2}
+    refused = client.post("/api/v1/problems", json=body)
+    assert refused.status_code == 400
+    assert refused.json["error"]["code"] == "csrf_failed"
+    accepted = client.post(
+        "/api/v1/problems", json=body, headers={"X-CSRFToken": me.json["csrf_token"]}
+    )
+    assert accepted.status_code == 201
+
+
+def test_log_in_starts_a_session(app: Flask, student: Caller) -> None:
+    with app.test_request_context():
+        assert auth.log_in(student.email, "wrong password") is None
+        assert not flask_login.current_user.is_authenticated
+        user = auth.log_in(student.email, PASSWORD)
+        assert user is not None and flask_login.current_user.id == student.user_id
+        auth.log_out()
+        assert not flask_login.current_user.is_authenticated
+
+
+def test_users_and_tokens_commands(
+    app: Flask, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {
+        "INSTANCE_PATH": str(settings.instance_path),
+        "DATABASE_URL": settings.database_url,
+    }
+    runner = CliRunner()
+    created = runner.invoke(
+        main,
+        ["users", "create", "--email", "t@example.org", "--password", PASSWORD, "--role", "instructor"],
+        env=env,
+    )
+    assert created.exit_code == 0, created.output
+    again = runner.invoke(
+        main,
+        ["users", "create", "--email", "t@example.org", "--password", PASSWORD, "--role", "student"],
+        env=env,
+    )
+    assert again.exit_code != 0 and "exists" in again.output
+    token = runner.invoke(main, ["tokens", "create", "--email", "t@example.org"], env=env)
+    assert token.exit_code == 0
+    header = {"Authorization": f"Bearer {token.output.strip()}"}
+    me = app.test_client().get("/api/v1/me", headers=header)
+    assert me.json["email"] == "t@example.org" and me.json["role"] == "instructor"
+    unknown = runner.invoke(main, ["tokens", "create", "--email", "x@example.org"], env=env)
+    assert unknown.exit_code != 0 and "no user" in unknown.output
+
+
+def test_role_choice_is_checked(settings: Settings) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["users", "create", "--email", "a@example.org", "--password", PASSWORD, "--role", "root"],
+        env={"DATABASE_URL": settings.database_url},
+    )
+    assert result.exit_code != 0
+
+
+def test_users_are_flask_login_users(ctx: None, make_caller: Callable[..., Caller]) -> None:
+    caller = make_caller("admin")
+    user = db.session.get(User, caller.user_id)
+    assert user.get_id() == str(caller.user_id) and user.is_authenticated

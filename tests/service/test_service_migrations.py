@@ -1,0 +1,64 @@
+"""The Alembic migrations are the only way the schema is made, and they make the models'."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.pool import NullPool
+
+from migrations import alembic_config, upgrade
+from service.db import make_engine
+from service.models import Base
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def schema_diff(url: str) -> list:
+    engine = make_engine(url, poolclass=NullPool)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, Base.metadata)
+
+
+def test_migrated_database_has_exactly_the_models_schema(database_url: str) -> None:
+    assert schema_diff(database_url) == []
+
+
+def test_downgrade_to_base_and_back(database_url: str) -> None:
+    command.downgrade(alembic_config(database_url), "base")
+    engine = make_engine(database_url, poolclass=NullPool)
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    upgrade(database_url)
+    assert schema_diff(database_url) == []
+
+
+def test_db_upgrade_command_works_from_any_directory(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    elsewhere = tmp_path / "somewhere"
+    elsewhere.mkdir()
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("backprop-quiz")), "db", "upgrade"],
+        cwd=elsewhere,
+        env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin", "INSTANCE_PATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert schema_diff(url) == []
+
+
+def test_no_create_all_in_the_code() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for folder in ("service", "worker", "migrations", "tests", "bench")
+        for path in (ROOT / folder).rglob("*.py")
+        if "create_all(" in path.read_text() and path != Path(__file__).resolve()
+    ]
+    assert offenders == []

@@ -1,0 +1,239 @@
+"""The grading pipeline on the database: claims are exclusive, results are written once,
+failures are retried three times, and the sweeper recovers whatever was lost."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select, update
+
+import exercises as ex
+from service import pipeline
+from service.db import db
+from service.models import Problem, Result, Status, Submission, User, utcnow
+from worker.app import GRADE_TASK
+
+from servicekit import Caller
+
+LEASE = 10
+
+
+@pytest.fixture
+def problem(ctx: None, student: Caller) -> Problem:
+    variant = ex.generate("weight-gradient", 7, 1)
+    problem = Problem(
+        type=variant.type,
+        type_version=variant.type_version,
+        seed=7,
+        difficulty=1,
+        variant=variant.to_record(),
+        owner_id=student.user_id,
+        attempts_allowed=None,
+    )
+    db.session.add(problem)
+    db.session.commit()
+    return problem
+
+
+@pytest.fixture
+def submit(problem: Problem) -> Callable[..., uuid.UUID]:
+    """Add a committed queued submission with the key (or given) answers; return its id."""
+
+    def make(answers: dict[str, Any] | None = None) -> uuid.UUID:
+        user = db.session.get(User, problem.owner_id)
+        raw = answers if answers is not None else problem.variant["key"]
+        submission = pipeline.submit(db.session, problem, user, raw, utcnow())
+        db.session.commit()
+        return submission.id
+
+    return make
+
+
+def row(submission_id: uuid.UUID) -> Submission:
+    db.session.expire_all()
+    return db.session.get(Submission, submission_id)
+
+
+def results_of(submission_id: uuid.UUID) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Result).where(Result.submission_id == submission_id)
+    )
+
+
+def test_submit_adds_a_queued_row_and_numbers_attempts(submit: Callable[..., uuid.UUID]) -> None:
+    first, second = submit(), submit()
+    assert (row(first).status, row(first).attempt) == (Status.queued, 1)
+    assert row(second).attempt == 2
+    assert row(first).published_at is not None and row(first).tries == 0
+
+
+def test_unreadable_answers_write_nothing(problem: Problem, submit: Callable[..., uuid.UUID]) -> None:
+    with pytest.raises(ex.AnswerFormatError) as caught:
+        submit({"dC_dW": "1/"})
+    assert "dC_dW" in caught.value.parts
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Submission)) == 0
+    assert db.session.get(Problem, problem.id).attempts_used == 0
+
+
+def test_attempts_run_out(problem: Problem, submit: Callable[..., uuid.UUID]) -> None:
+    problem.attempts_allowed = 2
+    db.session.commit()
+    submit(), submit()
+    with pytest.raises(pipeline.NoAttemptsLeft):
+        submit()
+
+
+def test_claim_is_exclusive(submit: Callable[..., uuid.UUID]) -> None:
+    sid = submit()
+    won = pipeline.claim(db.session, sid, LEASE)
+    assert won is not None and won.tries == 1
+    assert pipeline.claim(db.session, sid, LEASE) is None
+    claimed = row(sid)
+    assert claimed.status == Status.grading and claimed.claim_token == won.token
+    assert claimed.lease_expires_at > claimed.started_at
+
+
+def test_grading_twice_writes_one_result(submit: Callable[..., uuid.UUID]) -> None:
+    sid = submit()
+    assert pipeline.grade_submission(db.session, sid, LEASE) == pipeline.Outcome.graded
+    assert pipeline.grade_submission(db.session, sid, LEASE) == pipeline.Outcome.skipped
+    graded = row(sid)
+    assert graded.status == Status.graded and graded.graded_at is not None
+    assert graded.result.score == 1.0 and results_of(sid) == 1
+    assert graded.result.latency_seconds >= 0
+
+
+def test_a_claim_taken_over_cannot_write(submit: Callable[..., uuid.UUID]) -> None:
+    sid = submit()
+    stale = pipeline.claim(db.session, sid, LEASE)
+    assert stale is not None
+    _expire_lease(sid)
+    assert pipeline.sweep(db.session, requeue_after=60).publish == [sid]
+    fresh = pipeline.claim(db.session, sid, LEASE)
+    assert fresh is not None and fresh.tries == 2
+    grade = {"score": 0.0, "parts": {}}
+    assert not pipeline.finish(db.session, stale, grade)
+    assert pipeline.finish(db.session, fresh, {"score": 1.0, "parts": {}})
+    assert not pipeline.finish(db.session, fresh, grade)
+    assert results_of(sid) == 1 and row(sid).result.score == 1.0
+
+
+def test_the_unique_constraint_backs_the_fence(submit: Callable[..., uuid.UUID]) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    sid = submit()
+    db.session.add(Result(submission_id=sid, score=1.0, parts={}, latency_seconds=0.0))
+    db.session.commit()
+    db.session.add(Result(submission_id=sid, score=0.0, parts={}, latency_seconds=0.0))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+
+
+@pytest.fixture
+def broken_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    def explode(variant: ex.Variant, answers: ex.Answers) -> ex.Grade:
+        raise ArithmeticError("the engine fell over")
+
+    monkeypatch.setattr(ex, "grade", explode)
+    yield
+
+
+def test_failed_tries_are_retried_then_become_an_error(
+    submit: Callable[..., uuid.UUID], broken_engine: None
+) -> None:
+    sid = submit()
+    for attempt in range(1, pipeline.MAX_TRIES + 1):
+        assert pipeline.grade_submission(db.session, sid, LEASE) == pipeline.Outcome.failed
+        failed = row(sid)
+        assert failed.tries == attempt
+        assert failed.reason == "ArithmeticError: the engine fell over"
+        if attempt < pipeline.MAX_TRIES:
+            assert failed.status == Status.queued
+    assert row(sid).status == Status.error
+    assert pipeline.grade_submission(db.session, sid, LEASE) == pipeline.Outcome.skipped
+
+
+def test_retry_requeues_an_error_with_fresh_tries(
+    submit: Callable[..., uuid.UUID], broken_engine: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = submit()
+    for _ in range(pipeline.MAX_TRIES):
+        pipeline.grade_submission(db.session, sid, LEASE)
+    assert pipeline.retry(db.session, row(sid))
+    again = row(sid)
+    assert (again.status, again.tries, again.reason) == (Status.queued, 0, None)
+    assert not pipeline.retry(db.session, again)
+    monkeypatch.undo()
+    assert pipeline.grade_submission(db.session, sid, LEASE) == pipeline.Outcome.graded
+
+
+def _expire_lease(sid: uuid.UUID) -> None:
+    db.session.execute(
+        update(Submission)
+        .where(Submission.id == sid)
+        .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+    )
+    db.session.commit()
+
+
+def _age_publication(sid: uuid.UUID, seconds: float) -> None:
+    db.session.execute(
+        update(Submission)
+        .where(Submission.id == sid)
+        .values(published_at=utcnow() - timedelta(seconds=seconds))
+    )
+    db.session.commit()
+
+
+def test_sweep_requeues_expired_leases_and_errors_the_third(submit: Callable[..., uuid.UUID]) -> None:
+    sid = submit()
+    for tries in range(1, pipeline.MAX_TRIES + 1):
+        assert pipeline.claim(db.session, sid, LEASE) is not None
+        _expire_lease(sid)
+        swept = pipeline.sweep(db.session, requeue_after=60)
+        if tries < pipeline.MAX_TRIES:
+            assert swept.publish == [sid] and row(sid).status == Status.queued
+            assert "lease ran out" in row(sid).reason
+    assert swept.errored == [sid] and swept.publish == []
+    errored = row(sid)
+    assert errored.status == Status.error and "3 times" in errored.reason
+
+
+def test_sweep_leaves_live_leases_alone(submit: Callable[..., uuid.UUID]) -> None:
+    sid = submit()
+    pipeline.claim(db.session, sid, LEASE)
+    assert pipeline.sweep(db.session, requeue_after=0.001) == pipeline.Sweep([], [])
+    assert row(sid).status == Status.grading
+
+
+def test_sweep_republishes_stale_and_unpublished_rows_once(
+    submit: Callable[..., uuid.UUID],
+) -> None:
+    fresh, stale, unsent = submit(), submit(), submit()
+    _age_publication(stale, 120)
+    pipeline.mark_unpublished(db.session, [unsent])
+    assert row(unsent).published_at is None
+    swept = pipeline.sweep(db.session, requeue_after=60)
+    assert sorted(swept.publish) == sorted([stale, unsent])
+    # A second sweeper right after finds nothing: the first one's UPDATE moved the rows on.
+    assert pipeline.sweep(db.session, requeue_after=60).publish == []
+    assert row(fresh).status == Status.queued
+
+
+def test_the_celery_task_grades_inside_its_app_context(
+    app: Flask, submit: Callable[..., uuid.UUID]
+) -> None:
+    sid = submit()
+    celery = app.extensions["celery"]
+    celery.loader.import_default_modules()
+    task = celery.tasks[GRADE_TASK]
+    assert task(str(sid)) == "graded"
+    assert task(str(sid)) == "skipped"
+    assert row(sid).status == Status.graded
