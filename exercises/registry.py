@@ -50,9 +50,10 @@ class Degenerate(Exception):
 
 @dataclass
 class Setup:
-    """What a type draws: the network and the visible parameters (which layer, entry, ...)."""
+    """What a type draws: the network and the visible parameters (which layer, entry, ...).
+    A type whose questions need no network (concept-check) draws None."""
 
-    network: Network
+    network: Network | None
     params: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
@@ -100,6 +101,11 @@ class ExerciseType(abc.ABC):
     @abc.abstractmethod
     def story(self, setup: Setup) -> list[Any]:
         """The worked solution: a list of ``solution.Step`` with this variant's numbers."""
+
+    def also_shows(self, setup: Setup) -> tuple[str, ...]:
+        """Mistake tags this setup shows beyond ``shows(difficulty)`` (a choice's other
+        distractors); checked and predicted like those."""
+        return ()
 
     def parts_for(self, setup: Setup) -> tuple[Part, ...]:
         """The parts of this variant (choice options may depend on the setup)."""
@@ -195,9 +201,10 @@ def build_variant(t: ExerciseType, setup: Setup, seed: int, difficulty: int) -> 
         _check_key(p, key[p.name])
     _check_healthy(setup)
 
-    singles = _single_predictions(t, setup, parts, key, difficulty)
+    shown = tuple(dict.fromkeys((*t.shows(difficulty), *t.also_shows(setup))))
+    singles = _single_predictions(t, setup, parts, key, shown)
     predictions = {p.name: list(singles[p.name]) for p in parts}
-    for tags, values in _pair_predictions(t, setup, parts, difficulty):
+    for tags, values in _pair_predictions(t, setup, parts, shown):
         for p in parts:
             v = values.get(p.name)
             if v is None or _close(p, v, key[p.name]):
@@ -210,16 +217,17 @@ def build_variant(t: ExerciseType, setup: Setup, seed: int, difficulty: int) -> 
     return Variant(
         type=t.id, type_version=t.version, seed=seed, difficulty=difficulty, title=t.title,
         prompt=t.prompt(setup),
-        network=setup.network.to_json(), params=setup.params, parts=parts,
+        network=None if setup.network is None else setup.network.to_json(),
+        params=setup.params, parts=parts,
         key={p.name: value_to_json(p.kind, exact_key[p.name]) for p in parts},
         predictions={name: tuple(preds) for name, preds in predictions.items() if preds},
     )
 
 
-def _single_predictions(t, setup, parts, key, difficulty) -> dict[str, list[Prediction]]:
+def _single_predictions(t, setup, parts, key, tags) -> dict[str, list[Prediction]]:
     """Each shown mistake must change some part, and no two may look alike."""
     out: dict[str, list[Prediction]] = {p.name: [] for p in parts}
-    for tag in t.shows(difficulty):
+    for tag in tags:
         shown = False
         for slips in MISTAKES[tag].variants:
             values = t.predict(setup, slips)
@@ -245,8 +253,8 @@ def _single_predictions(t, setup, parts, key, difficulty) -> dict[str, list[Pred
     return out
 
 
-def _pair_predictions(t, setup, parts, difficulty) -> Iterator[tuple[tuple[str, str], dict]]:
-    tags = [tag for tag in t.shows(difficulty) if MISTAKES[tag].variants]
+def _pair_predictions(t, setup, parts, tags) -> Iterator[tuple[tuple[str, str], dict]]:
+    tags = [tag for tag in tags if MISTAKES[tag].variants]
     for t1, t2 in itertools.combinations(tags, 2):
         for s1, s2 in itertools.product(MISTAKES[t1].variants, MISTAKES[t2].variants):
             values = t.predict(setup, s1 | s2)
@@ -303,6 +311,8 @@ def _check_key(part: Part, v: Any) -> None:
 
 def _check_healthy(setup: Setup) -> None:
     """No saturated sigmoid/tanh, no layer of all-dead ReLUs."""
+    if setup.network is None:
+        return
     d = setup.float_derivation()
     for l, L in enumerate(d.layers):
         act = L.activation
