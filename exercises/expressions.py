@@ -200,17 +200,12 @@ def equivalent(
     student, key = _real_symbols(student), _real_symbols(key)
     if student == key:
         return True
-    names = tuple(sorted({*symbols, *(s.name for s in student.free_symbols | key.free_symbols)}))
-    f_student, f_key = _numeric(student, names), _numeric(key, names)
-    rng = np.random.default_rng(seed)
-    for low, high in SAMPLE_RANGES:
-        sample = rng.uniform(low, high, size=(len(names), points))
-        k = _evaluate(f_key, sample, points)
+    names = tuple(sorted({*symbols, *_symbol_names(student), *_symbol_names(key)}))
+    for s, k in zip(_sampled(student, names, points, seed), _sampled(key, names, points, seed)):
         defined = np.isfinite(k)
         if defined.sum() * 2 < max(points, 1):
             continue
-        s = _evaluate(f_student, sample, points)[defined]
-        k = k[defined]
+        s, k = s[defined], k[defined]
         close = np.abs(s - k) <= rtol * np.maximum(np.abs(s), np.abs(k)) + atol
         return bool(np.isfinite(s).all() and close.all())
     return _simplifies_to_zero(student - key)
@@ -421,16 +416,37 @@ class _TextPrinter(StrPrinter):
         return "(" + "*".join(self._print(f) for f in factors) + ")"
 
 
+# Keys and mistake predictions are compared with each other and with answers many times
+# (a variant's checks compare every prediction with every other): each expression is
+# converted and evaluated once, and every comparison after that is a lookup.
+@functools.lru_cache(maxsize=4096)
 def _real_symbols(expr: sympy.Expr) -> sympy.Expr:
     """``expr`` over real symbols of the same names, so keys built elsewhere compare."""
     return expr.xreplace({s: sympy.Symbol(s.name, real=True) for s in expr.free_symbols})
+
+
+@functools.lru_cache(maxsize=4096)
+def _symbol_names(expr: sympy.Expr) -> frozenset[str]:
+    return frozenset(s.name for s in expr.free_symbols)
+
+
+@functools.lru_cache(maxsize=4096)
+def _sampled(expr: sympy.Expr, names: tuple[str, ...], points: int,
+             seed: int) -> tuple[np.ndarray, ...]:
+    """``expr`` at the seeded sample points of each of ``SAMPLE_RANGES``, in order: the same
+    points for every expression in these names."""
+    f = _numeric(expr, names)
+    rng = np.random.default_rng(seed)
+    return tuple(_evaluate(f, rng.uniform(low, high, size=(len(names), points)), points)
+                 for low, high in SAMPLE_RANGES)
 
 
 @functools.lru_cache(maxsize=512)
 def _numeric(expr: sympy.Expr, names: tuple[str, ...]) -> Callable[..., object]:
     """A NumPy function of the named symbols; safe to generate because we built ``expr``."""
     args = [sympy.Symbol(n, real=True) for n in names]
-    return sympy.lambdify(args, _plain(expr), modules="numpy")
+    # No docstring: printing the expression into one costs more than generating the code.
+    return sympy.lambdify(args, _plain(expr), modules="numpy", docstring_limit=0)
 
 
 def _plain(expr: sympy.Expr) -> sympy.Expr:
