@@ -161,7 +161,8 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
               help="Grading processes ($WORKER_CONCURRENCY).")
 @click.option("--loglevel", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
               case_sensitive=False), default=None, help="Default: $LOG_LEVEL or INFO.")
-def worker(concurrency: int, loglevel: str | None) -> None:
+@click.option("--hostname", default=None, help="Celery node name. Default: grader.<pid>@<host>.")
+def worker(concurrency: int, loglevel: str | None, hostname: str | None) -> None:
     """A Celery grading worker (with the sweeper), configured from the environment."""
     from worker.main import run_worker
 
@@ -169,7 +170,8 @@ def worker(concurrency: int, loglevel: str | None) -> None:
     if settings.embedded_broker:
         _fail("CELERY_BROKER_URL: a separate worker needs a real broker such as "
               "redis://host:6379/0 (the embedded broker lives inside `backprop-quiz demo`)")
-    run_worker(settings, concurrency, (loglevel or settings.log_level).upper())
+    hostname = hostname or f"grader.{os.getpid()}@%h"
+    run_worker(settings, concurrency, (loglevel or settings.log_level).upper(), hostname)
 
 
 @click.group()

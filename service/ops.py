@@ -46,7 +46,7 @@ def _broker_state() -> str:
     celery = current_app.extensions["celery"]
     try:
         with celery.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, timeout=2)
+            connection.ensure_connection(max_retries=0, timeout=2)
     except Exception as exc:  # noqa: BLE001 -- any failure is the state to report
         return f"down: {type(exc).__name__}"
     return "ok"

@@ -6,8 +6,6 @@ parent before it, so no database connection is shared between processes.
 
 from __future__ import annotations
 
-import os
-
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import NullPool
@@ -19,8 +17,8 @@ from .app import make_celery
 from .sweeper import Sweeper
 
 
-def run_worker(settings: Settings, concurrency: int, loglevel: str, sweeper: bool = True) -> None:
-    """Run a grading worker in the foreground until it is told to stop."""
+def run_worker(settings: Settings, concurrency: int, loglevel: str, hostname: str) -> None:
+    """Run a grading worker (node ``hostname``) in the foreground until it is told to stop."""
     celery = make_celery(settings)
 
     @worker_process_init.connect(weak=False)
@@ -29,19 +27,18 @@ def run_worker(settings: Settings, concurrency: int, loglevel: str, sweeper: boo
 
         create_app(settings, celery=celery)  # binds itself as celery.flask_app
 
-    if sweeper:
-        # The parent forks children, so its engine keeps no pooled connections to inherit.
-        sessions = sessionmaker(make_engine(settings.database_url, poolclass=NullPool))
-        loop = Sweeper(sessions, celery, settings)
-        worker_ready.connect(lambda **_: loop.start(), weak=False)
-        worker_shutdown.connect(lambda **_: loop.stop(), weak=False)
+    # The parent forks children, so its engine keeps no pooled connections to inherit.
+    sessions = sessionmaker(make_engine(settings.database_url, poolclass=NullPool))
+    sweeper = Sweeper(sessions, celery, settings)
+    worker_ready.connect(lambda **_: sweeper.start(), weak=False)
+    worker_shutdown.connect(lambda **_: sweeper.stop(), weak=False)
 
     celery.worker_main(
         [
             "worker",
             f"--concurrency={concurrency}",
             f"--loglevel={loglevel}",
-            f"--hostname=grader.{os.getpid()}@%h",
+            f"--hostname={hostname}",
             "--pool=prefork",
             "--without-gossip",
             "--without-mingle",
