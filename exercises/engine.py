@@ -408,7 +408,9 @@ def derive_arrays(
         d.b_new = _attempt(lambda: sgd(B, b, d.dC_db, lr))
         if l > 0:
             W_back = d.W_new if Slip.UPDATED_WEIGHTS_IN_BACKPROP in s else W
-            if Slip.UNTRANSPOSED_BACKPROP in s and W_back is not None:
+            if W_back is None:  # the update it would use is undefined (a slip's shapes)
+                g = None
+            elif Slip.UNTRANSPOSED_BACKPROP in s:
                 g = _attempt(lambda: matmul(W_back, d.delta))
             else:
                 g = _attempt(lambda: backward_error(B, W_back, d.delta))
@@ -486,3 +488,32 @@ def _bias_gradient(B, d, s):
         same_shape(d.delta, d.a_prev)
         return bias_gradient(B, B.mul(d.delta, d.a_prev))
     return bias_gradient(B, d.delta)
+
+
+# --- a fast backend for keys of sigmoid/tanh/softmax nets --------------------------------
+
+
+class Numeric(Exact):
+    """SymPy with rationals exact until exp/log/tanh, whose values are then kept to
+    ``DIGITS`` significant digits.
+
+    Nested symbolic exponentials (a sigmoid of a sigmoid) cost SymPy hundreds of
+    milliseconds to build and evaluate; 40 digits give the same float64 key (the
+    correctly rounded exact value) and the same printed story, in a few milliseconds.
+    Piecewise-linear nets never call these functions and stay exactly rational, and
+    so do the values the functions give exactly (σ(0) = 1/2).
+    """
+
+    name = "numeric"
+    DIGITS = 40
+    exp = staticmethod(lambda v: _digits(sympy.exp(v)))
+    log = staticmethod(lambda v: _digits(sympy.log(v)))
+    tanh = staticmethod(lambda v: _digits(sympy.tanh(v)))
+
+
+def _digits(v: Any) -> Any:
+    """A rational stays exact (e^0 = 1, so σ(0) = 1/2); anything else becomes 40 digits."""
+    return v if v.is_Rational else v.evalf(Numeric.DIGITS)
+
+
+NUMERIC = Numeric()
