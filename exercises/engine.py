@@ -176,19 +176,36 @@ class Derivation(Generic[M]):
     layers: list[LayerDerivation[M]]
     slips: frozenset[Slip] = field(default_factory=frozenset)
 
-    def to_json(self, exact: bool = False) -> dict[str, Any]:
-        """CONTRACT §3: float64 numbers; with ``exact`` also the exact strings."""
-        keys = ("z", "a", "dC_da", "da_dz", "delta", "dC_dW", "dC_db", "W_new", "b_new")
-        out: dict[str, Any] = {
+    def to_json(self) -> dict[str, Any]:
+        """CONTRACT §3: every quantity as float64 rows."""
+        return {
             "loss": to_float(self.loss),
-            "layers": [{k: _floats(getattr(L, k)) for k in keys} for L in self.layers],
+            "layers": [{k: _floats(getattr(L, k)) for k in QUANTITIES} for L in self.layers],
         }
-        if exact:
-            out["exact"] = {
-                "loss": to_exact_text(self.loss),
-                "layers": [{k: _texts(getattr(L, k)) for k in keys} for L in self.layers],
-            }
-        return out
+
+    def to_exact_json(self) -> dict[str, Any]:
+        """The same quantities as exact strings ("1/4", "1/(1 + exp(-1/2))")."""
+        return {
+            "loss": to_exact_text(self.loss),
+            "layers": [{k: _texts(getattr(L, k)) for k in QUANTITIES} for L in self.layers],
+        }
+
+
+QUANTITIES = ("z", "a", "dC_da", "da_dz", "delta", "dC_dW", "dC_db", "W_new", "b_new")
+
+
+def derivation_json(net: Network, exact: bool = False) -> dict[str, Any]:
+    """CONTRACT §3 for ``backprop-quiz derive``: float64 from the float engine and, with
+    ``exact``, the exact strings from the symbolic engine.
+
+    The float engine gives the float64 numbers because evaluating the symbolic values
+    of a deep sigmoid net costs SymPy minutes (the expressions grow like width^depth);
+    the two engines are held together by the tests.
+    """
+    out = derive(net, FLOAT).to_json()
+    if exact:
+        out["exact"] = derive(net, EXACT).to_exact_json()
+    return out
 
 
 def _floats(M: Any) -> list[list[float]] | None:

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 import click
 
 import exercises as ex
-from exercises.engine import EXACT, derive as derive_network
+from exercises.engine import derivation_json
 
 
 def _dump(data: Any, out: TextIO = sys.stdout) -> None:
@@ -113,7 +113,7 @@ def derive(network_file: TextIO, exact: bool) -> None:
         _fail(f"the network file is not JSON: {exc}")
     except ex.NetworkError as exc:
         _fail(str(exc))
-    _dump(derive_network(net, EXACT).to_json(exact=exact))
+    _dump(derivation_json(net, exact=exact))
 
 
 from service import manage  # noqa: E402  (the service commands import their heavy parts lazily)
