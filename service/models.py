@@ -256,6 +256,7 @@ class Submission(Base):
     status: Mapped[Status] = mapped_column(_enum(Status, "status"), default=Status.queued)
     tries: Mapped[int] = mapped_column(default=0)  # claims so far; 3 failed ones make an error
     claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_by: Mapped[str | None] = mapped_column(String(255))  # host:pid of the last claim
     lease_expires_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)  # why the last try failed
     received_at: Mapped[datetime]

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import secrets
+import socket
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -108,6 +110,7 @@ def claim(session: Session, submission_id: uuid.UUID, lease_seconds: int) -> Cla
             status=Status.grading,
             tries=Submission.tries + 1,
             claim_token=token,
+            claimed_by=f"{socket.gethostname()}:{os.getpid()}",
             lease_expires_at=now + timedelta(seconds=lease_seconds),
             started_at=now,
         )

@@ -66,6 +66,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "visibility_timeout": settings.visibility_timeout,
             "socket_connect_timeout": 2,
             "socket_timeout": 10,
+            # The memory transport polls; at its 1 s default a full prefetch window waits
+            # up to a second after each ack, capping the demo at a few tasks a second.
+            **({"polling_interval": 0.01} if settings.embedded_broker else {}),
         },
         # Reconnect forever, with kombu's back-off (2 s, 4 s, ... up to 30 s).
         "broker_connection_retry": True,

@@ -162,6 +162,7 @@ def upgrade() -> None:
         ),
         sa.Column("tries", sa.Integer(), nullable=False),
         sa.Column("claim_token", sa.String(length=32), nullable=True),
+        sa.Column("claimed_by", sa.String(length=255), nullable=True),
         timestamp("lease_expires_at", nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
         timestamp("received_at"),

@@ -3,6 +3,8 @@ failures are retried three times, and the sweeper recovers whatever was lost."""
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -97,6 +99,7 @@ def test_claim_is_exclusive(submit: Callable[..., uuid.UUID]) -> None:
     claimed = row(sid)
     assert claimed.status == Status.grading and claimed.claim_token == won.token
     assert claimed.lease_expires_at > claimed.started_at
+    assert claimed.claimed_by == f"{socket.gethostname()}:{os.getpid()}"
 
 
 def test_grading_twice_writes_one_result(submit: Callable[..., uuid.UUID]) -> None:

@@ -1,0 +1,107 @@
+"""Fixtures for the integration tests: a fresh PostgreSQL database migrated by
+`backprop-quiz db upgrade`, a private redis-server, and the production shape as real
+processes (`backprop-quiz serve` and two `backprop-quiz worker`)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import make_url
+
+from integrationkit import BIN, Api, Process, RedisServer, cli, free_port, wait_for
+
+ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+# Short leases and sweeps, so recovery happens within a test's patience.
+FAST_RECOVERY = {
+    "GRADING_SOFT_TIME_LIMIT": "4",
+    "GRADING_TIME_LIMIT": "5",
+    "GRADING_LEASE_SECONDS": "8",
+    "SWEEP_INTERVAL_SECONDS": "1",
+    "SWEEP_REQUEUE_AFTER_SECONDS": "5",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+def base_env(tmp_path: Path) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    return {
+        **keep,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": "integration-secret-key-0123456789",
+        **FAST_RECOVERY,
+    }
+
+
+@pytest.fixture
+def postgres_url(tmp_path: Path) -> Iterator[str]:
+    """A new PostgreSQL database, migrated through the real CLI; dropped afterwards."""
+    name = f"bpq_it_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    cli({**base_env(tmp_path), "DATABASE_URL": url}, "db", "upgrade")
+    yield url
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class Stack:
+    """The production shape on this machine: web, two workers, PostgreSQL, Redis."""
+
+    env: dict[str, str]
+    web: Process
+    workers: list[Process]
+    api: Api
+    database_url: str
+    log_dir: Path
+
+    def new_worker(self, name: str) -> Process:
+        return Process(name, [str(BIN), "worker", "--concurrency", "2"], self.env, self.log_dir)
+
+    def query(self, sql: str) -> list[tuple]:
+        with psycopg.connect(self.database_url) as conn:
+            return conn.execute(sql).fetchall()
+
+    def counts(self) -> dict[str, int]:
+        return dict(self.query("SELECT status, count(*) FROM submissions GROUP BY status"))
+
+
+@pytest.fixture
+def stack(postgres_url: str, redis_server: RedisServer, tmp_path: Path) -> Iterator[Stack]:
+    env = {**base_env(tmp_path), "DATABASE_URL": postgres_url, "CELERY_BROKER_URL": redis_server.url}
+    port = free_port()
+    web = Process(
+        "web",
+        [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
+         "--threads", "8"],
+        env,
+        tmp_path,
+    )
+    started = Stack(env, web, [], Api(f"http://127.0.0.1:{port}", ""), postgres_url, tmp_path)
+    started.workers = [started.new_worker(f"worker-{i}").start() for i in (1, 2)]
+    web.start()
+    try:
+        wait_for(started.api.healthy, 60, "the web app healthy")
+        cli(env, "users", "create", "--email", "load@example.org", "--password", "load-test-pw",
+            "--role", "student")
+        started.api.token = cli(env, "tokens", "create", "--email", "load@example.org")
+        yield started
+    finally:
+        for process in (web, *started.workers):
+            process.stop()
