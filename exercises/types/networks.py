@@ -1,0 +1,526 @@
+"""Two-layer nets: the error sent back through the hidden layer, and one whole SGD step.
+
+``hidden-gradient`` asks for δ of each layer and dC/dW1; ``backprop-story`` asks for every
+intermediate of one step of gradient descent, the "story of backprop with actual small
+matrices and numbers". Both carry errors forward: each later part has a ``follow_on``,
+the value it must have when computed correctly from the student's own earlier parts.
+
+Carried-forward credit also decides where a mistake is *named*. Grading tries the
+follow-on before the predictions, so a mistake's downstream values (the W_new that a
+sign-flipped δ leads to) already earn credit there; the prediction of a part is kept
+only where the mistake changes that step itself, given the mistake's own earlier parts.
+That is where a tutor would name it, and it keeps apart mistakes that only meet
+downstream (sign-flip and gradient-ascent both give W + η·g, from different gradients).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import sympy
+
+from .. import latex as tex
+from .. import solution as story
+from ..engine import (
+    FLOAT,
+    NUMERIC,
+    Derivation,
+    ShapeMismatch,
+    Slip,
+    activate,
+    activation_derivative,
+    backward_error,
+    bias_gradient,
+    cost,
+    derive,
+    derive_arrays,
+    forward,
+    layer_delta,
+    output_gradient,
+    same_shape,
+    sgd,
+    weight_gradient,
+)
+from ..network import DEFAULT_ALPHA, Layer, Network, parse_network
+from ..problem import Part, Variant, to_grading_form
+from ..registry import Degenerate, ExerciseType, Setup, _close, register
+from ..solution import Step
+from . import draw, text
+
+PIECEWISE_LINEAR = ("relu", "leaky_relu")
+SMOOTH = ("sigmoid", "tanh")
+SQUARED_LOSSES = ("half_sse", "mse")
+# Keep sigmoid/tanh inputs inside the generic health check (a in (0.02, 0.98), |tanh| <= 0.96).
+Z_LIMIT = {"sigmoid": 3.8, "tanh": 1.9}
+ROW_TRIES = 20
+# Difficulty 1: the values of weights and inputs, and the largest output worth working by hand.
+SMALL = np.array([-2, -1, 1, 2])
+HAND_LIMIT = 30
+LEAKY_ALPHA = sympy.Rational(1, 10)
+
+
+class Missing(Exception):
+    """An earlier part a follow-on needs is absent from the answers."""
+
+
+def _need(given: dict[str, Any], name: str) -> Any:
+    v = given.get(name)
+    if v is None:
+        raise Missing(name)
+    return v
+
+
+class _TwoLayer(ExerciseType):
+    """What both types share: the drawing of a two-layer net, a fast reference derivation,
+    and predictions named only at the step a mistake changes (see the module docstring)."""
+
+    # Learning rates per difficulty: never 1 (then W − g is the key), and large enough for
+    # the update (and the updated weights a student might backprop through) to be visible.
+    rates: dict[int, tuple[str, ...]]
+
+    def setup_from(self, variant: Variant) -> NetSetup:
+        return NetSetup(parse_network(variant.network), dict(variant.params))
+
+    def key(self, setup: Setup) -> dict[str, Any]:
+        return self.extract(setup, reference(setup))
+
+    def predict(self, setup: Setup, slips: frozenset[Slip]) -> dict[str, Any]:
+        values = super().predict(setup, slips)
+        if not slips:
+            return values
+        parts = self.parts_for(setup)
+        plain = self.extract(setup, _plain(setup))
+        given = {p.name: to_grading_form(p.kind, values[p.name])
+                 for p in parts if values.get(p.name) is not None}
+        for p in parts:
+            v = given.get(p.name)
+            if v is None:
+                continue
+            if _untouched(v, plain[p.name]):
+                values[p.name] = None  # the key's own value: nothing to name here
+                continue
+            expected = self.follow_on(setup, p.name, given)
+            if expected is not None and _close(p, v, expected):
+                values[p.name] = None  # carried forward from the mistake's own earlier parts
+        return values
+
+    def _draw_net(self, rng: np.random.Generator, difficulty: int, widths: tuple[int, int, int],
+                  activations: tuple[str, str], loss: str, m: int) -> NetSetup:
+        """A two-layer net with a non-symmetric W2 and rows that neither saturate nor die;
+        at difficulty 1 every number of the key small enough to work by hand."""
+        if difficulty == 1:
+            net = _small_network(rng, widths, activations, loss, m)
+        else:
+            net = draw.network(rng, widths, list(activations), loss, m, difficulty)
+        net = replace(net, learning_rate=sympy.Rational(draw.pick(rng, self.rates[difficulty])))
+        x = FLOAT.matrix(net.x)
+        layers = []
+        for L in net.layers:
+            L = _shape_rows(rng, L, x, difficulty)
+            layers.append(L)
+            x = activate(FLOAT, L.activation,
+                         forward(FLOAT, FLOAT.matrix(L.W), FLOAT.matrix(L.b), x), L.alpha)
+        W2 = layers[1].W
+        if W2 == W2.T:
+            raise Degenerate("W2 is symmetric: W2 and W2ᵀ send back the same error")
+        setup = NetSetup(replace(net, layers=tuple(layers)))
+        if difficulty == 1:
+            largest = max(np.max(np.abs(v)) for v in self.extract(setup, setup.plain).values())
+            if largest > HAND_LIMIT:
+                raise Degenerate(f"a key entry of {largest:g} is too large to work by hand")
+        return setup
+
+
+def _small(rng: np.random.Generator, rows: int, cols: int) -> sympy.Matrix:
+    picked = rng.choice(SMALL, size=(rows, cols))
+    return sympy.Matrix(rows, cols, [sympy.Integer(int(v)) for v in picked.ravel()])
+
+
+def _small_network(rng: np.random.Generator, widths: tuple[int, int, int],
+                   activations: tuple[str, str], loss: str, m: int) -> Network:
+    """Difficulty 1: weights and inputs in ±1, ±2 and biases in −1..1, so that two layers
+    still give numbers a student multiplies in their head."""
+    layers = []
+    for nin, nout, act in zip(widths[:-1], widths[1:], activations):
+        W = _small(rng, nout, nin)
+        if layers and W.is_square:
+            # Off-diagonal entries of different size: W2 stays non-symmetric whatever
+            # signs the rows get.
+            W[1, 0] = int(rng.choice([-1, 1])) * (3 - abs(W[0, 1]))
+        layers.append(Layer(W=W, b=draw.integers(rng, nout, 1, -1, 1), activation=act,
+                            alpha=LEAKY_ALPHA if act == "leaky_relu" else DEFAULT_ALPHA))
+    return Network(x=_small(rng, widths[0], m), y=draw.integers(rng, widths[-1], m, -2, 2),
+                   layers=tuple(layers), loss=loss, learning_rate=sympy.Rational(1, 10))
+
+
+def _row(rng: np.random.Generator, nin: int, difficulty: int) -> tuple[sympy.Matrix, Any]:
+    """One neuron's weights (1×nin) and bias, from the difficulty's values."""
+    if difficulty == 1:
+        return _small(rng, 1, nin), draw.integers(rng, 1, 1, -1, 1)[0]
+    return (draw.values(rng, 1, nin, difficulty),
+            draw.values(rng, 1, 1, difficulty, nonzero=False)[0])
+
+
+def _shape_rows(rng: np.random.Generator, L: Layer, x: np.ndarray, difficulty: int) -> Layer:
+    """Redraw the (w_i, b_i) rows of a layer that saturate (sigmoid/tanh) or sit on a ReLU's
+    kink; rows are independent given the input, so redrawing one row samples the same
+    distribution conditioned on the check. With one example, ReLU rows are then flipped in
+    sign (values kept) so that one unit is live and one dead or leaking: σ'(z) is not all 1."""
+    W, b = L.W.copy(), L.b.copy()
+    if L.activation in Z_LIMIT:
+        ok = lambda z: np.all(np.abs(z) < Z_LIMIT[L.activation])  # noqa: E731
+    elif L.activation in PIECEWISE_LINEAR:
+        ok = lambda z: np.all(z != 0)  # noqa: E731
+    else:
+        return L
+    for i in range(L.nout):
+        for _ in range(ROW_TRIES):
+            if ok(FLOAT.matrix(W[i, :]) @ x + float(b[i])):
+                break
+            W[i, :], b[i] = _row(rng, L.nin, difficulty)
+    if L.activation in PIECEWISE_LINEAR and x.shape[1] == 1 and L.nout >= 2:
+        z = (FLOAT.matrix(W) @ x + FLOAT.matrix(b))[:, 0]
+        want = rng.permutation([1.0, -1.0, *rng.choice([-1.0, 1.0], L.nout - 2)])
+        flip = sympy.diag(*[-1 if z[i] * want[i] < 0 else 1 for i in range(L.nout)])
+        W, b = flip * W, flip * b
+    return replace(L, W=W, b=b)
+
+
+@dataclass
+class NetSetup(Setup):
+    """A setup whose float derivations take plain floats (no SymPy number in the loop over
+    mistake predictions) and keep the mistake-free one."""
+
+    @cached_property
+    def arrays(self) -> tuple[Any, Any, list[tuple[Any, Any, str, Any]]]:
+        x, y = FLOAT.matrix(self.network.x), FLOAT.matrix(self.network.y)
+        return x, y, [(FLOAT.matrix(L.W), FLOAT.matrix(L.b), L.activation, float(L.alpha))
+                      for L in self.network.layers]
+
+    def float_derivation(self, slips: frozenset[Slip] = frozenset()) -> Derivation:
+        x, y, layers = self.arrays
+        return derive_arrays(FLOAT, x, y, layers, self.network.loss,
+                             float(self.network.learning_rate), slips)
+
+    @cached_property
+    def plain(self) -> Derivation:
+        return self.float_derivation()
+
+
+def _plain(setup: Setup) -> Derivation:
+    """The mistake-free float derivation (kept by a ``NetSetup``)."""
+    return setup.plain if isinstance(setup, NetSetup) else setup.float_derivation()
+
+
+def _untouched(v: Any, plain: Any) -> bool:
+    """Bit for bit the mistake-free value: the slips never reached this part."""
+    return plain is not None and np.array_equal(v, plain)
+
+
+def reference(setup: Setup) -> Derivation:
+    """The key's derivation: exact rationals, sigmoid/tanh values to 40 digits."""
+    return derive(setup.network, NUMERIC)
+
+
+# --- follow-on: the chain rule applied to the student's own numbers --------------------------
+
+
+def _layers(setup: Setup) -> tuple[Any, Any, tuple[Any, Any, str, Any], tuple[Any, Any, str, Any]]:
+    x, y, layers = setup.arrays
+    return x, y, layers[0], layers[1]
+
+
+def _derivative(act: str, alpha: Any, z: Any, a: Any) -> Any:
+    """σ'(z) from the student's z (ReLU's kink) and a (the sigmoid's a(1 − a))."""
+    same_shape(z, a)
+    return activation_derivative(FLOAT, act, z, a, alpha)
+
+
+def _delta2(setup: Setup, a2: Any, z2: Any) -> Any:
+    net = setup.network
+    _, y, _, (_, _, act2, alpha2) = _layers(setup)
+    same_shape(a2, y)
+    return layer_delta(FLOAT, act2, output_gradient(FLOAT, net.loss, a2, y),
+                       _derivative(act2, alpha2, z2, a2), a2)
+
+
+def _delta1(setup: Setup, delta2: Any, z1: Any, a1: Any) -> Any:
+    _, _, (_, _, act1, alpha1), (W2, _, _, _) = _layers(setup)
+    return layer_delta(FLOAT, act1, backward_error(FLOAT, W2, delta2),
+                       _derivative(act1, alpha1, z1, a1), a1)
+
+
+def _carried(step: Any) -> Any | None:
+    """A follow-on value, or None when an earlier part is missing or its shape does not fit."""
+    try:
+        return step()
+    except (Missing, ShapeMismatch):
+        return None
+
+
+# --- hidden-gradient ------------------------------------------------------------------------
+
+
+@register
+class HiddenGradient(_TwoLayer):
+    id = "hidden-gradient"
+    title = "Backprop through a hidden layer"
+    summary = ("Two layers: δ of the output layer, δ of the hidden layer (sent back through "
+               "W2ᵀ), and dC/dW1.")
+    parts = (
+        Part("delta2", "matrix", r"$\delta_2 = \partial C / \partial z_2$"),
+        Part("delta1", "matrix", r"$\delta_1 = \partial C / \partial z_1$"),
+        Part("dC_dW1", "matrix", r"$\partial C / \partial W_1$"),
+    )
+    rates = {1: ("1/2", "1/4"), 2: ("2", "3"), 3: ("2", "3")}
+
+    def shows(self, difficulty: int) -> tuple[str, ...]:
+        tags = ["untransposed-backprop", "updated-weights-in-backprop",
+                "missing-activation-derivative", "transposed-gradient", "wrong-layer-input",
+                "sign-flip", "factor-of-two"]
+        if difficulty >= 2:
+            tags.append("wrong-activation-derivative")
+        if difficulty == 3:
+            tags.append("batch-sum-not-mean")
+        return tuple(tags)
+
+    def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
+        if difficulty == 1:
+            acts = (draw.pick(rng, PIECEWISE_LINEAR), draw.pick(rng, ("identity", "leaky_relu")))
+            return self._draw_net(rng, 1, (2, 2, 2), acts, "half_sse", 1)
+        if difficulty == 2:
+            acts = (draw.pick(rng, SMOOTH), draw.pick(rng, SMOOTH))
+            return self._draw_net(rng, 2, (2, 2, 2), acts, draw.pick(rng, SQUARED_LOSSES), 1)
+        # A batch of 3, not 2: summing two examples would look exactly like a factor of two.
+        acts = (draw.pick(rng, ("relu", *SMOOTH)), draw.pick(rng, SMOOTH))
+        return self._draw_net(rng, 3, (2, 3, 3), acts, draw.pick(rng, SQUARED_LOSSES), 3)
+
+    def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
+        L1, L2 = d.layers
+        return {"delta2": L2.delta, "delta1": L1.delta, "dC_dW1": L1.dC_dW}
+
+    def follow_on(self, setup: Setup, part: str, given: dict[str, Any]) -> Any | None:
+        if part == "delta1":
+            f = _plain(setup).layers[0]
+            return _carried(lambda: _delta1(setup, _need(given, "delta2"), f.z, f.a))
+        if part == "dC_dW1":
+            x = setup.arrays[0]
+            return _carried(lambda: weight_gradient(FLOAT, _need(given, "delta1"), x))
+        return None
+
+    def prompt(self, setup: Setup) -> str:
+        net = setup.network
+        return (f"{text.layers(net)} {text.data(net)} The network is trained by gradient "
+                f"descent with learning rate $\\eta = {tex.number(net.learning_rate)}$. For "
+                "this step, backpropagate: compute the output layer's error "
+                "$\\delta_2 = \\partial C/\\partial z_2$, the hidden layer's error "
+                "$\\delta_1 = \\partial C/\\partial z_1$, and the gradient "
+                f"$\\partial C/\\partial W_1$ of the first layer's weights.{_batch_note(net)} "
+                f"{text.TOLERANCE}")
+
+    def story(self, setup: Setup) -> list[Any]:
+        net, d = setup.network, reference(setup)
+        L1, L2 = d.layers
+        return [
+            *story.forward(L1, 1),
+            *story.forward(L2, 2, input_name="a_{1}"),
+            story.loss(net, d),
+            story.output_gradient(net, L2, part="delta2"),
+            story.activation_derivative(L2, 2, part="delta2"),
+            story.delta(L2, 2, part="delta2"),
+            story.backward(L2, 1, part="delta1"),
+            story.activation_derivative(L1, 1, part="delta1"),
+            story.delta(L1, 1, part="delta1"),
+            story.weight_gradient(L1, 1, part="dC_dW1"),
+            Step("Where the learning rate comes in",
+                 f"η = {tex.number(net.learning_rate)} is only used after every gradient is "
+                 "known, to update W1, b1, W2 and b2 together. δ1 was sent back through W2 as "
+                 "it was in the forward pass, not through the updated W2."),
+        ]
+
+
+# --- backprop-story ---------------------------------------------------------------------------
+
+
+@register
+class BackpropStory(_TwoLayer):
+    id = "backprop-story"
+    title = "The story of one backprop step"
+    summary = ("One full step of gradient descent on a two-layer net: forward pass, cost, "
+               "each δ and gradient, and the updated weights.")
+    parts = (
+        Part("z1", "matrix", r"$z_1$"),
+        Part("a1", "matrix", r"$a_1$"),
+        Part("z2", "matrix", r"$z_2$"),
+        Part("a2", "matrix", r"$a_2$"),
+        Part("C", "scalar", r"$C$"),
+        Part("delta2", "matrix", r"$\delta_2 = \partial C / \partial z_2$"),
+        Part("dC_dW2", "matrix", r"$\partial C / \partial W_2$"),
+        Part("dC_db2", "matrix", r"$\partial C / \partial b_2$"),
+        Part("delta1", "matrix", r"$\delta_1 = \partial C / \partial z_1$"),
+        Part("dC_dW1", "matrix", r"$\partial C / \partial W_1$"),
+        Part("dC_db1", "matrix", r"$\partial C / \partial b_1$"),
+        Part("W1_new", "matrix", r"$W_1^{\text{new}}$"),
+        Part("W2_new", "matrix", r"$W_2^{\text{new}}$"),
+    )
+    rates = {1: ("1/10", "1/4"), 2: ("2", "3"), 3: ("2", "3")}
+
+    def shows(self, difficulty: int) -> tuple[str, ...]:
+        tags = ["activation-skipped", "sign-flip", "missing-activation-derivative",
+                "transposed-gradient", "untransposed-backprop", "updated-weights-in-backprop",
+                "wrong-layer-input", "bias-times-input", "gradient-ascent",
+                "missing-learning-rate", "factor-of-two", "raw-error-as-loss"]
+        if difficulty >= 2:
+            tags.append("wrong-activation-derivative")
+        if difficulty == 3:
+            tags.append("batch-sum-not-mean")
+        return tuple(tags)
+
+    def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
+        if difficulty == 1:
+            acts = (draw.pick(rng, PIECEWISE_LINEAR), draw.pick(rng, PIECEWISE_LINEAR))
+            setup = self._draw_net(rng, 1, (2, 2, 2), acts, "half_sse", 1)
+        elif difficulty == 2:
+            setup = self._draw_net(rng, 2, (2, 2, 2), ("sigmoid", "sigmoid"),
+                                   draw.pick(rng, SQUARED_LOSSES), 1)
+        else:
+            # A batch of 3, not 2: summing two examples would look like a factor of two.
+            acts = (draw.pick(rng, ("relu", *SMOOTH)), "sigmoid")
+            setup = self._draw_net(rng, 3, (2, 3, 3), acts, draw.pick(rng, SQUARED_LOSSES), 3)
+        if not _lowers_cost(setup):
+            # The story ends with the cost going down: that is what the step is for.
+            raise Degenerate("this step would not lower the cost")
+        return setup
+
+    def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
+        L1, L2 = d.layers
+        return {
+            "z1": L1.z, "a1": L1.a, "z2": L2.z, "a2": L2.a, "C": d.loss,
+            "delta2": L2.delta, "dC_dW2": L2.dC_dW, "dC_db2": L2.dC_db,
+            "delta1": L1.delta, "dC_dW1": L1.dC_dW, "dC_db1": L1.dC_db,
+            "W1_new": L1.W_new, "W2_new": L2.W_new,
+        }
+
+    def follow_on(self, setup: Setup, part: str, given: dict[str, Any]) -> Any | None:
+        net = setup.network
+        x, y, (W1, _, act1, alpha1), (W2, b2, act2, alpha2) = _layers(setup)
+        g = lambda name: _need(given, name)  # noqa: E731 - a short reader of earlier parts
+        steps = {
+            "a1": lambda: activate(FLOAT, act1, g("z1"), alpha1),
+            "z2": lambda: forward(FLOAT, W2, b2, g("a1")),
+            "a2": lambda: activate(FLOAT, act2, g("z2"), alpha2),
+            "C": lambda: _cost(net.loss, g("a2"), y),
+            "delta2": lambda: _delta2(setup, g("a2"), g("z2")),
+            "dC_dW2": lambda: weight_gradient(FLOAT, g("delta2"), g("a1")),
+            "dC_db2": lambda: bias_gradient(FLOAT, g("delta2")),
+            "delta1": lambda: _delta1(setup, g("delta2"), g("z1"), g("a1")),
+            "dC_dW1": lambda: weight_gradient(FLOAT, g("delta1"), x),
+            "dC_db1": lambda: bias_gradient(FLOAT, g("delta1")),
+            "W1_new": lambda: sgd(FLOAT, W1, g("dC_dW1"), float(net.learning_rate)),
+            "W2_new": lambda: sgd(FLOAT, W2, g("dC_dW2"), float(net.learning_rate)),
+        }
+        return _carried(steps[part]) if part in steps else None
+
+    def prompt(self, setup: Setup) -> str:
+        net = setup.network
+        return (f"{text.layers(net)} {text.data(net)} Take one step of gradient descent with "
+                f"learning rate $\\eta = {tex.number(net.learning_rate)}$, writing down every "
+                "intermediate: the forward pass $z_1$, $a_1$, $z_2$, $a_2$; the cost $C$; the "
+                "output layer's error $\\delta_2 = \\partial C/\\partial z_2$ and its gradients "
+                "$\\partial C/\\partial W_2$, $\\partial C/\\partial b_2$; the hidden layer's "
+                "error $\\delta_1 = \\partial C/\\partial z_1$ and its gradients "
+                "$\\partial C/\\partial W_1$, $\\partial C/\\partial b_1$; and the updated "
+                f"weights $W_1^{{\\text{{new}}}}$ and $W_2^{{\\text{{new}}}}$.{_batch_note(net)} "
+                "A later answer computed correctly from your own earlier ones earns its credit. "
+                f"{text.TOLERANCE}")
+
+    def story(self, setup: Setup) -> list[Any]:
+        net, d = setup.network, reference(setup)
+        L1, L2 = d.layers
+        lr = net.learning_rate
+        steps = [_plan(net)]
+        steps += story.forward(L1, 1, z_part="z1", a_part="a1")
+        steps += story.forward(L2, 2, z_part="z2", a_part="a2", input_name="a_{1}")
+        steps.append(story.loss(net, d, part="C"))
+        steps += [
+            story.output_gradient(net, L2, part="delta2"),
+            story.activation_derivative(L2, 2, part="delta2"),
+            story.delta(L2, 2, part="delta2"),
+            story.weight_gradient(L2, 2, part="dC_dW2", input_name="a_{1}"),
+            story.bias_gradient(L2, 2, part="dC_db2"),
+            story.backward(L2, 1, part="delta1"),
+            story.activation_derivative(L1, 1, part="delta1"),
+            story.delta(L1, 1, part="delta1"),
+            story.weight_gradient(L1, 1, part="dC_dW1"),
+            story.bias_gradient(L1, 1, part="dC_db1"),
+        ]
+        steps += story.update(L1, 1, lr, part="W1_new", entry=_largest(L1.dC_dW),
+                              entry_part="W1_new")
+        steps += story.update(L2, 2, lr, part="W2_new", entry=_largest(L2.dC_dW),
+                              entry_part="W2_new")
+        steps.append(_after(net, d))
+        return steps
+
+
+def _cost(loss: str, a2: Any, y: Any) -> float:
+    same_shape(a2, y)
+    return float(cost(FLOAT, loss, a2, y))
+
+
+def _batch_note(net: Network) -> str:
+    if net.m == 1:
+        return ""
+    return (" Every $\\delta$ and gradient is a derivative of the cost $C$ itself, the mean "
+            f"over the {net.m} examples, so it carries that $\\tfrac1{{{net.m}}}$.")
+
+
+def _largest(M: sympy.Matrix) -> tuple[int, int]:
+    """The 1-based (row, column) of the largest gradient entry: the update worth showing."""
+    flat = [abs(float(v)) for v in M]
+    k = int(np.argmax(flat))
+    return k // M.cols + 1, k % M.cols + 1
+
+
+def _plan(net: Network) -> Step:
+    """The shapes of everything, before any number: what multiplies what."""
+    n0, n1, n2 = net.widths
+    m = net.m
+    return Step(
+        "The plan",
+        f"Forward: x ({n0}×{m}) goes through layer 1 (W1 {n1}×{n0}) to a1 ({n1}×{m}), then "
+        f"through layer 2 (W2 {n2}×{n1}) to the prediction a2 ({n2}×{m}), which the loss "
+        "compares with y. Backward: the chain rule gives δ2 = ∂C/∂z2, then δ1 = ∂C/∂z1 by "
+        "sending δ2 back through W2ᵀ; each layer's weight gradient is its δ times its own "
+        "input, transposed. Last, every weight and bias takes one step against its gradient.",
+        r"x \xrightarrow{W_1,\,b_1} z_1 \xrightarrow{\sigma_1} a_1 \xrightarrow{W_2,\,b_2} z_2 "
+        r"\xrightarrow{\sigma_2} a_2 \to C",
+    )
+
+
+def _lowers_cost(setup: NetSetup) -> bool:
+    """Whether the cost of the same data is lower after the step (every W and b updated)."""
+    d = setup.plain
+    x, y, layers = setup.arrays
+    updated = [(L.W_new, L.b_new, act, alpha) for L, (_, _, act, alpha) in zip(d.layers, layers)]
+    return bool(derive_arrays(FLOAT, x, y, updated, setup.network.loss, 0.0).loss < d.loss)
+
+
+def _after(net: Network, d: Derivation) -> Step:
+    """The payoff: the cost with the updated weights and biases (lower, for a drawn variant)."""
+    L1, L2 = d.layers
+    layers = (replace(net.layers[0], W=L1.W_new, b=L1.b_new),
+              replace(net.layers[1], W=L2.W_new, b=L2.b_new))
+    after = derive(replace(net, layers=layers), NUMERIC).loss
+    went = ("has gone down: that is what the step was for" if after < d.loss else
+            "has not gone down: this learning rate overshoots, a smaller step would lower it")
+    return Step(
+        "After the step",
+        "The biases take the same step, b_new = b − η·∂C/∂b. Running the forward pass again "
+        f"with the new weights and biases, the cost {went}.",
+        rf"b_1^{{\text{{new}}}} = {tex.matrix(L1.b_new)},\ b_2^{{\text{{new}}}} = "
+        rf"{tex.matrix(L2.b_new)}, \quad C: {tex.number(d.loss)} \to "
+        rf"{tex.number(float(after))}",
+    )
