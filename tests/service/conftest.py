@@ -1,9 +1,8 @@
 """Fixtures for the service's unit tests: an app on a migrated database, clients, users.
 
-The database is SQLite by default; TEST_DATABASE=postgresql runs the same tests on the
-PostgreSQL at $TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres),
-one fresh database per test cloned from a migrated template. Either way the schema is
-made by the Alembic migrations, never by create_all.
+Every test that touches the database runs twice: on SQLite, and (marked ``integration``)
+on the PostgreSQL at $TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres),
+each time on a fresh database copied from one the Alembic migrations made (never create_all).
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from service.models import Role
 from servicekit import PASSWORD, Caller
 
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-ON_POSTGRES = os.environ.get("TEST_DATABASE", "sqlite") == "postgresql"
 
 
 def _admin() -> psycopg.Connection:
@@ -45,13 +43,16 @@ def _pg_url(name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def template_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A migrated database to copy: a SQLite file, or a PostgreSQL template database."""
-    if not ON_POSTGRES:
-        path = tmp_path_factory.mktemp("template") / "template.sqlite3"
-        upgrade(f"sqlite:///{path}")
-        yield str(path)
-        return
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated SQLite file to copy."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A migrated PostgreSQL database to clone (CREATE DATABASE ... TEMPLATE)."""
     name = f"bpq_template_{uuid.uuid4().hex[:8]}"
     with _admin() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -61,17 +62,18 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def database_url(template_db: str, tmp_path: Path) -> Iterator[str]:
-    """A fresh migrated database for one test."""
-    if not ON_POSTGRES:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh migrated database for one test, on each backend."""
+    if request.param == "sqlite":
         path = tmp_path / "test.sqlite3"
-        shutil.copy(template_db, path)
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
+    template = request.getfixturevalue("postgres_template")
     name = f"bpq_test_{uuid.uuid4().hex[:12]}"
     with _admin() as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     yield _pg_url(name)
     with _admin() as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
