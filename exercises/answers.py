@@ -144,6 +144,9 @@ def read_choice(value: object, options: Sequence[str]) -> str:
     raise PartFormatError(f"{_quote(text)} is not one of the options {valid}")
 
 
+_SMALL_INT = re.compile(r"\s*[+-]?\d{1,15}\s*")
+
+
 def _int_to_float(value: int) -> float:
     try:
         return float(value)
@@ -162,6 +165,11 @@ def _number_from_text(text: str) -> float:
         if math.isfinite(number):
             return number
         raise PartFormatError(f"{_quote(s)} is too large")
+    num, slash, den = s.partition("/")
+    if slash and _SMALL_INT.fullmatch(num) and _SMALL_INT.fullmatch(den) and int(den) != 0:
+        # Both below 2**53, so each converts exactly and IEEE division rounds correctly:
+        # the same float as Fraction(num, den), without the Fraction.
+        return int(num) / int(den)
     try:
         exact = parse_fraction(s)
     except NumberFormatError as exc:

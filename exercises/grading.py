@@ -112,24 +112,22 @@ def _read(part: Part, value: object) -> Any:
 def grade(variant: Variant, answers: Answers) -> Grade:
     """Grade every part of ``answers`` against ``variant``."""
     results: dict[str, PartResult] = {}
-    setup: list[Setup] = []  # built at most once, and only if carried-forward credit is asked
     for part in variant.parts:
-        results[part.name] = _grade_part(variant, part, answers.values, setup)
+        results[part.name] = _grade_part(variant, part, answers.values)
     score = sum(r.score for r in results.values()) / len(results)
     return Grade(score=round(score, 6), parts=results)
 
 
-def _grade_part(variant: Variant, part: Part, given: dict[str, Any], setup: list[Setup]) -> PartResult:
+def _grade_part(variant: Variant, part: Part, given: dict[str, Any]) -> PartResult:
     answer, key = given[part.name], variant.key_values[part.name]
     entries = _entries(part, answer, key)
-    if _close(part, answer, key):
+    if (all(all(row) for row in entries) if entries is not None
+            else part.kind != "matrix" and _close(part, answer, key)):
         return PartResult(1.0, True, "Correct.", entries=entries)
 
     t = get_type(variant.type)
     if type(t).follow_on is not ExerciseType.follow_on:
-        if not setup:
-            setup.append(t.setup_from(variant))
-        expected = t.follow_on(setup[0], part.name, given)
+        expected = t.follow_on(_setup(variant, t), part.name, given)
         if expected is not None and _close(part, answer, expected):
             return PartResult(
                 1.0, True,
@@ -138,10 +136,10 @@ def _grade_part(variant: Variant, part: Part, given: dict[str, Any], setup: list
                 entries=_entries(part, answer, expected), carried_forward=True,
             )
 
-    for pred in variant.predictions.get(part.name, ()):
-        if _close(part, answer, pred.value):
-            return PartResult(0.0, False, _explain(pred.tags, part, answer, key),
-                              misconceptions=pred.tags, entries=entries)
+    tags = _matching_mistake(variant, part, answer)
+    if tags:
+        return PartResult(0.0, False, _explain(tags, part, answer, key),
+                          misconceptions=tags, entries=entries)
 
     if entries is not None:
         wrong = [(i, j) for i, row in enumerate(entries) for j, ok in enumerate(row) if not ok]
@@ -171,6 +169,36 @@ def _grade_part(variant: Variant, part: Part, given: dict[str, Any], setup: list
                           f"{right} of {n} entries are right; the worked solution shows each step.",
                           entries=entries)
     return PartResult(0.0, False, "Not correct; the worked solution shows each step.")
+
+
+def _setup(variant: Variant, t: ExerciseType) -> Setup:
+    """The variant's setup, rebuilt from its stored network once per variant instance."""
+    if "setup" not in variant.cache:
+        variant.cache["setup"] = t.setup_from(variant)
+    return variant.cache["setup"]
+
+
+def _matching_mistake(variant: Variant, part: Part, answer: Any) -> tuple[str, ...]:
+    """The tags of the first prediction (singles before pairs) the answer matches, or ()."""
+    preds = variant.predictions.get(part.name, ())
+    if part.kind not in ("matrix", "scalar"):
+        return next((p.tags for p in preds if _close(part, answer, p.value)), ())
+    groups = variant.cache.get(("predictions", part.name))
+    if groups is None:
+        # Same-shape predictions stacked, so one comparison tests them all.
+        by_shape: dict[tuple[int, ...], list] = {}
+        for p in preds:
+            by_shape.setdefault(np.shape(p.value), []).append(p)
+        groups = {shape: (np.array([p.value for p in ps], dtype=np.float64), [p.tags for p in ps])
+                  for shape, ps in by_shape.items()}
+        variant.cache[("predictions", part.name)] = groups
+    group = groups.get(np.shape(answer))
+    if group is None:
+        return ()
+    stack, tags = group
+    axes = tuple(range(1, stack.ndim))
+    ok = np.all(np.abs(stack - answer) <= part.atol + part.rtol * np.abs(stack), axis=axes)
+    return tags[int(np.argmax(ok))] if ok.any() else ()
 
 
 def _entries(part: Part, answer: Any, key: Any) -> list[list[bool]] | None:

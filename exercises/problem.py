@@ -135,6 +135,9 @@ class Variant:
     key: dict[str, Any]  # answers format (exact where possible)
     predictions: dict[str, tuple[Prediction, ...]]
     key_values: dict[str, Any] = field(default_factory=dict)  # grading form, derived
+    # Derived per instance for grading (the rebuilt setup, stacked predictions); a worker
+    # that keeps the variant pays for them once.
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.key_values:
