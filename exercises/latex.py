@@ -38,6 +38,12 @@ def number(v: Any) -> str:
     return text
 
 
+def factor(v: Any) -> str:
+    """A number as a factor of a product: negatives in parentheses, ``0.25 \\cdot (-12)``."""
+    text = number(v)
+    return f"({text})" if text.startswith("-") else text
+
+
 def _terminating(p: int, q: int, places: int = 4) -> str | None:
     """p/q as a decimal if it terminates within ``places`` digits (3/40 -> '0.075')."""
     scaled = p * 10**places

@@ -22,6 +22,12 @@ LOSS_FORMULA = {
     "binary_cross_entropy":
         r"C = -\frac{1}{m}\sum_k \sum_i \big[y_i^{(k)} \ln a_i^{(k)} + (1-y_i^{(k)})\ln(1-a_i^{(k)})\big]",
 }
+LOSS_WORDS = {
+    "half_sse": "half the squared error",
+    "mse": "the mean squared error",
+    "cross_entropy": "the cross-entropy",
+    "binary_cross_entropy": "the binary cross-entropy",
+}
 LOSS_GRADIENT = {
     "half_sse": r"\frac{\partial C}{\partial a} = \frac{1}{m}(a - y)",
     "mse": r"\frac{\partial C}{\partial a} = \frac{2}{nm}(a - y)",
@@ -113,7 +119,7 @@ def loss(net: Network, d: Derivation, *, part: str | None = None) -> Step:
     aL = d.layers[-1].a
     return Step(
         "Loss",
-        f"The cost compares prediction a with target y ({net.loss.replace('_', ' ')}), "
+        f"The cost compares prediction a with target y ({LOSS_WORDS[net.loss]}), "
         f"averaged over the {net.m} example(s). It is a function of a and y, not a − y itself.",
         rf"{LOSS_FORMULA[net.loss]}, \quad a = {tex.matrix(aL)},\ y = {tex.matrix(net.y)}"
         rf" \;\Rightarrow\; C = {tex.number(d.loss)}",
@@ -224,7 +230,7 @@ def update(L: LayerDerivation, l: int | None, learning_rate: Any, *, part: str |
             f"Entry ({i}, {j})",
             f"Row {i}, column {j} (counted from 1): the weight from input {j} to neuron {i}.",
             rf"w_{{{i}{j}}}^{{\text{{new}}}} = {tex.number(L.W[i - 1, j - 1])} - "
-            rf"{tex.number(learning_rate)} \cdot {tex.number(L.dC_dW[i - 1, j - 1])} = "
+            rf"{tex.number(learning_rate)} \cdot {tex.factor(L.dC_dW[i - 1, j - 1])} = "
             rf"{tex.number(L.W_new[i - 1, j - 1])}",
             (entry_part,) if entry_part else (),
         ))
