@@ -19,8 +19,7 @@ import sympy
 
 from .. import latex as tex
 from .. import solution as story
-from ..engine import (FLOAT, Derivation, ShapeMismatch, Slip, activate, forward,
-                      weight_gradient)
+from ..engine import FLOAT, Derivation, ShapeMismatch, Slip, activate, forward, weight_gradient
 from ..network import Layer, Network
 from ..problem import Part
 from ..registry import Degenerate, ExerciseType, Setup, register
@@ -131,12 +130,13 @@ _LIVELY = {"sigmoid": (1.1, 2.7), "tanh": (0.85, 1.9)}
 _SATURATED = {"sigmoid": 3.8, "tanh": 1.9}  # |z| beyond which the generic check would refuse
 
 
-def _grid(rng: np.random.Generator, rows: int, cols: int, difficulty: int, what: str) -> sympy.Matrix:
+def _grid(rng: np.random.Generator, rows: int, cols: int, difficulty: int,
+          what: str) -> sympy.Matrix:
     """Nonzero values on the difficulty's grid within the reach of ``what`` (an activation, or
     "input"): a zero input would zero a whole gradient column."""
-    r = _REACH[difficulty][what]
+    r, den = _REACH[difficulty][what], _DEN[difficulty]
     nums = rng.choice(np.r_[-r:0, 1:r + 1], size=(rows, cols))
-    return sympy.Matrix(rows, cols, [sympy.Rational(int(v), _DEN[difficulty]) for v in nums.ravel()])
+    return sympy.Matrix(rows, cols, [sympy.Rational(int(v), den) for v in nums.ravel()])
 
 
 def _net(rng: np.random.Generator, widths: Sequence[int], acts: Sequence[str], loss: str, m: int,
@@ -144,7 +144,7 @@ def _net(rng: np.random.Generator, widths: Sequence[int], acts: Sequence[str], l
     """A difficulty-2/3 net on the grid, each layer's weights within its activation's reach."""
     x = _grid(rng, widths[0], m, difficulty, "input")
     layers = []
-    for nin, nout, act in zip(widths[:-1], widths[1:], acts):
+    for nin, nout, act in zip(widths[:-1], widths[1:], acts, strict=True):
         layers.append(Layer(W=_grid(rng, nout, nin, difficulty, act),
                             b=_grid(rng, nout, 1, difficulty, act), activation=act))
     lr = sympy.Rational(draw.pick(rng, draw.LEARNING_RATES[difficulty]))
@@ -390,7 +390,6 @@ def _name_entry(rng: np.random.Generator, net: Network, layer: int, entry: tuple
     return dataclasses.replace(net, layers=tuple(layers))
 
 
-
 @register
 class WeightUpdate(ExerciseType):
     id = "weight-update"
@@ -448,7 +447,7 @@ class WeightUpdate(ExerciseType):
         if Slip.INDEX_SWAP in d.slips:
             i, j = j, i
         if Slip.ZERO_BASED_INDEX in d.slips:
-            i, j = i + 1, j + 1  # the 1-based (i, j) read as 0-based: row i + 1, column j + 1
+            i, j = i + 1, j + 1  # the numbers (i, j) read as 0-based indices
         W_new = L.W_new
         return {"W_new": W_new, "w_entry": None if W_new is None else W_new[i, j]}
 
@@ -484,6 +483,7 @@ class WeightUpdate(ExerciseType):
 
 
 # --- chain-rule ------------------------------------------------------------------------------
+
 
 def _neuron(rng: np.random.Generator, act: str, loss: str, difficulty: int) -> Network:
     """One neuron with two inputs, its bias chosen to put z in the ``_LIVELY`` range, its target
@@ -571,8 +571,9 @@ class ChainRule(ExerciseType):
             f"$b = {tex.number(L.b[0, 0])}$ and {text.activation_name(net, 0)}. Its inputs are "
             f"{x} and the target is $y = {tex.number(net.y[0, 0])}$; the loss is "
             f"{text.LOSS_NAMES[net.loss]}. By the chain rule "
-            f"$\\frac{{\\partial C}}{{\\partial w_{j}}} = \\frac{{\\partial C}}{{\\partial a}} \\cdot "
-            f"\\frac{{\\partial a}}{{\\partial z}} \\cdot \\frac{{\\partial z}}{{\\partial w_{j}}}$. "
+            f"$\\frac{{\\partial C}}{{\\partial w_{j}}} = "
+            f"\\frac{{\\partial C}}{{\\partial a}} \\cdot \\frac{{\\partial a}}{{\\partial z}} "
+            f"\\cdot \\frac{{\\partial z}}{{\\partial w_{j}}}$. "
             f"Compute each of the three factors, then $\\partial C/\\partial w_{j}$. "
             f"{text.TOLERANCE}"
         )
@@ -614,8 +615,8 @@ class ChainRule(ExerciseType):
 
 def _factor(v: Any) -> str:
     """A number as a factor in a product: negatives in parentheses."""
-    text = tex.number(v)
-    return f"({text})" if text.startswith("-") else text
+    printed = tex.number(v)
+    return f"({printed})" if printed.startswith("-") else printed
 
 
 def _entry(M: Any, i: int, j: int) -> Any:

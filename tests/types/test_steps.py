@@ -67,6 +67,11 @@ def exact(rows: list[list[Any]]) -> sympy.Matrix:
     return sympy.Matrix([[sympy.nsimplify(v) for v in row] for row in rows])
 
 
+def differs(answer: float, key_value: float) -> bool:
+    """Outside the parts' stated tolerance of the key."""
+    return not np.isclose(answer, key_value, rtol=5e-3, atol=1e-4)
+
+
 def expect_tag(v: E.Variant, part: str, tag: str, value: Any) -> None:
     """Submitting ``value`` for ``part`` (the rest the key) names ``tag`` on that part."""
     result = submit(v, **{part: value}).parts[part]
@@ -89,13 +94,14 @@ def torch_pass(network: dict[str, Any]) -> dict[str, Any]:
     Ws = [_t(L["W"]).requires_grad_() for L in network["layers"]]
     bs = [_t(L["b"]).requires_grad_() for L in network["layers"]]
     a, zs, acts = x, [], []
-    for L, W, b in zip(network["layers"], Ws, bs):
+    for L, W, b in zip(network["layers"], Ws, bs, strict=True):
         z = W @ a + b
         alpha = float(Fraction(str(L.get("alpha", "1/100"))))
         a = {"identity": lambda u: u, "relu": torch.relu,
-             "leaky_relu": lambda u: torch.nn.functional.leaky_relu(u, alpha),
+             "leaky_relu": functools.partial(torch.nn.functional.leaky_relu,
+                                             negative_slope=alpha),
              "sigmoid": torch.sigmoid, "tanh": torch.tanh,
-             "softmax": lambda u: torch.softmax(u, dim=0)}[L["activation"]](z)
+             "softmax": functools.partial(torch.softmax, dim=0)}[L["activation"]](z)
         z.retain_grad()
         a.retain_grad()
         zs.append(z)
@@ -170,9 +176,8 @@ def test_bias_gradient_by_hand():
     assert close(predicted("bias-gradient", s, "missing-activation-derivative")[0]["dC_db"],
                  [[3], [-2.4]])
     assert close(predicted("bias-gradient", s, "sign-flip")[0]["dC_db"], [[-3], [0.24]])
-    assert [close(p["dC_db"], q) for p, q in zip(
-        predicted("bias-gradient", s, "factor-of-two"), ([[6], [-0.48]], [[1.5], [-0.12]]))] == [
-        True, True]
+    doubled, halved = (p["dC_db"] for p in predicted("bias-gradient", s, "factor-of-two"))
+    assert close(doubled, [[6], [-0.48]]) and close(halved, [[1.5], [-0.12]])
 
 
 # z column by column: x = (−1, 1) → [−2; 1], x = (−2, −1) → [3; 6] (twice).
@@ -296,7 +301,8 @@ def test_softmax_cross_entropy_by_hand():
     s3 = setup_of(EQUAL_SOFTMAX_3)
     k3 = t.key(s3)
     assert k3["a"] == exact([[R(1, 3)]] * 3)
-    assert k3["dC_dW"] == exact([[R(1, 3), R(2, 3), 1], [R(1, 3), R(2, 3), 1], [R(-2, 3), R(-4, 3), -2]])
+    assert k3["dC_dW"] == exact([[R(1, 3), R(2, 3), 1], [R(1, 3), R(2, 3), 1],
+                                 [R(-2, 3), R(-4, 3), -2]])
     # The extra a(1 − a) = 2/9 on δ.
     (extra,) = predicted("softmax-cross-entropy", s3, "softmax-extra-derivative")
     assert close(extra["delta"], [[2 / 27], [2 / 27], [-4 / 27]])
@@ -404,10 +410,6 @@ def test_weight_update_mistakes_built_here(difficulty):
         i, j = v.params["row"] - 1, v.params["column"] - 1
         W_new = key(v, "W_new")
         assert close(W_new, W - lr * g)
-
-        def moved(entry: float) -> bool:
-            return not np.isclose(entry, W_new[i, j], rtol=5e-3, atol=1e-4)
-
         for tag, wrong in (("gradient-ascent", W + lr * g), ("missing-learning-rate", W - g),
                            ("transposed-gradient", W - lr * g.T),
                            ("factor-of-two", W - 2 * lr * g), ("factor-of-two", W - lr * g / 2)):
@@ -415,11 +417,11 @@ def test_weight_update_mistakes_built_here(difficulty):
             # The entry of the wrong matrix: carried forward from the student's own W_new.
             result = submit(v, W_new=wrong, w_entry=wrong[i, j]).parts["w_entry"]
             assert result.score == 1.0, (v.seed, tag)
-            if moved(wrong[i, j]):  # (the mistake may leave this one entry where it was)
+            if differs(wrong[i, j], W_new[i, j]):  # (a mistake may leave this entry in place)
                 assert result.carried_forward, (v.seed, tag)
                 expect_tag(v, "w_entry", tag, wrong[i, j])
         for swapped in (W_new[j, i], W_new[i + 1, j + 1]):  # (j, i); (i, j) read 0-based
-            if moved(swapped):
+            if differs(swapped, W_new[i, j]):
                 expect_tag(v, "w_entry", "index-swap", swapped)
 
 
