@@ -1,11 +1,682 @@
 """Pages for students (issue 4): log in and out, courses, assignments, problems, practice.
 
-Log users in with ``auth.log_in`` and protect pages with ``flask_login.login_required``;
-the login page's endpoint must be ``student.login`` (``auth.login_manager.login_view``).
+Server-rendered with Jinja; the maths is MathML made on the server (``mathml``), the
+network an inline SVG (``diagram``). A problem page answers through API v1 itself
+(``static/problem.js`` posts to ``/api/v1/problems/<id>/submissions`` and polls
+``/api/v1/submissions/<id>``), so there is one submission and grading path. Every page
+asks ``policy`` before it shows an object; what the caller may not see is a 404.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint
+import math
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound
+
+import exercises as ex
+from exercises.answers import PartFormatError
+from exercises.expressions import MAX_TEXT, parse_expression, to_latex
+
+from . import api, auth, diagram, mathml, policy
+from .db import db
+from .models import (
+    Assignment,
+    Course,
+    CourseRole,
+    Enrollment,
+    Mode,
+    Problem,
+    Role,
+    Slot,
+    Status,
+    Submission,
+    User,
+    utcnow,
+)
+from .schemas import SEED_MAX
 
 bp = Blueprint("student", __name__, template_folder="templates", static_folder="static")
+
+MAX_GRID = 10  # rows or columns a matrix answer may be given in the page
+# Inline <math> and <svg> need no exception; scripts and styles come from our own files only.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+@bp.after_request
+def _secure_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+@bp.app_template_filter("math")
+def _math_filter(source: str | None) -> Markup:
+    return mathml.text(source or "")
+
+
+@bp.app_template_filter("when")
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%-d %b %Y, %H:%M UTC") if moment is not None else ""
+
+
+@bp.app_template_filter("percent")
+def percent(score: float | None) -> str:
+    """A score as a whole percentage; only full marks read as 100%."""
+    if score is None:
+        return "–"
+    if score >= 1.0:
+        return "100%"
+    return f"{min(round(score * 100), 99)}%"
+
+
+def due_text(due: datetime | None, now: datetime) -> str:
+    """'due in 3 days', 'due in 5 hours', 'was due 2 days ago', or 'no due date'."""
+    if due is None:
+        return "no due date"
+    seconds = (due - now).total_seconds()
+    hours = abs(seconds) / 3600
+    span = f"{math.floor(hours / 24)} days" if hours >= 48 else f"{max(1, round(hours))} hours"
+    span = span.replace("1 hours", "1 hour")
+    return f"due in {span}" if seconds >= 0 else f"was due {span} ago"
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_failed(error: CSRFError) -> tuple[str, int]:
+    return render_template(
+        "error.html",
+        status=400,
+        title="This form has expired",
+        message="The page was open too long or came from elsewhere. Reload it and try again.",
+    ), 400
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(403)
+@bp.errorhandler(404)
+def _http_error(error: HTTPException) -> tuple[str, int]:
+    status = error.code or 404
+    title = {400: "That address is not quite right", 403: "Not yours to see"}.get(status, "Not found")
+    return render_template(
+        "error.html", status=status, title=title, message=error.description
+    ), status
+
+
+def _no_such(what: str) -> NotFound:
+    # The same answer for missing and forbidden objects, as in the API: ids cannot be probed.
+    return NotFound(f"There is no such {what}, or it is not yours to see.")
+
+
+def _user() -> User:
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+# --- log in and out ----------------------------------------------------------------------
+
+
+@bp.get("/")
+def index() -> Response:
+    return redirect(url_for("student.courses" if current_user.is_authenticated else "student.login"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | tuple[str, int] | str:
+    """The login form (fields labelled Email and Password); CSRF-checked like every form."""
+    if request.method == "GET" and current_user.is_authenticated:
+        return redirect(_next_page())
+    email = request.form.get("email", "")
+    if request.method == "POST":
+        if auth.log_in(email, request.form.get("password", "")) is not None:
+            return redirect(_next_page())
+        return render_template("login.html", email=email, failed=True), 401
+    return render_template("login.html", email=email, failed=False)
+
+
+def _next_page() -> str:
+    """Where to go after logging in: a local path from ``next``, else my courses."""
+    target = request.values.get("next", "")
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("student.courses")
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    auth.log_out()
+    flash("You are logged out.", "info")
+    return redirect(url_for("student.login"))
+
+
+# --- courses and assignments -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssignmentRow:
+    """An assignment as listed on my courses: the caller's progress in it."""
+
+    id: int
+    title: str
+    mode: str
+    due_at: datetime | None
+    due: str
+    earned: float
+    points: float
+    solved: int
+    problems: int
+
+
+@dataclass(frozen=True)
+class CourseRow:
+    id: int
+    code: str
+    title: str
+    role: str
+    assignments: list[AssignmentRow]
+
+
+@bp.get("/courses")
+@login_required
+def courses() -> str:
+    """My courses, each with my progress per assignment."""
+    user, now = _user(), utcnow()
+    if user.role == Role.admin:
+        memberships = [(c, CourseRole.instructor) for c in db.session.scalars(select(Course))]
+    else:
+        memberships = list(
+            db.session.execute(
+                select(Course, Enrollment.role)
+                .join(Enrollment)
+                .where(Enrollment.user_id == user.id)
+                .order_by(Course.id)
+            ).tuples()
+        )
+    rows = [
+        CourseRow(
+            c.id, c.code, c.title, role.value,
+            [_assignment_row(a, user, now) for a in c.assignments],
+        )
+        for c, role in memberships
+    ]
+    return render_template("courses.html", courses=rows)
+
+
+def _assignment_row(assignment: Assignment, user: User, now: datetime) -> AssignmentRow:
+    progress = api.assignment_json(assignment, user)
+    return AssignmentRow(
+        id=assignment.id,
+        title=assignment.title,
+        mode=assignment.mode.value,
+        due_at=assignment.due_at,
+        due=due_text(assignment.due_at, now),
+        earned=progress["score"],
+        points=progress["points"],
+        solved=sum(1 for s in progress["slots"] if (s["best_score"] or 0) >= 1.0),
+        problems=len(progress["slots"]),
+    )
+
+
+def _member_assignment(course_id: int, assignment_id: int) -> Assignment:
+    assignment = db.session.get(Assignment, assignment_id)
+    if (
+        assignment is None
+        or assignment.course_id != course_id
+        or policy.course_role(_user(), course_id) is None
+    ):
+        raise _no_such("assignment")
+    return assignment
+
+
+@bp.get("/courses/<int:course_id>/assignments/<int:assignment_id>")
+@login_required
+def assignment(course_id: int, assignment_id: int) -> str:
+    """An assignment's problems with my best score, attempts used and left, and the due date."""
+    a = _member_assignment(course_id, assignment_id)
+    now = utcnow()
+    progress = api.assignment_json(a, _user())
+    slots = [
+        {
+            **s,
+            "title": ex.get_type(s["exercise_type"]).title,
+            "attempts_left": max(0, a.attempts_allowed - s["attempts_used"]),
+        }
+        for s in progress["slots"]
+    ]
+    return render_template(
+        "assignment.html",
+        course=a.course,
+        assignment=a,
+        progress=progress,
+        slots=slots,
+        due=due_text(a.due_at, now),
+        closed=a.due_at is not None and now > a.due_at,
+    )
+
+
+@bp.get("/courses/<int:course_id>/assignments/<int:assignment_id>/problems/<int:position>")
+@login_required
+def slot_problem(course_id: int, assignment_id: int, position: int) -> Response:
+    """My variant of a slot, drawn on the first visit and the same on every later one."""
+    a = _member_assignment(course_id, assignment_id)
+    slot = next((s for s in a.slots if s.position == position), None)
+    if slot is None:
+        raise _no_such("problem")
+    problem = _draw_for_slot(slot, a, _user())
+    return redirect(url_for("student.problem", problem_id=problem.id))
+
+
+def _draw_for_slot(slot: Slot, a: Assignment, user: User) -> Problem:
+    problem = api.slot_problem(slot, user)
+    if problem is not None:
+        return problem
+    seed = secrets.randbelow(2**31)
+    variant = ex.generate(slot.exercise_type, seed, slot.difficulty)
+    db.session.add(
+        Problem(
+            type=variant.type, type_version=variant.type_version, seed=seed,
+            difficulty=variant.difficulty, variant=variant.to_record(), owner_id=user.id,
+            slot=slot, attempts_allowed=a.attempts_allowed,
+        )
+    )
+    try:
+        db.session.commit()
+    except IntegrityError:  # drawn at the same moment by another request: keep that one
+        db.session.rollback()
+    problem = api.slot_problem(slot, user)
+    assert problem is not None
+    return problem
+
+
+# --- practice ----------------------------------------------------------------------------
+
+
+@bp.get("/practice")
+@login_required
+def practice_index() -> str:
+    """Every exercise type, at every difficulty, to practise on fresh variants."""
+    return render_template(
+        "practice_index.html", types=ex.catalogue(), difficulties=ex.DIFFICULTIES
+    )
+
+
+@bp.get("/practice/<type_id>")
+@login_required
+def practice(type_id: str) -> Response | str:
+    """A practice variant (CONTRACT §8); without a seed, a fresh one at a stable address."""
+    try:
+        exercise = ex.get_type(type_id)
+    except ex.UnknownExerciseType:
+        raise _no_such("exercise type") from None
+    difficulty = _int_arg("difficulty", 1, ex.DIFFICULTIES[0], ex.DIFFICULTIES[-1])
+    if "seed" not in request.args:
+        seed = secrets.randbelow(2**31)
+        return redirect(
+            url_for("student.practice", type_id=exercise.id, seed=seed, difficulty=difficulty)
+        )
+    seed = _int_arg("seed", 0, 0, SEED_MAX)
+    problem = _practice_problem(_user(), exercise.id, seed, difficulty)
+    return _problem_page(problem)
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name, "")
+    if raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise BadRequest(f"{name} must be a whole number from {low} to {high}.")
+    return int(raw)
+
+
+def _practice_problem(user: User, type_id: str, seed: int, difficulty: int) -> Problem:
+    """The caller's stored practice variant for (type, seed, difficulty), drawn if new."""
+    variant = ex.generate(type_id, seed, difficulty)
+    same = select(Problem).where(
+        Problem.owner_id == user.id,
+        Problem.slot_id.is_(None),
+        Problem.type == variant.type,
+        Problem.type_version == variant.type_version,
+        Problem.seed == seed,
+        Problem.difficulty == variant.difficulty,
+    )
+    problem = db.session.scalar(same)
+    if problem is None:
+        problem = Problem(
+            type=variant.type, type_version=variant.type_version, seed=seed,
+            difficulty=variant.difficulty, variant=variant.to_record(), owner_id=user.id,
+            attempts_allowed=None,
+        )
+        db.session.add(problem)
+        db.session.commit()
+    return problem
+
+
+# --- the problem page --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    id: str
+    label: Markup
+
+
+@dataclass(frozen=True)
+class PartView:
+    """One answer box, prefilled with the caller's last answer when it fits the box."""
+
+    name: str
+    kind: str
+    label: Markup
+    choices: list[Choice] = field(default_factory=list)
+    symbols: tuple[str, ...] = ()
+    cells: list[list[str]] = field(default_factory=lambda: [[""]])
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class Attempts:
+    used: int
+    allowed: int | None  # None: unlimited (practice)
+
+    @property
+    def left(self) -> int | None:
+        return None if self.allowed is None else max(0, self.allowed - self.used)
+
+
+@bp.get("/problems/<uuid:problem_id>")
+@login_required
+def problem(problem_id: uuid.UUID) -> str:
+    return _problem_page(_readable_problem(problem_id))
+
+
+def _readable_problem(problem_id: uuid.UUID) -> Problem:
+    problem = db.session.get(Problem, problem_id)
+    if problem is None or not policy.can_read_problem(_user(), problem):
+        raise _no_such("problem")
+    return problem
+
+
+def _problem_page(problem: Problem) -> str:
+    user, now = _user(), utcnow()
+    variant = ex.Variant.from_record(problem.variant)
+    submissions = _submissions(problem)
+    last = submissions[0].answers if submissions else {}
+    slot = problem.slot
+    assignment = slot.assignment if slot is not None else None
+    closed = bool(assignment and assignment.due_at is not None and now > assignment.due_at)
+    attempts = Attempts(problem.attempts_used, problem.attempts_allowed)
+    return render_template(
+        "problem.html",
+        problem=problem,
+        variant=variant,
+        exercise=ex.get_type(variant.type),
+        parts=[_part_view(p, last.get(p.name)) for p in variant.parts],
+        diagram=diagram.svg(variant.network) if variant.network else None,
+        slot=slot,
+        assignment=assignment,
+        due=due_text(assignment.due_at, now) if assignment else None,
+        attempts=attempts,
+        can_submit=policy.can_submit(user, problem) and not closed and attempts.left != 0,
+        closed=closed,
+        history=[_result_view(s, variant) for s in submissions],
+        solution=_solution_view(variant) if policy.can_see_solution(user, problem, now) else None,
+        solution_rule=_solution_rule(problem),
+        difficulties=ex.DIFFICULTIES,
+    )
+
+
+def _submissions(problem: Problem) -> list[Submission]:
+    """The problem's submissions, newest first."""
+    return list(
+        db.session.scalars(
+            select(Submission)
+            .where(Submission.problem_id == problem.id)
+            .order_by(Submission.attempt.desc())
+        )
+    )
+
+
+def _solution_rule(problem: Problem) -> str:
+    if problem.slot is not None and problem.slot.assignment.mode == Mode.exam:
+        return "The worked solution opens after the due date."
+    return "The worked solution opens once you solve the problem or use every attempt."
+
+
+def _part_view(part: ex.Part, last: Any) -> PartView:
+    label = mathml.text(part.label)
+    if part.kind == "matrix":
+        return PartView(part.name, part.kind, label, cells=_grid(last))
+    if part.kind == "choice":
+        choices = [Choice(o.id, mathml.text(o.label)) for o in part.options]
+        return PartView(part.name, part.kind, label, choices=choices, value=_plain(last))
+    return PartView(part.name, part.kind, label, symbols=part.symbols, value=_plain(last))
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return ""
+    return str(value)
+
+
+def _grid(value: Any) -> list[list[str]]:
+    """The cells of a previous matrix answer given as JSON rows; else one empty cell.
+
+    The grid never starts in the key's shape: the student sets the shape.
+    """
+    if isinstance(value, list) and value and not isinstance(value[0], list):
+        value = [[entry] for entry in value]  # a flat list is a column (CONTRACT §2)
+    if (
+        not isinstance(value, list)
+        or not value
+        or len(value) > MAX_GRID
+        or not all(isinstance(row, list) and row and len(row) == len(value[0]) for row in value)
+        or len(value[0]) > MAX_GRID
+    ):
+        return [[""]]
+    return [[_plain(entry) for entry in row] for row in value]
+
+
+# --- results, history and the worked solution --------------------------------------------
+
+
+@dataclass(frozen=True)
+class MistakeView:
+    tag: str
+    name: str
+    explanation: Markup
+
+
+@dataclass(frozen=True)
+class PartResultView:
+    name: str
+    label: Markup
+    score: float
+    correct: bool
+    carried_forward: bool
+    mistakes: list[MistakeView]
+    note: Markup | None
+
+
+@dataclass(frozen=True)
+class ResultView:
+    """A submission and, once graded, its result, ready for the page."""
+
+    id: uuid.UUID
+    attempt: int
+    status: str
+    received_at: datetime
+    score: float | None
+    parts: list[PartResultView]
+    reason: str | None
+
+
+def _result_view(submission: Submission, variant: ex.Variant) -> ResultView:
+    result = submission.result if submission.status == Status.graded else None
+    parts: list[PartResultView] = []
+    if result is not None:
+        for part in variant.parts:
+            graded = result.parts.get(part.name)
+            if graded is None:
+                continue
+            tags = [t for t in graded.get("misconceptions", []) if t in ex.MISTAKES]
+            mistakes = [
+                MistakeView(t, ex.MISTAKES[t].name, mathml.text(ex.MISTAKES[t].explanation))
+                for t in tags
+            ]
+            note = feedback_note(graded.get("feedback", ""), tags)
+            parts.append(
+                PartResultView(
+                    name=part.name,
+                    label=mathml.text(part.label),
+                    score=float(graded.get("score", 0.0)),
+                    correct=bool(graded.get("correct")),
+                    carried_forward=bool(graded.get("carried_forward")),
+                    mistakes=mistakes,
+                    note=mathml.text(note) if note else None,
+                )
+            )
+    return ResultView(
+        id=submission.id,
+        attempt=submission.attempt,
+        status=submission.status.value,
+        received_at=submission.received_at,
+        score=result.score if result is not None else None,
+        parts=parts,
+        reason=(submission.reason or "grading failed")
+        if submission.status == Status.error
+        else None,
+    )
+
+
+def feedback_note(feedback: str, tags: list[str]) -> str:
+    """What a part's feedback says beyond the named mistakes' own explanations.
+
+    The grader writes "Name: explanation" (or the explanation alone) and may add a detail
+    such as the slipped entry or the expected shape; the page shows the mistakes as cards,
+    so only that detail is left. "Correct." says nothing the mark does not.
+    """
+    if feedback.strip() == "Correct.":
+        return ""
+    for tag in tags:
+        mistake = ex.MISTAKES[tag]
+        feedback = feedback.replace(f"{mistake.name}: {mistake.explanation}", "")
+        feedback = feedback.replace(mistake.explanation, "")
+    return feedback.strip()
+
+
+@dataclass(frozen=True)
+class StepView:
+    title: str
+    text: Markup
+    formula: Markup | None
+    parts: list[str]
+
+
+def _solution_view(variant: ex.Variant) -> list[StepView]:
+    return [
+        StepView(
+            step.title,
+            mathml.text(step.text),
+            mathml.formula(step.latex, display=True) if step.latex else None,
+            list(step.parts),
+        )
+        for step in ex.worked_solution(variant).steps
+    ]
+
+
+def _readable_submission(submission_id: uuid.UUID) -> Submission:
+    submission = db.session.get(Submission, submission_id)
+    if submission is None or not policy.can_read_submission(_user(), submission):
+        raise _no_such("submission")
+    return submission
+
+
+@bp.get("/submissions/<uuid:submission_id>")
+@login_required
+def submission(submission_id: uuid.UUID) -> str:
+    """One submission: the answers as given and the result."""
+    sub = _readable_submission(submission_id)
+    variant = ex.Variant.from_record(sub.problem.variant)
+    return render_template(
+        "submission.html",
+        submission=sub,
+        problem=sub.problem,
+        variant=variant,
+        result=_result_view(sub, variant),
+        answers=[(mathml.text(p.label), sub.answers.get(p.name)) for p in variant.parts],
+    )
+
+
+@bp.get("/submissions/<uuid:submission_id>/panel")
+@login_required
+def submission_panel(submission_id: uuid.UUID) -> Response:
+    """The pieces the problem page swaps in once a submission is graded, as HTML in JSON."""
+    sub = _readable_submission(submission_id)
+    problem = sub.problem
+    variant = ex.Variant.from_record(problem.variant)
+    user, now = _user(), utcnow()
+    attempts = Attempts(problem.attempts_used, problem.attempts_allowed)
+    solution = (
+        render_template("_solution.html", solution=_solution_view(variant), variant=variant)
+        if policy.can_see_solution(user, problem, now)
+        else None
+    )
+    return jsonify(
+        status=sub.status.value,
+        result=render_template("_result.html", result=_result_view(sub, variant), live=True),
+        history=render_template(
+            "_history.html", history=[_result_view(s, variant) for s in _submissions(problem)]
+        ),
+        attempts=render_template("_attempts.html", attempts=attempts),
+        attempts_left=attempts.left,
+        solution=solution,
+    )
+
+
+@bp.get("/problems/<uuid:problem_id>/preview")
+@login_required
+def preview(problem_id: uuid.UUID) -> Response:
+    """How an expression part's text was read: MathML of the parsed expression, or why not."""
+    problem = _readable_problem(problem_id)
+    variant = ex.Variant.from_record(problem.variant)
+    try:
+        part = variant.part(request.args.get("part", ""))
+    except KeyError:
+        raise _no_such("part") from None
+    if part.kind != "expression":
+        raise BadRequest("Only expression parts have a preview.")
+    source = request.args.get("text", "")
+    if len(source) > MAX_TEXT:
+        return jsonify(ok=False, error=f"the expression is longer than {MAX_TEXT} characters")
+    if not source.strip():
+        return jsonify(ok=False, error="")
+    try:
+        expr = parse_expression(source, part.symbols)
+    except PartFormatError as exc:
+        return jsonify(ok=False, error=str(exc))
+    return jsonify(ok=True, mathml=str(mathml.formula(to_latex(expr))))
+
