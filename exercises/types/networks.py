@@ -85,9 +85,12 @@ class _TwoLayer(ExerciseType):
         return NetSetup(parse_network(variant.network), dict(variant.params))
 
     def key(self, setup: Setup) -> dict[str, Any]:
+        """The key from ``reference``: exact where rational, else correct to 40 digits."""
         return self.extract(setup, reference(setup))
 
     def predict(self, setup: Setup, slips: frozenset[Slip]) -> dict[str, Any]:
+        """The parts ``slips`` change at their own step; None where they leave the key or
+        where the value follows from the mistake's own earlier parts (carried forward)."""
         values = super().predict(setup, slips)
         if not slips:
             return values
@@ -144,7 +147,7 @@ def _small_network(rng: np.random.Generator, widths: tuple[int, int, int],
     """Difficulty 1: weights and inputs in ±1, ±2 and biases in −1..1, so that two layers
     still give numbers a student multiplies in their head."""
     layers = []
-    for nin, nout, act in zip(widths[:-1], widths[1:], activations):
+    for nin, nout, act in zip(widths[:-1], widths[1:], activations, strict=True):
         W = _small(rng, nout, nin)
         if layers and W.is_square:
             # Off-diagonal entries of different size: W2 stays non-symmetric whatever
@@ -504,7 +507,8 @@ def _lowers_cost(setup: NetSetup) -> bool:
     """Whether the cost of the same data is lower after the step (every W and b updated)."""
     d = setup.plain
     x, y, layers = setup.arrays
-    updated = [(L.W_new, L.b_new, act, alpha) for L, (_, _, act, alpha) in zip(d.layers, layers)]
+    updated = [(L.W_new, L.b_new, act, alpha)
+               for L, (_, _, act, alpha) in zip(d.layers, layers, strict=True)]
     return bool(derive_arrays(FLOAT, x, y, updated, setup.network.loss, 0.0).loss < d.loss)
 
 

@@ -271,7 +271,7 @@ def test_reference_backend_agrees_with_exact_sympy() -> None:
         v = generate("backprop-story", seed, 2)
         setup = NetSetup(parse_network(v.network))
         fast, slow = reference(setup), derive(setup.network, EXACT)
-        for L_fast, L_slow in zip(fast.layers, slow.layers):
+        for L_fast, L_slow in zip(fast.layers, slow.layers, strict=True):
             for name in ("z", "a", "delta", "dC_dW", "W_new"):
                 a = np.array(getattr(L_fast, name).evalf(20).tolist(), dtype=float)
                 b = np.array(getattr(L_slow, name).evalf(20).tolist(), dtype=float)
@@ -304,16 +304,18 @@ class Net:
                    alpha=[float(parse_fraction(L.get("alpha", "1/100"))) for L in n["layers"]],
                    loss=n["loss"], lr=float(parse_fraction(n["learning_rate"])))
 
-    def sigma(self, l: int, z: np.ndarray) -> np.ndarray:
+    def sigma(self, layer: int, z: np.ndarray) -> np.ndarray:
+        alpha = self.alpha[layer]
         return {"identity": lambda: z, "relu": lambda: np.maximum(z, 0),
-                "leaky_relu": lambda: np.where(z > 0, z, self.alpha[l] * z),
-                "sigmoid": lambda: 1 / (1 + np.exp(-z)), "tanh": lambda: np.tanh(z)}[self.act[l]]()
+                "leaky_relu": lambda: np.where(z > 0, z, alpha * z),
+                "sigmoid": lambda: 1 / (1 + np.exp(-z)),
+                "tanh": lambda: np.tanh(z)}[self.act[layer]]()
 
-    def dsigma(self, l: int, z: np.ndarray) -> np.ndarray:
-        a = self.sigma(l, z)
+    def dsigma(self, layer: int, z: np.ndarray) -> np.ndarray:
+        a, alpha = self.sigma(layer, z), self.alpha[layer]
         return {"identity": lambda: np.ones_like(z), "relu": lambda: (z > 0) * 1.0,
-                "leaky_relu": lambda: np.where(z > 0, 1.0, self.alpha[l]),
-                "sigmoid": lambda: a * (1 - a), "tanh": lambda: 1 - a * a}[self.act[l]]()
+                "leaky_relu": lambda: np.where(z > 0, 1.0, alpha),
+                "sigmoid": lambda: a * (1 - a), "tanh": lambda: 1 - a * a}[self.act[layer]]()
 
     @property
     def z1(self) -> np.ndarray:
@@ -389,7 +391,7 @@ def test_sweep_a_consistent_mistake_is_named_once_and_carried_after(type_id, dif
 def test_sweep_hidden_gradient_mistakes_built_in_numpy(difficulty) -> None:
     for v in variants("hidden-gradient", difficulty):
         net, k = Net.of(v), v.key_values
-        d2, d1, g1 = k["delta2"], k["delta1"], k["dC_dW1"]
+        d2, d1 = k["delta2"], k["delta1"]
         W2_new = net.W[1] - net.lr * d2 @ net.a1.T  # the update a student does too early
         expect = {
             ("delta2", "sign-flip"): -d2,
