@@ -24,11 +24,16 @@ class ServiceApi(Api):
         return errors.handle_http_exception(error)
 
 
-def create_app(settings: Settings | None = None, celery: GradingCelery | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None,
+    celery: GradingCelery | None = None,
+    durable_commits: bool = True,
+) -> Flask:
     """Build the web app from ``settings`` (default: the environment).
 
     ``celery`` is the Celery app to publish with and to run tasks in; by default a new one
     is made from the settings. The Flask app is bound to it for its tasks' app context.
+    ``durable_commits=False`` is for grading workers only (see ``db.make_engine``).
     """
     settings = settings or load_settings()
     app = Flask(__name__, instance_path=str(settings.instance_path))
@@ -50,7 +55,7 @@ def create_app(settings: Settings | None = None, celery: GradingCelery | None = 
     app.extensions["settings"] = settings
     app.logger.setLevel(logging.getLevelName(settings.log_level))
 
-    db.init_app(app, settings.database_url)
+    db.init_app(app, settings.database_url, durable_commits)
     auth.init_app(app)
     celery = celery or make_celery(settings)
     celery.flask_app = app

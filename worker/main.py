@@ -25,10 +25,14 @@ def run_worker(settings: Settings, concurrency: int, loglevel: str, hostname: st
     def _build_app(**_: object) -> None:
         from service.app import create_app
 
-        create_app(settings, celery=celery)  # binds itself as celery.flask_app
+        # Binds itself as celery.flask_app. A grader's writes (claim, result) can all be
+        # redone from the submission row the web app committed durably.
+        create_app(settings, celery=celery, durable_commits=False)
 
     # The parent forks children, so its engine keeps no pooled connections to inherit.
-    sessions = sessionmaker(make_engine(settings.database_url, poolclass=NullPool))
+    sessions = sessionmaker(
+        make_engine(settings.database_url, durable_commits=False, poolclass=NullPool)
+    )
     sweeper = Sweeper(sessions, celery, settings)
     worker_ready.connect(lambda **_: sweeper.start(), weak=False)
     worker_shutdown.connect(lambda **_: sweeper.stop(), weak=False)

@@ -240,3 +240,20 @@ def test_the_celery_task_grades_inside_its_app_context(
     assert task(str(sid)) == "graded"
     assert task(str(sid)) == "skipped"
     assert row(sid).status == Status.graded
+
+
+def test_engines_durable_for_the_web_and_relaxed_for_graders(database_url: str) -> None:
+    from sqlalchemy import text
+
+    from service.db import make_engine
+
+    durable, relaxed = make_engine(database_url), make_engine(database_url, durable_commits=False)
+    with durable.connect() as a, relaxed.connect() as b:
+        if database_url.startswith("sqlite"):
+            assert a.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert a.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        else:
+            assert a.execute(text("SHOW synchronous_commit")).scalar() == "on"
+            assert b.execute(text("SHOW synchronous_commit")).scalar() == "off"
+    durable.dispose()
+    relaxed.dispose()

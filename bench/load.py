@@ -1,0 +1,326 @@
+"""Load benchmark of the grading pipeline on PostgreSQL + Redis (prints figures; no assertions).
+
+One run prints, side by side:
+  floor     a bare Flask endpoint inserting one row (bench/floor.py), same gunicorn settings
+  e2e       submissions posted as fast as the clients can: graded/s end to end and the
+            submit->graded latency (received_at -> graded_at, from the database rows)
+  paced     submissions offered at a fixed rate (default 200/s): submit->graded p50/p99
+
+It starts everything itself: a fresh database on the local PostgreSQL (migrated by
+`backprop-quiz db upgrade`), a private redis-server with its append-only file on,
+`backprop-quiz serve`, `backprop-quiz worker`(s) and the floor app.
+
+    .venv/bin/python bench/load.py [--submissions 4000] [--clients 32] [--rate 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+import exercises as ex
+
+BIN = Path(sys.executable).with_name("backprop-quiz")
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+HERE = Path(__file__).resolve().parent
+ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+# --- a small keep-alive HTTP/1.1 client, cheap enough not to be the bottleneck ------------
+
+
+class Connection:
+    def __init__(self, port: int, headers: dict[str, str]):
+        self.port = port
+        self.head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"{self.head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+        )
+        status = int((await self.reader.readline()).split()[1])
+        length, close = 0, False
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            elif name.lower() == "connection" and value.strip().lower() == "close":
+                close = True
+        payload = await self.reader.readexactly(length)
+        if close:
+            self.writer.close()
+            self.writer = None
+        return status, payload
+
+
+@dataclass
+class Run:
+    seconds: float
+    latencies: list[float]  # client-side POST latencies, seconds
+    statuses: dict[int, int]
+    ids: list[str]
+
+
+async def closed_loop(port: int, headers: dict[str, str], jobs: list[tuple[str, bytes]], clients: int) -> Run:
+    """``clients`` connections each post the next job as soon as the last one answered."""
+    queue = iter(jobs)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    ids: list[str] = []
+
+    async def client() -> None:
+        connection = Connection(port, headers)
+        for path, body in queue:
+            start = time.perf_counter()
+            status, payload = await connection.post(path, body)
+            latencies.append(time.perf_counter() - start)
+            statuses[status] = statuses.get(status, 0) + 1
+            if status in (201, 202):
+                ids.append(json.loads(payload)["id"])
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return Run(time.perf_counter() - start, latencies, statuses, ids)
+
+
+async def open_loop(port: int, headers: dict[str, str], jobs: list[tuple[str, bytes]], rate: float) -> Run:
+    """Offer one job every 1/rate seconds, whatever the server's pace (idle connections reused)."""
+    idle: list[Connection] = []
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    ids: list[str] = []
+
+    async def send(path: str, body: bytes) -> None:
+        connection = idle.pop() if idle else Connection(port, headers)
+        start = time.perf_counter()
+        status, payload = await connection.post(path, body)
+        latencies.append(time.perf_counter() - start)
+        statuses[status] = statuses.get(status, 0) + 1
+        if status == 202:
+            ids.append(json.loads(payload)["id"])
+        idle.append(connection)
+
+    start = time.perf_counter()
+    tasks = []
+    for i, (path, body) in enumerate(jobs):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(path, body)))
+    await asyncio.gather(*tasks)
+    return Run(time.perf_counter() - start, latencies, statuses, ids)
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=1000)[int(q * 10) - 1] if len(values) > 1 else values[0]
+
+
+# --- the system under test ----------------------------------------------------------------
+
+
+@dataclass
+class System:
+    env: dict[str, str]
+    database_url: str
+    web_port: int
+    floor_port: int
+    token: str
+
+
+@contextmanager
+def system(args: argparse.Namespace) -> Iterator[System]:
+    name = f"bpq_bench_{uuid.uuid4().hex[:8]}"
+    database_url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    workdir = Path(tempfile.mkdtemp(prefix="bpq-bench-"))
+    redis_port, web_port, floor_port = free_port(), free_port(), free_port()
+    env = {
+        **os.environ,
+        "INSTANCE_PATH": str(workdir / "instance"),
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "SECRET_KEY": "benchmark-secret-key-0123456789",
+        "LOG_LEVEL": "WARNING",
+    }
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def spawn(argv: list[str], log: str) -> None:
+        with (workdir / log).open("wb") as out:
+            processes.append(
+                subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+            )
+
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        subprocess.run([str(BIN), "db", "upgrade"], env=env, check=True, capture_output=True)
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            from floor import CREATE
+
+            conn.execute(CREATE)
+        spawn(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--dir",
+               str(workdir), "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""],
+              "redis.log")
+        gunicorn = ["--workers", str(args.web_workers), "--threads", str(args.threads)]
+        spawn([str(BIN), "serve", "--host", "127.0.0.1", "--port", str(web_port), *gunicorn],
+              "web.log")
+        spawn([str(GUNICORN), "--bind", f"127.0.0.1:{floor_port}", "-k", "gthread",
+               "--keep-alive", "5", *gunicorn, "--chdir", str(HERE), "floor:create_app()"],
+              "floor.log")
+        for i in range(args.workers):
+            spawn([str(BIN), "worker", "--concurrency", str(args.concurrency)], f"worker-{i}.log")
+        wait_healthy(f"http://127.0.0.1:{web_port}/healthz")
+        subprocess.run([str(BIN), "users", "create", "--email", "bench@example.org", "--password",
+                        "benchmark-pw", "--role", "student"], env=env, check=True, capture_output=True)
+        token = subprocess.run([str(BIN), "tokens", "create", "--email", "bench@example.org"],
+                               env=env, check=True, capture_output=True, text=True).stdout.strip()
+        yield System(env, database_url, web_port, floor_port, token)
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            process.wait(timeout=30)
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def practice_problems(sut: System, count: int) -> list[tuple[str, dict]]:
+    out = []
+    for seed in range(count):
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{sut.web_port}/api/v1/problems",
+            data=json.dumps({"type": "weight-gradient", "seed": seed}).encode(),
+            headers={"Authorization": f"Bearer {sut.token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request) as response:
+            out.append((json.load(response)["id"], ex.generate("weight-gradient", seed, 1).key))
+    return out
+
+
+def submission_jobs(problems: list[tuple[str, dict]], count: int) -> list[tuple[str, bytes]]:
+    return [
+        (f"/api/v1/problems/{pid}/submissions", json.dumps({"answers": key}).encode())
+        for pid, key in (problems[i % len(problems)] for i in range(count))
+    ]
+
+
+def graded_latencies(sut: System, ids: list[str], timeout: float = 300) -> tuple[list[float], float]:
+    """Wait until every id is graded; return submit->graded latencies and the span of the run."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(sut.database_url) as conn:
+        while True:
+            (pending,) = conn.execute(
+                "SELECT count(*) FROM submissions WHERE id = ANY(%s) AND status <> 'graded'",
+                ([uuid.UUID(i) for i in ids],),
+            ).fetchone()
+            conn.commit()
+            if pending == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        rows = conn.execute(
+            "SELECT extract(epoch FROM graded_at - received_at)::float8, "
+            "extract(epoch FROM received_at)::float8, extract(epoch FROM graded_at)::float8 "
+            "FROM submissions WHERE id = ANY(%s) AND status = 'graded'",
+            ([uuid.UUID(i) for i in ids],),
+        ).fetchall()
+    if pending:
+        print(f"  warning: {pending} submissions not graded within {timeout} s")
+    span = max(r[2] for r in rows) - min(r[1] for r in rows)
+    return [r[0] for r in rows], span
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--submissions", type=int, default=4000)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=200.0, help="offered rate of the paced run")
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of the paced run")
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1, help="backprop-quiz worker processes")
+    parser.add_argument("--concurrency", type=int, default=2, help="pool size of each worker")
+    args = parser.parse_args()
+    sys.path.insert(0, str(HERE))
+
+    with system(args) as sut:
+        auth = {"Authorization": f"Bearer {sut.token}"}
+        problems = practice_problems(sut, 50)
+        body = json.dumps({"answers": problems[0][1]}).encode()
+        # Warm both apps (connection pools, imports) and let the warm-up be graded first.
+        warm = asyncio.run(closed_loop(sut.web_port, auth, submission_jobs(problems, 200), args.clients))
+        graded_latencies(sut, warm.ids)
+        asyncio.run(closed_loop(sut.floor_port, {}, [("/floor", body)] * 200, args.clients))
+
+        floor = asyncio.run(
+            closed_loop(sut.floor_port, {}, [("/floor", body)] * args.submissions, args.clients)
+        )
+        e2e = asyncio.run(
+            closed_loop(sut.web_port, auth, submission_jobs(problems, args.submissions), args.clients)
+        )
+        e2e_latency, e2e_span = graded_latencies(sut, e2e.ids)
+        paced_jobs = submission_jobs(problems, int(args.rate * args.seconds))
+        paced = asyncio.run(open_loop(sut.web_port, auth, paced_jobs, args.rate))
+        paced_latency, _ = graded_latencies(sut, paced.ids)
+
+    floor_rate = len(floor.latencies) / floor.seconds
+    accepted_rate = len(e2e.ids) / e2e.seconds
+    graded_rate = len(e2e_latency) / e2e_span
+    print(f"\nbackprop-quiz load benchmark  ({os.cpu_count()} CPUs; gunicorn {args.web_workers}x"
+          f"{args.threads} gthread; {args.workers} worker(s) x {args.concurrency}; "
+          f"{args.clients} clients)")
+    print(f"{'run':<34}{'rate /s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    rows = [
+        ("floor: insert one row (HTTP)", floor_rate, floor.latencies),
+        ("e2e: POST accepted (HTTP)", accepted_rate, e2e.latencies),
+        ("e2e: graded, submit->graded", graded_rate, e2e_latency),
+        (f"paced {args.rate:.0f}/s: POST (HTTP)", len(paced.ids) / paced.seconds, paced.latencies),
+        (f"paced {args.rate:.0f}/s: submit->graded", len(paced_latency) / paced.seconds, paced_latency),
+    ]
+    for label, rate, values in rows:
+        print(f"{label:<34}{rate:>10.0f}{pct(values, 50) * 1000:>10.1f}{pct(values, 99) * 1000:>10.1f}")
+    print(f"graded/s over floor: {graded_rate / floor_rate:.2f}x; "
+          f"statuses e2e {e2e.statuses}, paced {paced.statuses}, floor {floor.statuses}")
+
+
+if __name__ == "__main__":
+    main()
