@@ -62,12 +62,12 @@ def svg(network: dict[str, Any]) -> Markup:
     sizes = [len(network["x"])] + [len(layer["W"]) for layer in layers]
     one_example = len(network["x"][0]) == 1
     tallest = max(sizes)
-    inputs = [f"x{_sub(i + 1)}" + (f" = {number(v[0])}" if one_example else "")
+    input_labels = [f"x{_sub(i + 1)}" + (f" = {number(v[0])}" if one_example else "")
               for i, v in enumerate(network["x"])]
-    targets = [f"y{_sub(i + 1)} = {number(v[0])}" if one_example else ""
+    target_labels = [f"y{_sub(i + 1)} = {number(v[0])}" if one_example else ""
                for i, v in enumerate(network["y"])]
-    left = max(MARGIN_X, RADIUS + 12 + CHAR * max(len(t) for t in inputs))
-    right = max(MARGIN_X, RADIUS + 12 + CHAR * max(len(t) for t in targets))
+    left = max(MARGIN_X, RADIUS + 12 + CHAR * max(len(t) for t in input_labels))
+    right = max(MARGIN_X, RADIUS + 12 + CHAR * max(len(t) for t in target_labels))
     width = round(left + right + COLUMN * (len(sizes) - 1))
     height = MARGIN_TOP + MARGIN_BOTTOM + ROW * (tallest - 1) + 2 * RADIUS
     columns = [
@@ -92,13 +92,13 @@ def svg(network: dict[str, Any]) -> Markup:
             if l == 0:
                 parts.append(_node(node, f"x{_sub(i + 1)}", "input"))
                 if one_example:
-                    parts.append(_side(node, inputs[i], left=True))
+                    parts.append(_side(node, input_labels[i], left=True))
                 continue
             bias = layers[l - 1]["b"][i][0]
             parts.append(_node(node, f"a{_sub(i + 1)}" if l == len(layers) else "", "neuron"))
             parts.append(_bias(node, f"b = {number(bias)}"))
             if l == len(layers) and one_example:
-                parts.append(_side(node, targets[i], left=False))
+                parts.append(_side(node, target_labels[i], left=False))
     title = _describe(network, sizes)
     return Markup(
         '<svg class="network" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '

@@ -208,14 +208,15 @@ def courses() -> str:
     if user.role == Role.admin:
         memberships = [(c, CourseRole.instructor) for c in db.session.scalars(select(Course))]
     else:
-        memberships = list(
-            db.session.execute(
+        memberships = [
+            (course, role)
+            for course, role in db.session.execute(
                 select(Course, Enrollment.role)
                 .join(Enrollment)
                 .where(Enrollment.user_id == user.id)
                 .order_by(Course.id)
-            ).tuples()
-        )
+            )
+        ]
     rows = [
         CourseRow(
             c.id, c.code, c.title, role.value,
