@@ -105,20 +105,21 @@
     return part.querySelector(`input.cell[data-row="${i}"][data-col="${j}"]`);
   }
 
-  // Arrow keys move between cells; left and right only at the edge of the text, so they still
-  // move the caret inside an entry.
+  // Arrow keys move between cells, as in a spreadsheet: a cell entered from the keyboard is
+  // in "enter" mode, where every arrow moves on; after a click or F2 it is in "edit" mode,
+  // where left and right move the caret and leave the cell only at the edge of the text.
   function moveFrom(cell, key) {
     const part = cell.closest("fieldset.part");
     const i = Number(cell.dataset.row);
     const j = Number(cell.dataset.col);
+    const editing = cell.dataset.edit === "yes";
     const atStart = cell.selectionStart === 0 && cell.selectionEnd === 0;
     const atEnd = cell.selectionStart === cell.value.length;
-    const whole = cell.selectionStart === 0 && cell.selectionEnd === cell.value.length;
     const target = {
       ArrowUp: () => cellAt(part, i - 1, j),
       ArrowDown: () => cellAt(part, i + 1, j),
-      ArrowLeft: () => (atStart || whole ? cellAt(part, i, j - 1) : null),
-      ArrowRight: () => (atEnd || whole ? cellAt(part, i, j + 1) : null),
+      ArrowLeft: () => (!editing || atStart ? cellAt(part, i, j - 1) : null),
+      ArrowRight: () => (!editing || atEnd ? cellAt(part, i, j + 1) : null),
     }[key]?.();
     if (!target) return false;
     target.focus();
@@ -126,14 +127,23 @@
   }
 
   form.addEventListener("keydown", (event) => {
-    if (event.target.matches("input.cell") && !event.altKey && !event.ctrlKey && !event.metaKey
-        && !event.shiftKey && moveFrom(event.target, event.key)) {
+    const cell = event.target;
+    if (!cell.matches("input.cell") || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.key === "F2") {
+      cell.dataset.edit = "yes";
+      cell.setSelectionRange(cell.value.length, cell.value.length);
+    } else if (!event.shiftKey && moveFrom(cell, event.key)) {
       event.preventDefault();
     }
   });
-  // Entering a cell selects what is in it, so typing replaces it as in a spreadsheet.
+  // Entering a cell selects what is in it, so typing replaces it; a click edits in place.
   form.addEventListener("focusin", (event) => {
-    if (event.target.matches("input.cell")) event.target.select();
+    if (!event.target.matches("input.cell")) return;
+    delete event.target.dataset.edit;
+    event.target.select();
+  });
+  form.addEventListener("click", (event) => {
+    if (event.target.matches("input.cell")) event.target.dataset.edit = "yes";
   });
   form.addEventListener("input", (event) => {
     const target = event.target;

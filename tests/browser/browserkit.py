@@ -1,0 +1,44 @@
+"""Helpers for the browser tests (a module of its own, so tests can import it)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Page
+
+CLI = str(Path(sys.executable).with_name("backprop-quiz"))
+STUDENT = ("student@demo.local", "student-demo")  # seeded by service/demo.py
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@dataclass
+class Demo:
+    """A running `backprop-quiz demo`: its URL and what it printed."""
+
+    url: str
+    lines: list[str]
+
+
+def log_in(page: Page, demo: Demo, email: str = STUDENT[0], password: str = STUDENT[1]) -> None:
+    """Log in through the form, by its labelled fields."""
+    page.goto(f"{demo.url}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{demo.url}/courses")
+
+
+def key_of(type_id: str, seed: int, difficulty: int = 1) -> dict[str, Any]:
+    """The key of a variant from the offline CLI, independent of the running server."""
+    out = subprocess.run(
+        [CLI, "generate", type_id, "--seed", str(seed), "--difficulty", str(difficulty),
+         "--json", "--with-key"],
+        capture_output=True, text=True, check=True,
+    )
+    return json.loads(out.stdout)["key"]
