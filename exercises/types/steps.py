@@ -27,7 +27,7 @@ from ..solution import Step
 from . import draw, text
 
 # Hidden and output activations of the two-layer nets at difficulty 3.
-HIDDEN = ("relu", "leaky_relu")
+HIDDEN = ("relu", "leaky_relu", "tanh")
 SQUASHING = ("sigmoid", "tanh")
 SQUARED_LOSSES = ("half_sse", "mse")
 # η = ½ is left out wherever factor-of-two and missing-learning-rate are both shown.
@@ -208,7 +208,8 @@ def _far_targets(rng: np.random.Generator, net: Network, difficulty: int, gap: f
 
 
 def _two_layer(rng: np.random.Generator, widths: tuple[int, int, int], m: int) -> Network:
-    """A difficulty-3 net: ReLU or leaky hidden layer, sigmoid or tanh output, squared loss."""
+    """A difficulty-3 net: ReLU, leaky ReLU or tanh hidden layer, sigmoid or tanh output, squared
+    loss."""
     acts = [draw.pick(rng, HIDDEN), draw.pick(rng, SQUASHING)]
     return _net(rng, widths, acts, draw.pick(rng, SQUARED_LOSSES), m, 3)
 
