@@ -115,16 +115,19 @@ def claim(session: Session, submission_id: uuid.UUID, lease_seconds: int) -> Cla
             started_at=now,
         )
         .returning(
-            Submission.problem_id, Submission.tries, Submission.answers, Submission.received_at
+            Submission.tries,
+            Submission.answers,
+            Submission.received_at,
+            select(Problem.variant).where(Problem.id == Submission.problem_id).scalar_subquery(),
         )
         .execution_options(synchronize_session=False)
     ).one_or_none()
     if row is None:
         session.rollback()
         return None
-    variant = session.scalar(select(Problem.variant).where(Problem.id == row.problem_id))
     session.commit()
-    return Claim(submission_id, token, row.tries, row.answers, variant, row.received_at)
+    tries, answers, received_at, variant = row
+    return Claim(submission_id, token, tries, answers, variant, received_at)
 
 
 def finish(session: Session, claim: Claim, grade: dict[str, Any]) -> bool:
