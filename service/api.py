@@ -95,6 +95,7 @@ def not_found(obj: Any) -> APIError:
 
 @bp.route("/exercise-types")
 class ExerciseTypes(MethodView):
+    @bp.doc(security=[])
     @bp.response(200, s.ExerciseType(many=True))
     def get(self) -> list[dict[str, Any]]:
         """The catalogue of exercise types."""
@@ -189,9 +190,7 @@ class ProblemSubmissions(MethodView):
             if due is not None and received_at > due:
                 raise APIError(409, "past_due", "the assignment was due; no more submissions")
         try:
-            submission = pipeline.submit(
-                db.session, problem, user, body["answers"], received_at
-            )
+            submission = pipeline.submit(db.session, problem, user, body["answers"], received_at)
             db.session.commit()
         except ex.AnswerFormatError as exc:
             db.session.rollback()
@@ -210,7 +209,9 @@ class ProblemSubmissions(MethodView):
         """The problem's submissions and their results, oldest first."""
         problem = readable_problem(problem_id)
         submissions = db.session.scalars(
-            select(Submission).where(Submission.problem_id == problem.id).order_by(Submission.attempt)
+            select(Submission)
+            .where(Submission.problem_id == problem.id)
+            .order_by(Submission.attempt)
         )
         return [result_json(sub) for sub in submissions]
 
@@ -424,7 +425,9 @@ class RosterEntry(MethodView):
         """Remove someone from the course (instructors only); their work is kept."""
         course = taught_course(course_id)
         enrollment = db.session.scalar(
-            select(Enrollment).where(Enrollment.course_id == course.id, Enrollment.user_id == user_id)
+            select(Enrollment).where(
+                Enrollment.course_id == course.id, Enrollment.user_id == user_id
+            )
         )
         if enrollment is None:
             raise APIError(404, "not_found", "no such enrollment")

@@ -34,7 +34,7 @@ class Settings:
 
     instance_path: Path
     database_url: str
-    broker_url: str  # a kombu URL; "memory://" when the broker is embedded
+    broker_url: str  # a kombu URL; "memory://localhost/" when the broker is embedded
     secret_key: str | None
     lease_seconds: int  # a claimed submission must be graded within this, or it is retried
     soft_time_limit: int  # seconds; the task is told to stop grading
@@ -50,10 +50,6 @@ class Settings:
     def embedded_broker(self) -> bool:
         """True when tasks travel through kombu's in-process memory transport."""
         return self.broker_url.startswith("memory://")
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -130,7 +126,7 @@ def _database_url(env: Mapping[str, str], instance: Path) -> str:
 def _broker_url(env: Mapping[str, str]) -> str:
     value = _get(env, "CELERY_BROKER_URL") or EMBEDDED_BROKER
     if value == EMBEDDED_BROKER:
-        return "memory://"
+        return "memory://localhost/"
     parts = urlsplit(value)
     if parts.scheme not in BROKER_SCHEMES:
         raise ConfigError(

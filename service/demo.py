@@ -36,7 +36,9 @@ def seed() -> tuple[Login, ...]:
         return LOGINS
     users = {
         login.role: auth.find_user(login.email)
-        or auth.create_user(login.email, login.password, Role(login.role), name=f"Demo {login.role}")
+        or auth.create_user(
+            login.email, login.password, Role(login.role), name=f"Demo {login.role}"
+        )
         for login in LOGINS
     }
     course = Course(code=COURSE_CODE, title="Backpropagation by hand")

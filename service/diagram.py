@@ -3,7 +3,8 @@
 Inputs on the left, one column per layer; the edge from input j to neuron i carries
 W[i][j], written on the edge itself (turned along it, on a white halo that cuts the line)
 a third of the way along, so the labels fanning out of one neuron stay apart and each
-plainly belongs to its own line. With one example the input and target values are shown beside their neurons.
+plainly belongs to its own line. With one example the input and target values are shown
+beside their neurons.
 Every string drawn is escaped; the SVG is a titled image, the prompt states the same
 numbers in words.
 """

@@ -65,9 +65,8 @@ def register(main: click.Group) -> None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True)
-@click.option("--workers", "concurrency", type=click.IntRange(1, 64), default=2, show_default=True,
-              help="Grading threads.")
-def demo(host: str, port: int, concurrency: int) -> None:
+@click.option("--grading-threads", type=click.IntRange(1, 64), default=2, show_default=True)
+def demo(host: str, port: int, grading_threads: int) -> None:
     """The whole product on one machine: web app, grading worker, database file, demo course."""
     from werkzeug.serving import make_server
 
@@ -79,13 +78,14 @@ def demo(host: str, port: int, concurrency: int) -> None:
     from .app import create_app
 
     settings = _settings()
+    _log_to_stderr(settings)
     settings = replace(settings, secret_key=settings.secret_key or _demo_secret(settings))
     upgrade(settings.database_url)
     app = create_app(settings)
     with app.app_context():
         logins = seed.seed()
     celery = app.extensions["celery"]
-    grader = EmbeddedWorker(celery, concurrency=concurrency)
+    grader = EmbeddedWorker(celery, concurrency=grading_threads)
     grader.start()
     sweeper = Sweeper(app.extensions["db"], celery, settings)
     sweeper.start()
@@ -107,6 +107,14 @@ def demo(host: str, port: int, concurrency: int) -> None:
         grader.stop()
 
 
+def _log_to_stderr(settings: Settings) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
 def _demo_secret(settings: Settings) -> str:
     """The demo's session key, kept in the instance folder so logins survive a restart."""
     path = Path(settings.instance_path) / "secret_key"
@@ -120,10 +128,21 @@ def _demo_secret(settings: Settings) -> str:
 @click.command()
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), envvar="WEB_CONCURRENCY",
-              default=2 * (os.cpu_count() or 1), show_default=True, help="Processes ($WEB_CONCURRENCY).")
-@click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Threads per process.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    envvar="WEB_CONCURRENCY",
+    default=2 * (os.cpu_count() or 1),
+    show_default=True,
+    help="Processes ($WEB_CONCURRENCY).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Threads per process.",
+)
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """The web app alone, for production (gunicorn), configured from the environment."""
     from gunicorn.app.base import BaseApplication
@@ -131,6 +150,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     settings = _settings()
     if settings.secret_key is None:
         _fail("SECRET_KEY: must be set to serve in production (sessions are signed with it)")
+    _log_to_stderr(settings)
 
     class Gunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -156,11 +176,20 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
 
 @click.command()
-@click.option("--concurrency", type=click.IntRange(min=1), envvar="WORKER_CONCURRENCY",
-              default=os.cpu_count() or 1, show_default=True,
-              help="Grading processes ($WORKER_CONCURRENCY).")
-@click.option("--loglevel", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
-              case_sensitive=False), default=None, help="Default: $LOG_LEVEL or INFO.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    envvar="WORKER_CONCURRENCY",
+    default=os.cpu_count() or 1,
+    show_default=True,
+    help="Grading processes ($WORKER_CONCURRENCY).",
+)
+@click.option(
+    "--loglevel",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default=None,
+    help="Default: $LOG_LEVEL or INFO.",
+)
 @click.option("--hostname", default=None, help="Celery node name. Default: grader.<pid>@<host>.")
 def worker(concurrency: int, loglevel: str | None, hostname: str | None) -> None:
     """A Celery grading worker (with the sweeper), configured from the environment."""
@@ -168,8 +197,10 @@ def worker(concurrency: int, loglevel: str | None, hostname: str | None) -> None
 
     settings = _settings()
     if settings.embedded_broker:
-        _fail("CELERY_BROKER_URL: a separate worker needs a real broker such as "
-              "redis://host:6379/0 (the embedded broker lives inside `backprop-quiz demo`)")
+        _fail(
+            "CELERY_BROKER_URL: a separate worker needs a real broker such as "
+            "redis://host:6379/0 (the embedded broker lives inside `backprop-quiz demo`)"
+        )
     hostname = hostname or f"grader.{os.getpid()}@%h"
     run_worker(settings, concurrency, (loglevel or settings.log_level).upper(), hostname)
 

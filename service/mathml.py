@@ -18,16 +18,22 @@ from markupsafe import Markup, escape
 
 # MathML Core's elements (and the few latex2mathml writes beyond it); anything else goes.
 ELEMENTS = frozenset(
-    "math mrow mi mn mo ms mtext mspace mfrac msqrt mroot mstyle merror mpadded mphantom "
-    "msub msup msubsup munder mover munderover mmultiscripts mprescripts none mtable mtr "
-    "mtd menclose semantics annotation".split()
+    {
+        "math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "mfrac", "msqrt", "mroot",
+        "mstyle", "merror", "mpadded", "mphantom", "msub", "msup", "msubsup", "munder", "mover",
+        "munderover", "mmultiscripts", "mprescripts", "none", "mtable", "mtr", "mtd", "menclose",
+        "semantics", "annotation"
+    }
 )
 ATTRIBUTES = frozenset(
-    "xmlns display displaystyle scriptlevel mathvariant mathsize mathcolor mathbackground "
-    "fence stretchy separator symmetric largeop movablelimits accent accentunder form "
-    "lspace rspace minsize maxsize width height depth voffset linethickness notation "
-    "columnalign columnlines columnspacing columnspan rowalign rowlines rowspacing rowspan "
-    "frame framespacing equalrows equalcolumns align class".split()
+    {
+        "xmlns", "display", "displaystyle", "scriptlevel", "mathvariant", "mathsize", "mathcolor",
+        "mathbackground", "fence", "stretchy", "separator", "symmetric", "largeop", "movablelimits",
+        "accent", "accentunder", "form", "lspace", "rspace", "minsize", "maxsize", "width",
+        "height", "depth", "voffset", "linethickness", "notation", "columnalign", "columnlines",
+        "columnspacing", "columnspan", "rowalign", "rowlines", "rowspacing", "rowspan", "frame",
+        "framespacing", "equalrows", "equalcolumns", "align", "class"
+    }
 )
 # A matrix's brackets, drawn by the stylesheet around the table instead: stretching an <mo>
 # needs a font with a MATH table, which many systems lack.

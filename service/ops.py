@@ -95,7 +95,10 @@ class PipelineCollector:
             "backprop_quiz_grading_latency_seconds",
             "Seconds from a submission's arrival to its graded result.",
             buckets=[
-                *((str(le), int(n or 0)) for le, n in zip(LATENCY_BUCKETS, cumulative, strict=True)),
+                *(
+                    (str(le), int(n or 0))
+                    for le, n in zip(LATENCY_BUCKETS, cumulative, strict=True)
+                ),
                 ("+Inf", int(total or 0)),
             ],
             sum_value=float(latency_sum or 0.0),
@@ -110,4 +113,3 @@ def _latency_buckets() -> Any:
         func.count(),
         func.sum(latency),
     )
-

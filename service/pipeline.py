@@ -199,7 +199,7 @@ def grade_submission(session: Session, submission_id: uuid.UUID, lease_seconds: 
     try:
         variant = ex.Variant.from_record(won.variant)
         grade = ex.grade(variant, ex.parse_answers(variant, won.answers)).to_json()
-    except Exception as exc:  # noqa: BLE001 -- any failure is kept on the row and retried
+    except Exception as exc:  # any failure is kept on the row and retried
         log.exception("grading submission %s failed (try %d)", submission_id, won.tries)
         fail(session, won, f"{type(exc).__name__}: {exc}"[:2000])
         return Outcome.failed

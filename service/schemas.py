@@ -160,9 +160,7 @@ class AssignmentCreate(Schema):
     mode = fields.String(load_default="homework", validate=validate.OneOf(["homework", "exam"]))
     attempts_allowed = fields.Integer(load_default=3, validate=validate.Range(min=1))
     due_at = fields.AwareDateTime(load_default=None, allow_none=True)
-    slots = fields.List(
-        fields.Nested(SlotCreate), required=True, validate=validate.Length(1, 50)
-    )
+    slots = fields.List(fields.Nested(SlotCreate), required=True, validate=validate.Length(1, 50))
 
 
 class SlotProgress(Schema):

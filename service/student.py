@@ -122,7 +122,8 @@ def _csrf_failed(error: CSRFError) -> tuple[str, int]:
 @bp.errorhandler(404)
 def _http_error(error: HTTPException) -> tuple[str, int]:
     status = error.code or 404
-    title = {400: "That address is not quite right", 403: "Not yours to see"}.get(status, "Not found")
+    titles = {400: "That address is not quite right", 403: "Not yours to see"}
+    title = titles.get(status, "Not found")
     return render_template(
         "error.html", status=status, title=title, message=error.description
     ), status
@@ -142,7 +143,8 @@ def _user() -> User:
 
 @bp.get("/")
 def index() -> Response:
-    return redirect(url_for("student.courses" if current_user.is_authenticated else "student.login"))
+    home = "student.courses" if current_user.is_authenticated else "student.login"
+    return redirect(url_for(home))
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -15,9 +15,12 @@
   const withId = (url, id) => url.replace(PLACEHOLDER, id);
 
   async function getJSON(url) {
-    const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    const response = await fetch(url, {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    });
     if (!response.ok || !response.headers.get("Content-Type")?.includes("json")) {
-      throw new Error(response.status === 401 ? "log in again" : `the server answered ${response.status}`);
+      throw new Error(response.status === 401 ? "log in again" : `answer ${response.status}`);
     }
     return response.json();
   }
@@ -95,7 +98,9 @@
     const body = part.querySelector("table.matrix tbody");
     body.replaceChildren(...Array.from({ length: rows }, (_, i) => {
       const tr = document.createElement("tr");
-      for (let j = 0; j < cols; j += 1) tr.append(makeCell(part.dataset.part, i + 1, j + 1, old[i]?.[j] ?? ""));
+      for (let j = 0; j < cols; j += 1) {
+        tr.append(makeCell(part.dataset.part, i + 1, j + 1, old[i]?.[j] ?? ""));
+      }
       return tr;
     }));
     clearMarks(part);
@@ -245,7 +250,7 @@
       const name = part.dataset.part;
       const kind = part.dataset.kind;
       if (kind === "matrix") out[name] = readGrid(part);
-      else if (kind === "choice") out[name] = part.querySelector("input[type=radio]:checked")?.value ?? "";
+      else if (kind === "choice") out[name] = part.querySelector("input:checked")?.value ?? "";
       else out[name] = part.querySelector(`input.${kind}`).value;
     }
     return out;
@@ -272,7 +277,11 @@
       const response = await fetch(form.dataset.submitUrl, {
         method: "POST",
         credentials: "same-origin",
-        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf },
+        headers: {
+          "Content-Type": "application/json",
+          Accept: "application/json",
+          "X-CSRFToken": csrf,
+        },
         body: JSON.stringify({ answers: answers() }),
       });
       const body = await response.json().catch(() => ({}));
@@ -301,7 +310,7 @@
         document.getElementById("solution-slot").innerHTML = panel.solution;
       }
     } catch (error) {
-      say("alert", `Something went wrong (${error.message}). Your answers are still here: try again.`);
+      say("alert", `Something went wrong (${error.message}). Your answers are kept: try again.`);
     } finally {
       busy = false;
       button.disabled = form.querySelector("fieldset.part:disabled") !== null;

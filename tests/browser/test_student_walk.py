@@ -137,6 +137,8 @@ def test_a_transposed_gradient_is_named(page: Page, demo: Demo, screenshots: Pat
     wrong = sum(a != b for ra, rb in zip(transposed, key) for a, b in zip(ra, rb))
     expect(page.locator("input.cell.cell-wrong")).to_have_count(wrong)
     page.screenshot(path=screenshots / "problem-mistake-desktop.png", full_page=True)
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=screenshots / "problem-mistake-phone.png", full_page=True)
     expect(page.locator("#solution-locked")).to_be_visible()  # not solved yet
 
 

@@ -58,7 +58,8 @@ def grade_queued(app: Flask) -> None:
     celery = app.extensions["celery"]
     celery.loader.import_default_modules()
     with app.app_context():
-        ids = list(db.session.scalars(select(Submission.id).where(Submission.status == Status.queued)))
+        queued = select(Submission.id).where(Submission.status == Status.queued)
+        ids = list(db.session.scalars(queued))
         db.session.commit()
     for sid in ids:
         celery.tasks[GRADE_TASK](str(sid))
