@@ -360,3 +360,40 @@ def test_prompt_labels_feedback_and_names_are_escaped(app: Flask) -> None:
         assert "&lt;script&gt;alert(" in html, path
     panel = client.get(f"/submissions/{sid}/panel").json
     assert HOSTILE not in panel["result"] and "Feedback &lt;script&gt;" in panel["result"]
+
+
+def test_the_page_submits_only_with_its_csrf_token(app: Flask, browser: FlaskClient) -> None:
+    problem_id = practice_problem(app, browser)
+    refused = browser.post(
+        f"/api/v1/problems/{problem_id}/submissions", json={"answers": {"dC_dW": [["1"]]}}
+    )
+    assert refused.status_code == 400 and refused.json["error"]["code"] == "csrf_failed"
+    assert submit(browser, problem_id, {"dC_dW": [["1"]]}).status_code == 202
+
+
+def test_carried_forward_credit_is_marked(app: Flask, browser: FlaskClient) -> None:
+    problem_id = practice_problem(app, browser, "chain-rule", seed=2)
+    with app.app_context():
+        problem = db.session.get(Problem, problem_id)
+        now = utcnow()
+        submission = Submission(
+            problem=problem, user_id=problem.owner_id, attempt=1, answers={},
+            status=Status.graded, received_at=now, queued_at=now, graded_at=now,
+        )
+        db.session.add(submission)
+        db.session.flush()
+        wrong = {"score": 0.0, "correct": False, "misconceptions": ["sign-flip"],
+                 "feedback": "Sign flip: ..."}
+        carried = {"score": 1.0, "correct": True, "misconceptions": [], "carried_forward": True,
+                   "feedback": "Correct from your own earlier answers (carried forward)."}
+        right = {"score": 1.0, "correct": True, "misconceptions": [], "feedback": "Correct."}
+        db.session.add(Result(
+            submission_id=submission.id, score=0.75, latency_seconds=0.1,
+            parts={"dC_da": wrong, "da_dz": right, "dz_dw": right, "dC_dw": carried},
+        ))
+        db.session.commit()
+        sid = submission.id
+    result = browser.get(f"/submissions/{sid}/panel").json["result"]
+    assert "75%" in result and "Sign flip" in result
+    assert result.count("carried-forward credit") == 1
+    assert "from your own earlier answers" in result
