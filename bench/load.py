@@ -76,7 +76,8 @@ class Connection:
         assert self.reader is not None
         self.writer.write(
             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"{self.head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+            f"{self.head}Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
         )
         status = int((await self.reader.readline()).split()[1])
         length, close = 0, False
@@ -101,7 +102,9 @@ class Run:
     ids: list[str]
 
 
-async def closed_loop(port: int, headers: dict[str, str], jobs: list[tuple[str, bytes]], clients: int) -> Run:
+async def closed_loop(
+    port: int, headers: dict[str, str], jobs: list[tuple[str, bytes]], clients: int
+) -> Run:
     """``clients`` connections each post the next job as soon as the last one answered."""
     queue = iter(jobs)
     latencies: list[float] = []
@@ -123,7 +126,9 @@ async def closed_loop(port: int, headers: dict[str, str], jobs: list[tuple[str, 
     return Run(time.perf_counter() - start, latencies, statuses, ids)
 
 
-async def open_loop(port: int, headers: dict[str, str], jobs: list[tuple[str, bytes]], rate: float) -> Run:
+async def open_loop(
+    port: int, headers: dict[str, str], jobs: list[tuple[str, bytes]], rate: float
+) -> Run:
     """Offer one job every 1/rate seconds, whatever the server's pace (idle connections reused)."""
     idle: list[Connection] = []
     latencies: list[float] = []
@@ -186,8 +191,9 @@ def system(args: argparse.Namespace) -> Iterator[System]:
     def spawn(argv: list[str], log: str) -> None:
         with (workdir / log).open("wb") as out:
             processes.append(
-                subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+                subprocess.Popen(
+                    argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
             )
 
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
@@ -198,22 +204,71 @@ def system(args: argparse.Namespace) -> Iterator[System]:
             from floor import CREATE
 
             conn.execute(CREATE)
-        spawn(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--dir",
-               str(workdir), "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""],
-              "redis.log")
+        spawn(
+            [
+                "redis-server",
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(workdir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+            ],
+            "redis.log",
+        )
         gunicorn = ["--workers", str(args.web_workers), "--threads", str(args.threads)]
-        spawn([str(BIN), "serve", "--host", "127.0.0.1", "--port", str(web_port), *gunicorn],
-              "web.log")
-        spawn([str(GUNICORN), "--bind", f"127.0.0.1:{floor_port}", "-k", "gthread",
-               "--keep-alive", "5", *gunicorn, "--chdir", str(HERE), "floor:create_app()"],
-              "floor.log")
+        spawn(
+            [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(web_port), *gunicorn],
+            "web.log",
+        )
+        spawn(
+            [
+                str(GUNICORN),
+                "--bind",
+                f"127.0.0.1:{floor_port}",
+                "-k",
+                "gthread",
+                "--keep-alive",
+                "5",
+                *gunicorn,
+                "--chdir",
+                str(HERE),
+                "floor:create_app()",
+            ],
+            "floor.log",
+        )
         for i in range(args.workers):
             spawn([str(BIN), "worker", "--concurrency", str(args.concurrency)], f"worker-{i}.log")
         wait_healthy(f"http://127.0.0.1:{web_port}/healthz")
-        subprocess.run([str(BIN), "users", "create", "--email", "bench@example.org", "--password",
-                        "benchmark-pw", "--role", "student"], env=env, check=True, capture_output=True)
-        token = subprocess.run([str(BIN), "tokens", "create", "--email", "bench@example.org"],
-                               env=env, check=True, capture_output=True, text=True).stdout.strip()
+        subprocess.run(
+            [
+                str(BIN),
+                "users",
+                "create",
+                "--email",
+                "bench@example.org",
+                "--password",
+                "benchmark-pw",
+                "--role",
+                "student",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        token = subprocess.run(
+            [str(BIN), "tokens", "create", "--email", "bench@example.org"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         yield System(env, database_url, web_port, floor_port, token)
     finally:
         for process in processes:
@@ -244,7 +299,9 @@ def submission_jobs(problems: list[tuple[str, dict]], count: int) -> list[tuple[
     ]
 
 
-def graded_latencies(sut: System, ids: list[str], timeout: float = 300) -> tuple[list[float], float]:
+def graded_latencies(
+    sut: System, ids: list[str], timeout: float = 300
+) -> tuple[list[float], float]:
     """Wait until every id is graded; return submit->graded latencies and the span of the run."""
     deadline = time.monotonic() + timeout
     with psycopg.connect(sut.database_url) as conn:
@@ -270,7 +327,9 @@ def graded_latencies(sut: System, ids: list[str], timeout: float = 300) -> tuple
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--submissions", type=int, default=4000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--rate", type=float, default=200.0, help="offered rate of the paced run")
@@ -287,7 +346,9 @@ def main() -> None:
         problems = practice_problems(sut, 50)
         body = json.dumps({"answers": problems[0][1]}).encode()
         # Warm both apps (connection pools, imports) and let the warm-up be graded first.
-        warm = asyncio.run(closed_loop(sut.web_port, auth, submission_jobs(problems, 200), args.clients))
+        warm = asyncio.run(
+            closed_loop(sut.web_port, auth, submission_jobs(problems, 200), args.clients)
+        )
         graded_latencies(sut, warm.ids)
         asyncio.run(closed_loop(sut.floor_port, {}, [("/floor", body)] * 200, args.clients))
 
@@ -295,7 +356,9 @@ def main() -> None:
             closed_loop(sut.floor_port, {}, [("/floor", body)] * args.submissions, args.clients)
         )
         e2e = asyncio.run(
-            closed_loop(sut.web_port, auth, submission_jobs(problems, args.submissions), args.clients)
+            closed_loop(
+                sut.web_port, auth, submission_jobs(problems, args.submissions), args.clients
+            )
         )
         e2e_latency, e2e_span = graded_latencies(sut, e2e.ids)
         paced_jobs = submission_jobs(problems, int(args.rate * args.seconds))
@@ -305,21 +368,31 @@ def main() -> None:
     floor_rate = len(floor.latencies) / floor.seconds
     accepted_rate = len(e2e.ids) / e2e.seconds
     graded_rate = len(e2e_latency) / e2e_span
-    print(f"\nbackprop-quiz load benchmark  ({os.cpu_count()} CPUs; gunicorn {args.web_workers}x"
-          f"{args.threads} gthread; {args.workers} worker(s) x {args.concurrency}; "
-          f"{args.clients} clients)")
+    print(
+        f"\nbackprop-quiz load benchmark  ({os.cpu_count()} CPUs; gunicorn {args.web_workers}x"
+        f"{args.threads} gthread; {args.workers} worker(s) x {args.concurrency}; "
+        f"{args.clients} clients)"
+    )
     print(f"{'run':<34}{'rate /s':>10}{'p50 ms':>10}{'p99 ms':>10}")
     rows = [
         ("floor: insert one row (HTTP)", floor_rate, floor.latencies),
         ("e2e: POST accepted (HTTP)", accepted_rate, e2e.latencies),
         ("e2e: graded, submit->graded", graded_rate, e2e_latency),
         (f"paced {args.rate:.0f}/s: POST (HTTP)", len(paced.ids) / paced.seconds, paced.latencies),
-        (f"paced {args.rate:.0f}/s: submit->graded", len(paced_latency) / paced.seconds, paced_latency),
+        (
+            f"paced {args.rate:.0f}/s: submit->graded",
+            len(paced_latency) / paced.seconds,
+            paced_latency,
+        ),
     ]
     for label, rate, values in rows:
-        print(f"{label:<34}{rate:>10.0f}{pct(values, 50) * 1000:>10.1f}{pct(values, 99) * 1000:>10.1f}")
-    print(f"graded/s over floor: {graded_rate / floor_rate:.2f}x; "
-          f"statuses e2e {e2e.statuses}, paced {paced.statuses}, floor {floor.statuses}")
+        print(
+            f"{label:<34}{rate:>10.0f}{pct(values, 50) * 1000:>10.1f}{pct(values, 99) * 1000:>10.1f}"
+        )
+    print(
+        f"graded/s over floor: {graded_rate / floor_rate:.2f}x; "
+        f"statuses e2e {e2e.statuses}, paced {paced.statuses}, floor {floor.statuses}"
+    )
 
 
 if __name__ == "__main__":

@@ -107,6 +107,8 @@ def publish(celery: Celery, ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
         try:
             celery.send_task(GRADE_TASK, args=[str(submission_id)], queue=QUEUE)
         except Exception as exc:  # noqa: BLE001 -- any broker failure: the sweeper sends later
-            log.warning("broker unavailable, %d grading task(s) left queued: %s", len(ids) - done, exc)
+            log.warning(
+                "broker unavailable, %d grading task(s) left queued: %s", len(ids) - done, exc
+            )
             return list(ids[done:])
     return []

@@ -49,7 +49,7 @@ class Sweeper(threading.Thread):
         while not self._stopping.is_set():
             try:
                 self.sweep_once()
-            except Exception:  # noqa: BLE001 -- a database outage must not end the loop
+            except Exception:  # a database outage must not end the loop
                 log.exception("sweep failed; trying again in %.1f s", self.settings.sweep_interval)
             self._stopping.wait(self.settings.sweep_interval)
 

@@ -98,9 +98,7 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_enrollments_user_id_users"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_enrollments")),
-        sa.UniqueConstraint(
-            "course_id", "user_id", name=op.f("uq_enrollments_course_id_user_id")
-        ),
+        sa.UniqueConstraint("course_id", "user_id", name=op.f("uq_enrollments_course_id_user_id")),
     )
     op.create_index(op.f("ix_enrollments_user_id"), "enrollments", ["user_id"])
     op.create_table(
@@ -157,9 +155,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("answers", JSON, nullable=False),
-        sa.Column(
-            "status", enum("status", "queued", "grading", "graded", "error"), nullable=False
-        ),
+        sa.Column("status", enum("status", "queued", "grading", "graded", "error"), nullable=False),
         sa.Column("tries", sa.Integer(), nullable=False),
         sa.Column("claim_token", sa.String(length=32), nullable=True),
         sa.Column("claimed_by", sa.String(length=255), nullable=True),

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import make_url
-
 from integrationkit import BIN, Api, Process, RedisServer, cli, free_port, wait_for
+from sqlalchemy import make_url
 
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -84,12 +83,26 @@ class Stack:
 
 @pytest.fixture
 def stack(postgres_url: str, redis_server: RedisServer, tmp_path: Path) -> Iterator[Stack]:
-    env = {**base_env(tmp_path), "DATABASE_URL": postgres_url, "CELERY_BROKER_URL": redis_server.url}
+    env = {
+        **base_env(tmp_path),
+        "DATABASE_URL": postgres_url,
+        "CELERY_BROKER_URL": redis_server.url,
+    }
     port = free_port()
     web = Process(
         "web",
-        [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
-         "--threads", "8"],
+        [
+            str(BIN),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--threads",
+            "8",
+        ],
         env,
         tmp_path,
     )
@@ -98,8 +111,17 @@ def stack(postgres_url: str, redis_server: RedisServer, tmp_path: Path) -> Itera
     web.start()
     try:
         wait_for(started.api.healthy, 60, "the web app healthy")
-        cli(env, "users", "create", "--email", "load@example.org", "--password", "load-test-pw",
-            "--role", "student")
+        cli(
+            env,
+            "users",
+            "create",
+            "--email",
+            "load@example.org",
+            "--password",
+            "load-test-pw",
+            "--role",
+            "student",
+        )
         started.api.token = cli(env, "tokens", "create", "--email", "load@example.org")
         yield started
     finally:

@@ -47,7 +47,10 @@ class Process:
     def start(self) -> Process:
         with self.log.open("ab") as out:
             self.popen = subprocess.Popen(
-                self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                self.argv,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         return self
@@ -119,8 +122,19 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process = Process(
             f"redis-{self.port}",
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no"],
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+            ],
             dict(os.environ),
             log_dir,
         )
@@ -143,7 +157,9 @@ class RedisServer:
 
 def cli(env: dict[str, str], *args: str) -> str:
     """Run a backprop-quiz command to completion and return its stdout."""
-    done = subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(BIN), *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     if done.returncode != 0:
         raise RuntimeError(f"backprop-quiz {' '.join(args)} failed: {done.stderr}")
     return done.stdout.strip()
@@ -179,7 +195,9 @@ def problems(api: Api, count: int) -> list[tuple[str, dict[str, Any]]]:
 
     out = []
     for seed in range(count):
-        response = api.call("POST", "/api/v1/problems", json={"type": "weight-gradient", "seed": seed})
+        response = api.call(
+            "POST", "/api/v1/problems", json={"type": "weight-gradient", "seed": seed}
+        )
         response.raise_for_status()
         out.append((response.json()["id"], ex.generate("weight-gradient", seed, 1).key))
     return out

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import base_env
 from integrationkit import (
     BIN,
@@ -91,9 +90,7 @@ def test_the_demo_killed_mid_stream_loses_nothing(demo: Demo) -> None:
     accepted = {r.json()["id"].replace("-", "") for r in responses}
     # Every row the demo committed is graded in the end (a request cut off by the kill may
     # have been committed and then retried by the client, so rows can exceed 1,000).
-    wait_for(
-        lambda: set(demo.counts()) == {"graded"}, 120, "every submission graded", every=0.5
-    )
+    wait_for(lambda: set(demo.counts()) == {"graded"}, 120, "every submission graded", every=0.5)
     stored = demo.ids("SELECT id FROM submissions")
     assert accepted <= stored
     graded = demo.ids("SELECT submission_id FROM results")

@@ -8,7 +8,6 @@ import time
 import psycopg
 import pytest
 import requests
-
 from conftest import Stack
 from integrationkit import kill_while_grading, problems, submit_all, wait_for
 
@@ -22,8 +21,10 @@ def graded_exactly_once(stack: Stack, accepted: set[str], timeout: float) -> Non
     wait_for(
         lambda: stack.counts() == {"graded": len(accepted)}, timeout, f"{len(accepted)} graded"
     )
-    rows = stack.query("SELECT s.id::text, count(r.id) FROM submissions s "
-                       "LEFT JOIN results r ON r.submission_id = s.id GROUP BY s.id")
+    rows = stack.query(
+        "SELECT s.id::text, count(r.id) FROM submissions s "
+        "LEFT JOIN results r ON r.submission_id = s.id GROUP BY s.id"
+    )
     assert {sid for sid, _ in rows} == accepted
     assert all(results == 1 for _, results in rows)
     (total,) = stack.query("SELECT count(*) FROM results")[0]

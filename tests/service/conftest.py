@@ -12,12 +12,12 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from servicekit import PASSWORD, Caller
 from sqlalchemy import make_url
 
 from migrations import upgrade
@@ -27,8 +27,6 @@ from service.config import Settings, load_settings
 from service.db import db
 from service.models import Role
 
-from servicekit import PASSWORD, Caller
-
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -37,8 +35,10 @@ def _admin() -> psycopg.Connection:
 
 
 def _pg_url(name: str) -> str:
-    return make_url(ADMIN_URL).set(drivername="postgresql+psycopg", database=name).render_as_string(
-        hide_password=False
+    return (
+        make_url(ADMIN_URL)
+        .set(drivername="postgresql+psycopg", database=name)
+        .render_as_string(hide_password=False)
     )
 
 
@@ -139,4 +139,3 @@ def student(make_caller: Callable[..., Caller]) -> Caller:
 @pytest.fixture
 def instructor(make_caller: Callable[..., Caller]) -> Caller:
     return make_caller("instructor")
-

@@ -10,14 +10,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from servicekit import Caller
 from sqlalchemy import select, update
 
 import exercises as ex
 from service.db import db
 from service.models import Assignment, Problem, Status, Submission, utcnow
 from worker.app import GRADE_TASK
-
-from servicekit import Caller
 
 
 def grade_queued(app: Flask) -> None:
@@ -101,7 +100,9 @@ def test_another_students_problem_is_404(make_caller: Callable[..., Caller]) -> 
         assert response.status_code == 404, path
         assert response.json["error"]["code"] == "not_found"
     answers = {"answers": key_of_answers(owner, problem)}
-    assert other.post(f"/api/v1/problems/{problem['id']}/submissions", json=answers).status_code == 404
+    assert (
+        other.post(f"/api/v1/problems/{problem['id']}/submissions", json=answers).status_code == 404
+    )
 
 
 def key_of_answers(caller: Caller, problem: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +132,9 @@ def test_submission_is_accepted_queued_and_graded(app: Flask, student: Caller) -
 
 def test_a_transposed_gradient_is_named(app: Flask, student: Caller) -> None:
     seed = next(
-        s for s in range(100) if (k := ex.generate("weight-gradient", s, 1).key["dC_dW"]) != transpose(k)
+        s
+        for s in range(100)
+        if (k := ex.generate("weight-gradient", s, 1).key["dC_dW"]) != transpose(k)
     )
     problem = practice(student, seed=seed)
     wrong = transpose(key_of(app, problem["id"])["dC_dW"])
@@ -144,7 +147,9 @@ def test_a_transposed_gradient_is_named(app: Flask, student: Caller) -> None:
     assert "transposed-gradient" in result["parts"]["dC_dW"]["misconceptions"]
 
 
-def test_unreadable_answers_are_422_per_part_and_use_no_attempt(app: Flask, student: Caller) -> None:
+def test_unreadable_answers_are_422_per_part_and_use_no_attempt(
+    app: Flask, student: Caller
+) -> None:
     problem = practice(student)
     response = student.post(
         f"/api/v1/problems/{problem['id']}/submissions", json={"answers": {"dC_dW": "1/"}}
@@ -301,9 +306,7 @@ def test_past_due_is_409(app: Flask, course: dict[str, Any]) -> None:
     student = course["student"]
     problem = slot_problem(student, course)
     with app.app_context():
-        db.session.execute(
-            update(Assignment).values(due_at=utcnow() - timedelta(minutes=1))
-        )
+        db.session.execute(update(Assignment).values(due_at=utcnow() - timedelta(minutes=1)))
         db.session.commit()
     response = student.post(
         f"/api/v1/problems/{problem['id']}/submissions",
@@ -325,7 +328,9 @@ def test_courses_are_private(course: dict[str, Any], make_caller: Callable[..., 
         f"/api/v1/courses/{cid}/submissions",
     ):
         assert outsider.get(path).status_code == 404, path
-    assert outsider.post(f"/api/v1/courses/{cid}/assignments/{aid}/slots/1/problem").status_code == 404
+    assert (
+        outsider.post(f"/api/v1/courses/{cid}/assignments/{aid}/slots/1/problem").status_code == 404
+    )
     student = course["student"]
     for path in (
         f"/api/v1/courses/{cid}/roster",
@@ -388,9 +393,12 @@ def test_roster_changes(course: dict[str, Any], make_caller: Callable[..., Calle
     teacher, cid = course["instructor"], course["id"]
     again = teacher.post(f"/api/v1/courses/{cid}/roster", json={"email": course["student"].email})
     assert again.status_code == 409
-    assert teacher.post(
-        f"/api/v1/courses/{cid}/roster", json={"email": "ghost@example.org"}
-    ).status_code == 404
+    assert (
+        teacher.post(
+            f"/api/v1/courses/{cid}/roster", json={"email": "ghost@example.org"}
+        ).status_code
+        == 404
+    )
     assistant = make_caller("instructor")
     added = teacher.post(
         f"/api/v1/courses/{cid}/roster", json={"email": assistant.email, "role": "instructor"}
@@ -473,9 +481,7 @@ def test_instructor_retries_an_error(app: Flask, course: dict[str, Any]) -> None
         json={"answers": key_of(app, problem["id"])},
     ).json["id"]
     with app.app_context():
-        db.session.execute(
-            update(Submission).values(status=Status.error, tries=3, reason="boom")
-        )
+        db.session.execute(update(Submission).values(status=Status.error, tries=3, reason="boom"))
         db.session.commit()
     errored = teacher.get(f"/api/v1/courses/{course['id']}/submissions?status=error").json
     assert [s["id"] for s in errored] == [sid] and errored[0]["reason"] == "boom"
@@ -553,5 +559,7 @@ def test_problem_status_reads_back_exact_strings(app: Flask, student: Caller) ->
     grade_queued(app)
     assert student.get(f"/api/v1/submissions/{sid}").json["score"] == 1.0
     with app.app_context():
-        stored = db.session.scalar(select(Submission.answers).where(Submission.id == uuid.UUID(sid)))
+        stored = db.session.scalar(
+            select(Submission.answers).where(Submission.id == uuid.UUID(sid))
+        )
     assert stored == {"dC_dW": as_text}

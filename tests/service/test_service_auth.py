@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from servicekit import PASSWORD, Caller
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
@@ -18,8 +19,6 @@ from service.cli import main
 from service.config import Settings
 from service.db import db
 from service.models import ApiToken, Role, User
-
-from servicekit import PASSWORD, Caller
 
 
 def test_password_is_stored_hashed(ctx: None) -> None:
@@ -129,13 +128,31 @@ def test_users_and_tokens_commands(
     runner = CliRunner()
     created = runner.invoke(
         main,
-        ["users", "create", "--email", "t@example.org", "--password", PASSWORD, "--role", "instructor"],
+        [
+            "users",
+            "create",
+            "--email",
+            "t@example.org",
+            "--password",
+            PASSWORD,
+            "--role",
+            "instructor",
+        ],
         env=env,
     )
     assert created.exit_code == 0, created.output
     again = runner.invoke(
         main,
-        ["users", "create", "--email", "t@example.org", "--password", PASSWORD, "--role", "student"],
+        [
+            "users",
+            "create",
+            "--email",
+            "t@example.org",
+            "--password",
+            PASSWORD,
+            "--role",
+            "student",
+        ],
         env=env,
     )
     assert again.exit_code != 0 and "exists" in again.output

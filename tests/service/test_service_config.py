@@ -14,7 +14,7 @@ from service.config import ConfigError, load_settings
 def test_defaults_are_embedded(tmp_path: Path) -> None:
     s = load_settings({"INSTANCE_PATH": str(tmp_path)})
     assert s.database_url == f"sqlite:///{tmp_path}/backprop-quiz.sqlite3"
-    assert s.broker_url == "memory://" and s.embedded_broker
+    assert s.broker_url == "memory://localhost/" and s.embedded_broker
     assert s.secret_key is None
     assert s.hard_time_limit < s.lease_seconds
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
+from servicekit import Caller
 from sqlalchemy import select, update
 
 import exercises as ex
@@ -21,8 +22,6 @@ from service.models import Course, Problem, Result, Status, Submission, User, ut
 from service.pipeline import submit
 from worker.embedded import EmbeddedWorker
 from worker.sweeper import Sweeper
-
-from servicekit import Caller
 
 
 def test_healthz_reports_database_and_broker(client: object) -> None:
@@ -59,8 +58,13 @@ def _metrics(app: Flask) -> dict[str, dict[tuple, float]]:
 def _add_problem(owner_id: int) -> Problem:
     variant = ex.generate("weight-gradient", 5, 1)
     problem = Problem(
-        type=variant.type, type_version=variant.type_version, seed=5, difficulty=1,
-        variant=variant.to_record(), owner_id=owner_id, attempts_allowed=None,
+        type=variant.type,
+        type_version=variant.type_version,
+        seed=5,
+        difficulty=1,
+        variant=variant.to_record(),
+        owner_id=owner_id,
+        attempts_allowed=None,
     )
     db.session.add(problem)
     db.session.commit()
@@ -74,9 +78,7 @@ def test_metrics_count_statuses_latency_and_queue_age(app: Flask, student: Calle
         for _ in range(3):
             submit(db.session, problem, user, problem.variant["key"], utcnow())
         db.session.commit()
-        db.session.execute(
-            update(Submission).values(queued_at=utcnow() - timedelta(seconds=42))
-        )
+        db.session.execute(update(Submission).values(queued_at=utcnow() - timedelta(seconds=42)))
         first = db.session.scalars(select(Submission).order_by(Submission.attempt)).first()
         first.status = Status.graded
         db.session.add(Result(submission=first, score=1.0, parts={}, latency_seconds=0.07))
@@ -85,7 +87,9 @@ def test_metrics_count_statuses_latency_and_queue_age(app: Flask, student: Calle
     by_status = {dict(k)["status"]: v for k, v in m["backprop_quiz_submissions"].items()}
     assert by_status == {"queued": 2, "grading": 0, "graded": 1, "error": 0}
     assert 42 <= m["backprop_quiz_oldest_queued_age_seconds"][()] < 100
-    buckets = {dict(k)["le"]: v for k, v in m["backprop_quiz_grading_latency_seconds_bucket"].items()}
+    buckets = {
+        dict(k)["le"]: v for k, v in m["backprop_quiz_grading_latency_seconds_bucket"].items()
+    }
     assert buckets["0.05"] == 0 and buckets["0.1"] == 1 and buckets["+Inf"] == 1
     assert m["backprop_quiz_grading_latency_seconds_count"][()] == 1
     assert m["backprop_quiz_grading_latency_seconds_sum"][()] == pytest.approx(0.07)
@@ -97,7 +101,9 @@ def test_embedded_worker_grades_what_the_api_accepts(app: Flask, student: Caller
     try:
         ids = []
         for seed in range(4):
-            problem = student.post("/api/v1/problems", json={"type": "weight-gradient", "seed": seed}).json
+            problem = student.post(
+                "/api/v1/problems", json={"type": "weight-gradient", "seed": seed}
+            ).json
             key = ex.generate("weight-gradient", seed, 1).key
             ids.append(
                 student.post(

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from servicekit import Caller
 from sqlalchemy import func, select, update
 
 import exercises as ex
@@ -19,8 +20,6 @@ from service import pipeline
 from service.db import db
 from service.models import Problem, Result, Status, Submission, User, utcnow
 from worker.app import GRADE_TASK
-
-from servicekit import Caller
 
 LEASE = 10
 
@@ -74,7 +73,9 @@ def test_submit_adds_a_queued_row_and_numbers_attempts(submit: Callable[..., uui
     assert row(first).published_at is not None and row(first).tries == 0
 
 
-def test_unreadable_answers_write_nothing(problem: Problem, submit: Callable[..., uuid.UUID]) -> None:
+def test_unreadable_answers_write_nothing(
+    problem: Problem, submit: Callable[..., uuid.UUID]
+) -> None:
     with pytest.raises(ex.AnswerFormatError) as caught:
         submit({"dC_dW": "1/"})
     assert "dC_dW" in caught.value.parts
@@ -195,7 +196,9 @@ def _age_publication(sid: uuid.UUID, seconds: float) -> None:
     db.session.commit()
 
 
-def test_sweep_requeues_expired_leases_and_errors_the_third(submit: Callable[..., uuid.UUID]) -> None:
+def test_sweep_requeues_expired_leases_and_errors_the_third(
+    submit: Callable[..., uuid.UUID],
+) -> None:
     sid = submit()
     for tries in range(1, pipeline.MAX_TRIES + 1):
         assert pipeline.claim(db.session, sid, LEASE) is not None
