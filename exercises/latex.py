@@ -26,6 +26,8 @@ def number(v: Any) -> str:
         decimal = _terminating(p, q)
         if decimal is not None:
             return decimal
+        if q > 1000:  # 1199/1600 helps nobody: show the digits a student would write
+            return number(float(p) / q)
         sign = "-" if p < 0 else ""
         return f"{sign}\\frac{{{abs(p)}}}{{{q}}}"
     f = to_float(v)
@@ -44,7 +46,7 @@ def factor(v: Any) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
-def _terminating(p: int, q: int, places: int = 4) -> str | None:
+def _terminating(p: int, q: int, places: int = 6) -> str | None:
     """p/q as a decimal if it terminates within ``places`` digits (3/40 -> '0.075')."""
     scaled = p * 10**places
     if scaled % q:

@@ -350,7 +350,7 @@ def _check_healthy(setup: Setup) -> None:
             raise Degenerate(f"layer {l + 1} sigmoid saturates")
         if act == "tanh" and np.any(np.abs(L.a) > 0.96):
             raise Degenerate(f"layer {l + 1} tanh saturates")
-        if act in ("relu", "leaky_relu") and not np.any(L.z > 0):
+        if act == "relu" and not np.any(L.z > 0):  # a leaky unit still passes α·z back
             raise Degenerate(f"layer {l + 1} ReLUs are all dead")
         if act in ("relu", "leaky_relu") and np.any(np.abs(L.z) < 1e-9):
             raise Degenerate(f"layer {l + 1} has z = 0 at a ReLU kink")
