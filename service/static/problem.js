@@ -242,6 +242,12 @@
     }
   }
 
+  // A prefilled expression (the last answer sent) shows how it was read straight away.
+  parts.filter((part) => part.dataset.kind === "expression").forEach((part) => {
+    const input = part.querySelector("input.expression");
+    if (input.value.trim()) preview(part, input);
+  });
+
   // --- submitting --------------------------------------------------------------------------
 
   function answers() {
@@ -294,6 +300,10 @@
         say("alert", "Nothing was graded and no attempt was used: fix the answers marked below.");
         const first = parts.find((part) => problems[part.dataset.part]);
         first?.querySelector("input:not([type=number])")?.focus();
+        return;
+      }
+      if (response.status === 401) {
+        say("alert", "Your session has ended: log in again in another tab, then submit again.");
         return;
       }
       if (response.status !== 202) {
