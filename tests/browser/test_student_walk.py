@@ -13,6 +13,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
+import exercises as ex
+
 from browserkit import DESKTOP, PHONE, Demo, key_of, log_in
 
 pytestmark = pytest.mark.browser
@@ -251,3 +253,15 @@ def test_every_page_at_desktop_and_phone_width(
         expect(page.get_by_role("heading", level=1)).to_contain_text("Attempt")
         shoot(page, screenshots / f"submission-{name}.png")
         context.close()
+
+
+def test_every_exercise_type_fits_a_phone(browser: Browser, demo: Demo) -> None:
+    """The widest variants (difficulty 3: batches, three-neuron layers) stay within 390 px."""
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    log_in(page, demo)
+    for exercise in ex.catalogue():
+        page.goto(f"{demo.url}/practice/{exercise.id}?seed=5&difficulty=3")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{exercise.id} is {overflow}px wider than a phone"
+    context.close()
