@@ -112,7 +112,7 @@ def _describe(network: dict[str, Any], sizes: list[int]) -> str:
     layers = ", ".join(
         f"layer {l}: {n} {_activation(layer)} neuron"
         + ("s" if n != 1 else "")
-        for l, (n, layer) in enumerate(zip(sizes[1:], network["layers"]), start=1)
+        for l, (n, layer) in enumerate(zip(sizes[1:], network["layers"], strict=True), start=1)
     )
     return f"Network diagram: {sizes[0]} inputs; {layers}. Each edge is labelled with its weight."
 

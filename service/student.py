@@ -99,8 +99,8 @@ def due_text(due: datetime | None, now: datetime) -> str:
         return "no due date"
     seconds = (due - now).total_seconds()
     hours = abs(seconds) / 3600
-    span = f"{math.floor(hours / 24)} days" if hours >= 48 else f"{max(1, round(hours))} hours"
-    span = span.replace("1 hours", "1 hour")
+    count, unit = (math.floor(hours / 24), "day") if hours >= 48 else (max(1, round(hours)), "hour")
+    span = f"{count} {unit}{'' if count == 1 else 's'}"
     return f"due in {span}" if seconds >= 0 else f"was due {span} ago"
 
 

@@ -136,7 +136,8 @@ def test_a_transposed_gradient_is_named(page: Page, demo: Demo, screenshots: Pat
     assert_same_document(page, url)
     expect(page.locator(f"#part-{PART}")).to_have_class(re.compile(r"\bis-wrong\b"))
     # Off the diagonal the transposed entries are wrong, on it they are right.
-    wrong = sum(a != b for ra, rb in zip(transposed, key) for a, b in zip(ra, rb))
+    pairs = zip(sum(transposed, []), sum(key, []), strict=True)
+    wrong = sum(a != b for a, b in pairs)
     expect(page.locator("input.cell.cell-wrong")).to_have_count(wrong)
     page.screenshot(path=screenshots / "problem-mistake-desktop.png", full_page=True)
     page.set_viewport_size(PHONE)

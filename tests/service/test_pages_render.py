@@ -114,4 +114,5 @@ def test_due_text() -> None:
     assert due_text(None, now) == "no due date"
     assert due_text(now + timedelta(days=13, hours=2), now) == "due in 13 days"
     assert due_text(now + timedelta(hours=1), now) == "due in 1 hour"
+    assert due_text(now + timedelta(hours=21), now) == "due in 21 hours"
     assert re.fullmatch(r"was due 3 days ago", due_text(now - timedelta(days=3), now))
