@@ -67,6 +67,26 @@ class Exact:
     def total(self, M: sympy.Matrix) -> Any:
         return sum(M, sympy.Integer(0))
 
+    def column_sums(self, M: sympy.Matrix) -> sympy.Matrix:
+        """1ᵀ·M: the sum of each column, a 1×m row."""
+        return sympy.ones(1, M.rows) * M
+
+    def row_sums(self, M: sympy.Matrix) -> sympy.Matrix:
+        """M·1: the sum of each row, an n×1 column."""
+        return M * sympy.ones(M.cols, 1)
+
+    def spread(self, row: sympy.Matrix, n: int) -> sympy.Matrix:
+        """1·row: a 1×m row repeated down n rows."""
+        return sympy.ones(n, 1) * row
+
+    def add_bias(self, Z: sympy.Matrix, b: sympy.Matrix) -> sympy.Matrix:
+        """Z + b·1ᵀ: the bias column added to every example."""
+        return Z + b * sympy.ones(1, Z.cols)
+
+    def complement(self, M: sympy.Matrix) -> sympy.Matrix:
+        """1 − M, entry by entry."""
+        return M.applyfunc(lambda v: 1 - v)
+
 
 class Float:
     """NumPy float64; a matrix may carry leading batch axes (a stack of networks)."""
@@ -109,6 +129,22 @@ class Float:
 
     def total(self, M: np.ndarray) -> Any:
         return M.sum(axis=(-2, -1))
+
+    def column_sums(self, M: np.ndarray) -> np.ndarray:
+        return M.sum(axis=-2, keepdims=True)
+
+    def row_sums(self, M: np.ndarray) -> np.ndarray:
+        return M.sum(axis=-1, keepdims=True)
+
+    def spread(self, row: np.ndarray, n: int) -> np.ndarray:
+        # Broadcasting repeats the row wherever it meets an n-row matrix.
+        return row
+
+    def add_bias(self, Z: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return Z + b
+
+    def complement(self, M: np.ndarray) -> np.ndarray:
+        return 1.0 - M
 
 
 EXACT = Exact()
@@ -246,22 +282,12 @@ def same_shape(A: Any, B: Any) -> None:
         raise ShapeMismatch(f"{A.shape} vs {B.shape}")
 
 
-def column_sums(B: Backend, M: Any) -> Any:
-    """1ᵀ·M: the sum of each column, a 1×m row."""
-    return matmul(B.ones(M, rows=1, cols=B.rows(M)), M)
-
-
-def spread(B: Backend, row: Any, n: int) -> Any:
-    """1·row: a 1×m row repeated down n rows."""
-    return matmul(B.ones(row, rows=n, cols=1), row)
-
-
 # --- the steps of the chain rule -------------------------------------------------
 
 
 def forward(B: Backend, W: Any, b: Any, a_prev: Any) -> Any:
     """z = W·a_prev + b, the bias added to every example (column)."""
-    return matmul(W, a_prev) + matmul(b, B.ones(a_prev, rows=1))
+    return B.add_bias(matmul(W, a_prev), b)
 
 
 def activate(B: Backend, activation: str, z: Any, alpha: Any = sympy.Rational(1, 100)) -> Any:
@@ -279,7 +305,7 @@ def activate(B: Backend, activation: str, z: Any, alpha: Any = sympy.Rational(1,
         return B.map(B.tanh, z)
     if activation == "softmax":
         e = B.map(B.exp, z)
-        return B.mul(e, spread(B, B.map(lambda v: 1 / v, column_sums(B, e)), B.rows(e)))
+        return B.mul(e, B.spread(B.map(lambda v: 1 / v, B.column_sums(e)), B.rows(e)))
     raise ValueError(f"unknown activation {activation!r}")
 
 
@@ -295,7 +321,7 @@ def activation_derivative(
         p = B.positive(z)
         return p + (B.ones(z) - p) * B.scalar(alpha)
     if activation == "sigmoid":
-        return B.mul(a, B.ones(a) - a)
+        return B.mul(a, B.complement(a))
     if activation == "tanh":
         return B.ones(a) - B.mul(a, a)
     raise ValueError(f"{activation} has no elementwise derivative")
@@ -338,7 +364,7 @@ def output_gradient(B: Backend, loss: str, a: Any, y: Any) -> Any:
 def layer_delta(B: Backend, activation: str, dC_da: Any, da_dz: Any, a: Any) -> Any:
     """δ = dC/dz = dC/da ⊙ σ'(z); for softmax the Jacobian product a ⊙ (g − aᵀg)."""
     if activation == "softmax":
-        return B.mul(a, dC_da - spread(B, column_sums(B, B.mul(a, dC_da)), B.rows(a)))
+        return B.mul(a, dC_da - B.spread(B.column_sums(B.mul(a, dC_da)), B.rows(a)))
     same_shape(dC_da, da_dz)
     return B.mul(dC_da, da_dz)
 
@@ -350,7 +376,7 @@ def weight_gradient(B: Backend, delta: Any, a_prev: Any) -> Any:
 
 def bias_gradient(B: Backend, delta: Any) -> Any:
     """dC/db = δ summed over the examples."""
-    return matmul(delta, B.ones(delta, rows=B.cols(delta), cols=1))
+    return B.row_sums(delta)
 
 
 def backward_error(B: Backend, W: Any, delta: Any) -> Any:
@@ -383,50 +409,40 @@ def derive_arrays(
     loss: str,
     learning_rate: Any,
     slips: frozenset[Slip] = frozenset(),
+    memo: dict[Any, Any] | None = None,
 ) -> Derivation:
-    """``derive`` on matrices already in the backend's form (for stacks of networks)."""
+    """``derive`` on matrices already in the backend's form (for stacks of networks).
+
+    ``memo``, shared between calls on the same network, keeps the forward pass and the
+    output gradient, which only a few slips change: deriving the key and every mistake
+    prediction then computes each of them once per distinct set of those slips.
+    """
     if B is FLOAT:
         # A slip may divide by zero or overflow (σ of a huge z): that yields inf/nan
         # predictions, which the variant checks reject; no warning is needed.
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            return _derive(B, x, y, layers, loss, learning_rate, slips)
-    return _derive(B, x, y, layers, loss, learning_rate, slips)
+            return _derive(B, x, y, layers, loss, learning_rate, slips, memo)
+    return _derive(B, x, y, layers, loss, learning_rate, slips, memo)
 
 
-def _derive(B, x, y, layers, loss, learning_rate, slips):
+FORWARD_SLIPS = frozenset({Slip.ACTIVATION_SKIPPED})
+OUTPUT_SLIPS = FORWARD_SLIPS | {Slip.RAW_ERROR_AS_LOSS, Slip.DOUBLE_LOSS_GRADIENT,
+                                Slip.HALF_LOSS_GRADIENT, Slip.BATCH_SUM, Slip.SIGN_FLIP}
+
+
+def _derive(B, x, y, layers, loss, learning_rate, slips, memo=None):
     s = slips
+    memo = {} if memo is None else memo
+    key = ("forward", s & FORWARD_SLIPS)
+    if key not in memo:
+        memo[key] = _forward_pass(B, x, layers, s)
+    out = [LayerDerivation(W=W, b=b, activation=act, a_prev=a_prev, z=z, a=a)
+           for (W, b, act, _), (a_prev, z, a) in zip(layers, memo[key])]
+    key = ("output", s & OUTPUT_SLIPS)
+    if key not in memo:
+        memo[key] = _output(B, loss, out[-1].a, y, s)
+    C, g = memo[key]
     L = len(layers)
-    out: list[LayerDerivation] = []
-
-    # Forward.
-    a_prev = x
-    for l, (W, b, act, alpha) in enumerate(layers):
-        z = forward(B, W, b, a_prev)
-        last = l == L - 1
-        a = z if (last and Slip.ACTIVATION_SKIPPED in s) else activate(B, act, z, alpha)
-        out.append(LayerDerivation(W=W, b=b, activation=act, a_prev=a_prev, z=z, a=a))
-        a_prev = a
-
-    # Cost and dC/da at the output.
-    aL = out[-1].a
-    m = B.cols(aL)
-    if Slip.RAW_ERROR_AS_LOSS in s:
-        C = B.total(aL - y) / m
-        g = B.ones(aL) / m
-    else:
-        C = cost(B, loss, aL, y)
-        g = output_gradient(B, loss, aL, y)
-    scale = 1
-    if Slip.DOUBLE_LOSS_GRADIENT in s:
-        scale *= 2
-    if Slip.HALF_LOSS_GRADIENT in s:
-        scale *= B.scalar(sympy.Rational(1, 2))
-    if Slip.BATCH_SUM in s:
-        scale *= m
-    if scale != 1:
-        C, g = C * scale, g * scale
-    if Slip.SIGN_FLIP in s:
-        g = -g
 
     # Backward.
     for l in reversed(range(L)):
@@ -451,6 +467,41 @@ def _derive(B, x, y, layers, loss, learning_rate, slips):
             else:
                 g = _attempt(lambda: backward_error(B, W_back, d.delta))
     return Derivation(backend=B, loss=C, layers=out, slips=s)
+
+
+def _forward_pass(B, x, layers, s):
+    """(a_prev, z, a) of each layer."""
+    out, a_prev = [], x
+    for l, (W, b, act, alpha) in enumerate(layers):
+        z = forward(B, W, b, a_prev)
+        last = l == len(layers) - 1
+        a = z if (last and Slip.ACTIVATION_SKIPPED in s) else activate(B, act, z, alpha)
+        out.append((a_prev, z, a))
+        a_prev = a
+    return out
+
+
+def _output(B, loss, aL, y, s):
+    """The cost C and dC/da at the output, with the slips that touch them."""
+    m = B.cols(aL)
+    if Slip.RAW_ERROR_AS_LOSS in s:
+        C = B.total(aL - y) / m
+        g = B.ones(aL) / m
+    else:
+        C = cost(B, loss, aL, y)
+        g = output_gradient(B, loss, aL, y)
+    scale = 1
+    if Slip.DOUBLE_LOSS_GRADIENT in s:
+        scale *= 2
+    if Slip.HALF_LOSS_GRADIENT in s:
+        scale *= B.scalar(sympy.Rational(1, 2))
+    if Slip.BATCH_SUM in s:
+        scale *= m
+    if scale != 1:
+        C, g = C * scale, g * scale
+    if Slip.SIGN_FLIP in s:
+        g = -g
+    return C, g
 
 
 def _attempt(step: Callable[[], Any]) -> Any:
@@ -486,10 +537,10 @@ def _delta(B, d, act, alpha, y, *, last, loss, s):
             return None, d.dC_da
         delta = _attempt(lambda: layer_delta(B, act, d.dC_da, None, d.a))
         if Slip.SOFTMAX_EXTRA_DERIVATIVE in s and delta is not None:
-            delta = B.mul(delta, B.mul(d.a, B.ones(d.a) - d.a))
+            delta = B.mul(delta, B.mul(d.a, B.complement(d.a)))
         return None, delta
     if Slip.DOT_NOT_HADAMARD in s and last:
-        return da_dz, _attempt(lambda: column_sums(B, B.mul(d.dC_da, da_dz)))
+        return da_dz, _attempt(lambda: B.column_sums(B.mul(d.dC_da, da_dz)))
     return da_dz, _attempt(lambda: layer_delta(B, act, d.dC_da, da_dz, d.a))
 
 

@@ -65,14 +65,19 @@ class Setup:
     @cached_property
     def arrays(self) -> tuple[Any, Any, list[tuple[Any, Any, str, Any]]]:
         x, y = FLOAT.matrix(self.network.x), FLOAT.matrix(self.network.y)
-        layers = [(FLOAT.matrix(L.W), FLOAT.matrix(L.b), L.activation, L.alpha)
+        layers = [(FLOAT.matrix(L.W), FLOAT.matrix(L.b), L.activation, FLOAT.scalar(L.alpha))
                   for L in self.network.layers]
         return x, y, layers
+
+    @cached_property
+    def memo(self) -> dict[Any, Any]:
+        """Stages shared by every float derivation of this setup (see ``derive_arrays``)."""
+        return {}
 
     def float_derivation(self, slips: frozenset[Slip] = frozenset()) -> Derivation:
         x, y, layers = self.arrays
         return derive_arrays(FLOAT, x, y, layers, self.network.loss,
-                             self.network.learning_rate, slips)
+                             FLOAT.scalar(self.network.learning_rate), slips, self.memo)
 
 
 class ExerciseType(abc.ABC):
