@@ -120,7 +120,7 @@ def grade(variant: Variant, answers: Answers) -> Grade:
 
 def _grade_part(variant: Variant, part: Part, given: dict[str, Any]) -> PartResult:
     answer, key = given[part.name], variant.key_values[part.name]
-    entries = _entries(part, answer, key)
+    entries = _key_entries(variant, part, answer)
     if (all(all(row) for row in entries) if entries is not None
             else part.kind != "matrix" and _close(part, answer, key)):
         return PartResult(1.0, True, "Correct.", entries=entries)
@@ -199,6 +199,19 @@ def _matching_mistake(variant: Variant, part: Part, answer: Any) -> tuple[str, .
     axes = tuple(range(1, stack.ndim))
     ok = np.all(np.abs(stack - answer) <= part.atol + part.rtol * np.abs(stack), axis=axes)
     return tags[int(np.argmax(ok))] if ok.any() else ()
+
+
+def _key_entries(variant: Variant, part: Part, answer: Any) -> list[list[bool]] | None:
+    """Per-entry marks against the key, its tolerances computed once per variant."""
+    if part.kind != "matrix":
+        return None
+    key = variant.key_values[part.name]
+    if np.shape(answer) != key.shape:
+        return None
+    tol = variant.cache.get(("tolerance", part.name))
+    if tol is None:
+        tol = variant.cache[("tolerance", part.name)] = part.atol + part.rtol * np.abs(key)
+    return (np.abs(answer - key) <= tol).tolist()
 
 
 def _entries(part: Part, answer: Any, key: Any) -> list[list[bool]] | None:
