@@ -77,7 +77,7 @@ def sympy_naive(Wv, bv, xv, yv):
     w = sympy.Matrix(2, 2, sympy.symbols("w11 w12 w21 w22"))
     z = w * sympy.Matrix(xv) + sympy.Matrix(bv)
     a = z.applyfunc(lambda v: 1 / (1 + sympy.exp(-v)))
-    C = sum(((a - sympy.Matrix(yv)).applyfunc(lambda v: v**2))) / 2
+    C = sum((a - sympy.Matrix(yv)).applyfunc(lambda v: v**2)) / 2
     subs = dict(zip(w, Wv.ravel().tolist()))
     return [float(sympy.diff(C, wij).evalf(subs=subs)) for wij in w]
 

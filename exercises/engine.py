@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import sympy
 
-from .network import Network
+from .network import DEFAULT_ALPHA, Network
 from .numbers import to_answer, to_exact_text, to_float
 
 M = TypeVar("M")
@@ -290,7 +290,7 @@ def forward(B: Backend, W: Any, b: Any, a_prev: Any) -> Any:
     return B.add_bias(matmul(W, a_prev), b)
 
 
-def activate(B: Backend, activation: str, z: Any, alpha: Any = sympy.Rational(1, 100)) -> Any:
+def activate(B: Backend, activation: str, z: Any, alpha: Any = DEFAULT_ALPHA) -> Any:
     """a = σ(z) for the named activation."""
     if activation == "identity":
         return z
@@ -310,7 +310,7 @@ def activate(B: Backend, activation: str, z: Any, alpha: Any = sympy.Rational(1,
 
 
 def activation_derivative(
-    B: Backend, activation: str, z: Any, a: Any, alpha: Any = sympy.Rational(1, 100)
+    B: Backend, activation: str, z: Any, a: Any, alpha: Any = DEFAULT_ALPHA
 ) -> Any:
     """da/dz elementwise, from z (and from a where that is the textbook form)."""
     if activation == "identity":
@@ -451,21 +451,21 @@ def _derive(B, x, y, layers, loss, learning_rate, slips, memo=None):
         d.dC_da = g
         d.da_dz, d.delta = _delta(B, d, act, alpha, y, last=(l == L - 1), loss=loss, s=s)
         d.a_in = _gradient_input(d, l, out, s)
-        d.dC_dW = _attempt(lambda: _weight_gradient(B, d, s))
-        d.dC_db = _attempt(lambda: _bias_gradient(B, d, s))
+        d.dC_dW = _attempt(_weight_gradient, B, d, s)
+        d.dC_db = _attempt(_bias_gradient, B, d, s)
         lr = B.scalar(1 if Slip.NO_LEARNING_RATE in s else learning_rate)
         if Slip.GRADIENT_ASCENT in s:
             lr = -lr
-        d.W_new = _attempt(lambda: sgd(B, W, d.dC_dW, lr))
-        d.b_new = _attempt(lambda: sgd(B, b, d.dC_db, lr))
+        d.W_new = _attempt(sgd, B, W, d.dC_dW, lr)
+        d.b_new = _attempt(sgd, B, b, d.dC_db, lr)
         if l > 0:
             W_back = d.W_new if Slip.UPDATED_WEIGHTS_IN_BACKPROP in s else W
             if W_back is None:  # the update it would use is undefined (a slip's shapes)
                 g = None
             elif Slip.UNTRANSPOSED_BACKPROP in s:
-                g = _attempt(lambda: matmul(W_back, d.delta))
+                g = _attempt(matmul, W_back, d.delta)
             else:
-                g = _attempt(lambda: backward_error(B, W_back, d.delta))
+                g = _attempt(backward_error, B, W_back, d.delta)
     return Derivation(backend=B, loss=C, layers=out, slips=s)
 
 
@@ -504,10 +504,10 @@ def _output(B, loss, aL, y, s):
     return C, g
 
 
-def _attempt(step: Callable[[], Any]) -> Any:
+def _attempt(step: Callable[..., Any], *args: Any) -> Any:
     """Run a step; a slip whose shapes no longer fit (or a missing input) yields None."""
     try:
-        return step()
+        return step(*args)
     except (ShapeMismatch, TypeError, AttributeError):
         return None
 
@@ -535,13 +535,13 @@ def _delta(B, d, act, alpha, y, *, last, loss, s):
     if act == "softmax" and not (last and Slip.ACTIVATION_SKIPPED in s):
         if Slip.NO_ACTIVATION_DERIVATIVE in s:
             return None, d.dC_da
-        delta = _attempt(lambda: layer_delta(B, act, d.dC_da, None, d.a))
+        delta = _attempt(layer_delta, B, act, d.dC_da, None, d.a)
         if Slip.SOFTMAX_EXTRA_DERIVATIVE in s and delta is not None:
             delta = B.mul(delta, B.mul(d.a, B.complement(d.a)))
         return None, delta
     if Slip.DOT_NOT_HADAMARD in s and last:
         return da_dz, _attempt(lambda: B.column_sums(B.mul(d.dC_da, da_dz)))
-    return da_dz, _attempt(lambda: layer_delta(B, act, d.dC_da, da_dz, d.a))
+    return da_dz, _attempt(layer_delta, B, act, d.dC_da, da_dz, d.a)
 
 
 def _gradient_input(d, l, out, s):

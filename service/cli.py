@@ -116,6 +116,6 @@ def derive(network_file: TextIO, exact: bool) -> None:
     _dump(derivation_json(net, exact=exact))
 
 
-from service import manage  # noqa: E402  (the service commands import their heavy parts lazily)
+from service import manage
 
 manage.register(main)

@@ -14,7 +14,8 @@ CLI = str(Path(sys.executable).parent / "backprop-quiz")
 
 
 def run(*args: str, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([CLI, *args], input=stdin, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([CLI, *args], input=stdin, capture_output=True, text=True,
+                          timeout=timeout, check=False)
 
 
 def test_types_lists_the_catalogue():

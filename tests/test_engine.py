@@ -69,7 +69,7 @@ def _torch_derivation(spec: dict) -> tuple[float, list[np.ndarray], list[np.ndar
         a = {
             "identity": lambda z: z,
             "relu": torch.relu,
-            "leaky_relu": lambda z: torch.nn.functional.leaky_relu(z, float(L.alpha)),
+            "leaky_relu": lambda z, alpha=float(L.alpha): torch.nn.functional.leaky_relu(z, alpha),
             "sigmoid": torch.sigmoid,
             "tanh": torch.tanh,
             "softmax": lambda z: torch.softmax(z, dim=0),
