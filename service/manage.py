@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -95,12 +97,17 @@ def demo(host: str, port: int, grading_threads: int) -> None:
     for login in logins:
         click.echo(f"  log in as the {login.role}: {login.email} / {login.password}")
     click.echo("  API token: backprop-quiz tokens create --email " + logins[0].email)
-    click.echo("Press Ctrl-C to stop.", nl=True)
+    click.echo("Press Ctrl-C to stop.")
     sys.stdout.flush()
+
+    def stop(_signum: int, _frame: object) -> None:
+        # shutdown() waits for serve_forever() to return, so it runs on another thread.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     finally:
         server.server_close()
         sweeper.stop()

@@ -63,6 +63,11 @@ def test_the_demo_killed_mid_stream_loses_nothing(demo: Demo) -> None:
     demo.start()
     api = Api(f"http://127.0.0.1:{demo.port}", "")
     wait_for(api.healthy, 60, "the demo up")
+    assert demo.process is not None
+    printed = demo.process.log.read_text()
+    assert f"http://127.0.0.1:{demo.port}/" in printed
+    assert "student@demo.local / student-demo" in printed
+    assert "instructor@demo.local / instructor-demo" in printed
     login = "student@demo.local"
     api.token = cli(demo.env, "tokens", "create", "--email", login)
     keys = problems(api, 20)
