@@ -39,7 +39,12 @@ class Exact:
         return sympy.Matrix(M)
 
     def scalar(self, v: Any) -> Any:
-        return sympy.nsimplify(v) if isinstance(v, float) else sympy.sympify(v)
+        """An engine constant (never user text) as a SymPy number."""
+        if isinstance(v, sympy.Basic):
+            return v
+        if isinstance(v, int):
+            return sympy.Integer(v)
+        return sympy.Rational(str(v))  # a float constant, read as the decimal it prints as
 
     def ones(self, like: sympy.Matrix, rows: int | None = None, cols: int | None = None) -> sympy.Matrix:
         return sympy.ones(like.rows if rows is None else rows, like.cols if cols is None else cols)
