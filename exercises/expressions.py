@@ -53,7 +53,7 @@ SIMPLIFY_SECONDS = 1.0
 SAMPLE_RANGES = ((0.1, 0.9), (1.1, 3.0), (-0.9, -0.1), (-3.0, -1.1))
 
 
-class sigmoid(sympy.Function):  # noqa: N801 - named like SymPy's own functions (exp, tanh)
+class sigmoid(sympy.Function):
     """The logistic function σ(x) = 1/(1 + e^(−x)), kept whole so it prints as σ."""
 
     nargs = 1

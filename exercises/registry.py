@@ -79,6 +79,11 @@ class Setup:
         return derive_arrays(FLOAT, x, y, layers, self.network.loss,
                              FLOAT.scalar(self.network.learning_rate), slips, self.memo)
 
+    @cached_property
+    def plain(self) -> Derivation:
+        """The mistake-free float derivation."""
+        return self.float_derivation()
+
 
 class ExerciseType(abc.ABC):
     """One kind of exercise. Subclasses set the class attributes and the abstract methods."""
@@ -348,7 +353,7 @@ def _check_healthy(setup: Setup) -> None:
     """No saturated sigmoid/tanh, no layer of all-dead ReLUs."""
     if setup.network is None:
         return
-    d = setup.float_derivation()
+    d = setup.plain
     for l, L in enumerate(d.layers):
         act = L.activation
         if act == "sigmoid" and np.any((L.a < 0.02) | (L.a > 0.98)):

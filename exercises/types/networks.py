@@ -15,9 +15,8 @@ downstream (sign-flip and gradient-ascent both give W + η·g, from different gr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from functools import cached_property
-from typing import Any
+from dataclasses import replace
+from typing import Any, ClassVar
 
 import numpy as np
 import sympy
@@ -44,8 +43,8 @@ from ..engine import (
     sgd,
     weight_gradient,
 )
-from ..network import DEFAULT_ALPHA, Layer, Network, parse_network
-from ..problem import Part, Variant, to_grading_form
+from ..network import DEFAULT_ALPHA, Layer, Network
+from ..problem import Part, to_grading_form
 from ..registry import Degenerate, ExerciseType, Setup, _close, register
 from ..solution import Step
 from . import draw, text
@@ -79,14 +78,8 @@ class _TwoLayer(ExerciseType):
 
     # Learning rates per difficulty: never 1 (then W − g is the key), and large enough for
     # the update (and the updated weights a student might backprop through) to be visible.
-    rates: dict[int, tuple[str, ...]]
+    rates: ClassVar[dict[int, tuple[str, ...]]]
 
-    def setup_from(self, variant: Variant) -> NetSetup:
-        return NetSetup(parse_network(variant.network), dict(variant.params))
-
-    def key(self, setup: Setup) -> dict[str, Any]:
-        """The key from ``reference``: exact where rational, else correct to 40 digits."""
-        return self.extract(setup, reference(setup))
 
     def predict(self, setup: Setup, slips: frozenset[Slip]) -> dict[str, Any]:
         """The parts ``slips`` change at their own step; None where they leave the key or
@@ -95,7 +88,7 @@ class _TwoLayer(ExerciseType):
         if not slips:
             return values
         parts = self.parts_for(setup)
-        plain = self.extract(setup, _plain(setup))
+        plain = self.extract(setup, setup.plain)
         given = {p.name: to_grading_form(p.kind, values[p.name])
                  for p in parts if values.get(p.name) is not None}
         for p in parts:
@@ -111,7 +104,7 @@ class _TwoLayer(ExerciseType):
         return values
 
     def _draw_net(self, rng: np.random.Generator, difficulty: int, widths: tuple[int, int, int],
-                  activations: tuple[str, str], loss: str, m: int) -> NetSetup:
+                  activations: tuple[str, str], loss: str, m: int) -> Setup:
         """A two-layer net with a non-symmetric W2 and rows that neither saturate nor die;
         at difficulty 1 every number of the key small enough to work by hand."""
         if difficulty == 1:
@@ -129,7 +122,7 @@ class _TwoLayer(ExerciseType):
         W2 = layers[1].W
         if W2 == W2.T:
             raise Degenerate("W2 is symmetric: W2 and W2ᵀ send back the same error")
-        setup = NetSetup(replace(net, layers=tuple(layers)))
+        setup = Setup(replace(net, layers=tuple(layers)))
         if difficulty == 1:
             largest = max(np.max(np.abs(v)) for v in self.extract(setup, setup.plain).values())
             if largest > HAND_LIMIT:
@@ -174,9 +167,9 @@ def _shape_rows(rng: np.random.Generator, L: Layer, x: np.ndarray, difficulty: i
     sign (values kept) so that one unit is live and one dead or leaking: σ'(z) is not all 1."""
     W, b = L.W.copy(), L.b.copy()
     if L.activation in Z_LIMIT:
-        ok = lambda z: np.all(np.abs(z) < Z_LIMIT[L.activation])  # noqa: E731
+        ok = lambda z: np.all(np.abs(z) < Z_LIMIT[L.activation])
     elif L.activation in PIECEWISE_LINEAR:
-        ok = lambda z: np.all(z != 0)  # noqa: E731
+        ok = lambda z: np.all(z != 0)
     else:
         return L
     for i in range(L.nout):
@@ -192,40 +185,9 @@ def _shape_rows(rng: np.random.Generator, L: Layer, x: np.ndarray, difficulty: i
     return replace(L, W=W, b=b)
 
 
-@dataclass
-class NetSetup(Setup):
-    """A setup whose float derivations take plain floats (no SymPy number in the loop over
-    mistake predictions) and keep the mistake-free one."""
-
-    @cached_property
-    def arrays(self) -> tuple[Any, Any, list[tuple[Any, Any, str, Any]]]:
-        x, y = FLOAT.matrix(self.network.x), FLOAT.matrix(self.network.y)
-        return x, y, [(FLOAT.matrix(L.W), FLOAT.matrix(L.b), L.activation, float(L.alpha))
-                      for L in self.network.layers]
-
-    def float_derivation(self, slips: frozenset[Slip] = frozenset()) -> Derivation:
-        x, y, layers = self.arrays
-        return derive_arrays(FLOAT, x, y, layers, self.network.loss,
-                             float(self.network.learning_rate), slips)
-
-    @cached_property
-    def plain(self) -> Derivation:
-        return self.float_derivation()
-
-
-def _plain(setup: Setup) -> Derivation:
-    """The mistake-free float derivation (kept by a ``NetSetup``)."""
-    return setup.plain if isinstance(setup, NetSetup) else setup.float_derivation()
-
-
 def _untouched(v: Any, plain: Any) -> bool:
     """Bit for bit the mistake-free value: the slips never reached this part."""
     return plain is not None and np.array_equal(v, plain)
-
-
-def reference(setup: Setup) -> Derivation:
-    """The key's derivation: exact rationals, sigmoid/tanh values to 40 digits."""
-    return derive(setup.network, NUMERIC)
 
 
 # --- follow-on: the chain rule applied to the student's own numbers --------------------------
@@ -278,7 +240,7 @@ class HiddenGradient(_TwoLayer):
         Part("delta1", "matrix", r"$\delta_1 = \partial C / \partial z_1$"),
         Part("dC_dW1", "matrix", r"$\partial C / \partial W_1$"),
     )
-    rates = {1: ("1/2", "1/4"), 2: ("2", "3"), 3: ("2", "3")}
+    rates: ClassVar[dict[int, tuple[str, ...]]] = {1: ("1/2", "1/4"), 2: ("2", "3"), 3: ("2", "3")}
 
     def shows(self, difficulty: int) -> tuple[str, ...]:
         tags = ["untransposed-backprop", "updated-weights-in-backprop",
@@ -307,7 +269,7 @@ class HiddenGradient(_TwoLayer):
 
     def follow_on(self, setup: Setup, part: str, given: dict[str, Any]) -> Any | None:
         if part == "delta1":
-            f = _plain(setup).layers[0]
+            f = setup.plain.layers[0]
             return _carried(lambda: _delta1(setup, _need(given, "delta2"), f.z, f.a))
         if part == "dC_dW1":
             x = setup.arrays[0]
@@ -325,7 +287,7 @@ class HiddenGradient(_TwoLayer):
                 f"{text.TOLERANCE}")
 
     def story(self, setup: Setup) -> list[Any]:
-        net, d = setup.network, reference(setup)
+        net, d = setup.network, setup.exact
         L1, L2 = d.layers
         return [
             *story.forward(L1, 1),
@@ -369,7 +331,7 @@ class BackpropStory(_TwoLayer):
         Part("W1_new", "matrix", r"$W_1^{\text{new}}$"),
         Part("W2_new", "matrix", r"$W_2^{\text{new}}$"),
     )
-    rates = {1: ("1/10", "1/4"), 2: ("2", "3"), 3: ("2", "3")}
+    rates: ClassVar[dict[int, tuple[str, ...]]] = {1: ("1/10", "1/4"), 2: ("2", "3"), 3: ("2", "3")}
 
     def shows(self, difficulty: int) -> tuple[str, ...]:
         tags = ["activation-skipped", "sign-flip", "missing-activation-derivative",
@@ -410,7 +372,7 @@ class BackpropStory(_TwoLayer):
     def follow_on(self, setup: Setup, part: str, given: dict[str, Any]) -> Any | None:
         net = setup.network
         x, y, (W1, _, act1, alpha1), (W2, b2, act2, alpha2) = _layers(setup)
-        g = lambda name: _need(given, name)  # noqa: E731 - a short reader of earlier parts
+        g = lambda name: _need(given, name)
         steps = {
             "a1": lambda: activate(FLOAT, act1, g("z1"), alpha1),
             "z2": lambda: forward(FLOAT, W2, b2, g("a1")),
@@ -441,7 +403,7 @@ class BackpropStory(_TwoLayer):
                 f"{text.TOLERANCE}")
 
     def story(self, setup: Setup) -> list[Any]:
-        net, d = setup.network, reference(setup)
+        net, d = setup.network, setup.exact
         L1, L2 = d.layers
         lr = net.learning_rate
         steps = [_plan(net)]
@@ -503,7 +465,7 @@ def _plan(net: Network) -> Step:
     )
 
 
-def _lowers_cost(setup: NetSetup) -> bool:
+def _lowers_cost(setup: Setup) -> bool:
     """Whether the cost of the same data is lower after the step (every W and b updated)."""
     d = setup.plain
     x, y, layers = setup.arrays

@@ -42,9 +42,10 @@ def layers(net: Network) -> str:
         L = net.layers[0]
         return (f"A layer computes $z = Wx + b$ and $a = \\sigma(z)$ with "
                 f"$W = {tex.matrix(L.W)}$, $b = {tex.matrix(L.b)}$ and {activation_name(net, 0)}.")
-    out = [f"A {len(net.layers)}-layer network computes $z_l = W_l a_{{l-1}} + b_l$, "
-           "$a_l = \\sigma_l(z_l)$, with $a_0 = x$:"]
+    out = [(f"A {len(net.layers)}-layer network computes $z_l = W_l a_{{l-1}} + b_l$, "
+            "$a_l = \\sigma_l(z_l)$, with $a_0 = x$:")]
     for l, L in enumerate(net.layers):
         out.append(f"layer {l + 1}: $W_{{{l + 1}}} = {tex.matrix(L.W)}$, "
-                   f"$b_{{{l + 1}}} = {tex.matrix(L.b)}$, {activation_name(net, l)};")
+                   f"$b_{{{l + 1}}} = {tex.matrix(L.b)}$, {activation_name(net, l)}"
+                   + (";" if l < len(net.layers) - 1 else "."))
     return " ".join(out)

@@ -29,7 +29,7 @@ from exercises.engine import EXACT, Slip, derive
 from exercises.network import parse_network
 from exercises.numbers import parse_fraction
 from exercises.problem import Prediction, to_grading_form, value_to_json
-from exercises.types.networks import NetSetup, reference
+from exercises.registry import Setup
 
 TYPES = ("hidden-gradient", "backprop-story")
 SEEDS = range(200)
@@ -122,8 +122,8 @@ def floats(v: Any) -> Any:
     return float(parse_fraction(v))
 
 
-def hand_setup(net: dict) -> NetSetup:
-    return NetSetup(parse_network(net))
+def hand_setup(net: dict) -> Setup:
+    return Setup(parse_network(net))
 
 
 @pytest.mark.parametrize(("net", "key"), [(HAND, HAND_KEY), (SIGMOID_AT_ZERO, SIGMOID_AT_ZERO_KEY)])
@@ -245,7 +245,7 @@ def test_hand_worked_follow_on_through_the_forward_pass() -> None:
         assert g.parts[part].carried_forward, part
 
 
-def _variant(t: Any, setup: NetSetup) -> Variant:
+def _variant(t: Any, setup: Setup) -> Variant:
     """A variant of a hand-built setup with the single-mistake predictions of ``shows(1)``
     (the generic redraw checks are not run: the hand net is fixed)."""
     key = t.key(setup)
@@ -269,8 +269,8 @@ def test_reference_backend_agrees_with_exact_sympy() -> None:
     """The fast 40-digit reference gives the key SymPy's exact derivation gives."""
     for seed in range(3):
         v = generate("backprop-story", seed, 2)
-        setup = NetSetup(parse_network(v.network))
-        fast, slow = reference(setup), derive(setup.network, EXACT)
+        setup = Setup(parse_network(v.network))
+        fast, slow = setup.exact, derive(setup.network, EXACT)
         for L_fast, L_slow in zip(fast.layers, slow.layers, strict=True):
             for name in ("z", "a", "delta", "dC_dW", "W_new"):
                 a = np.array(getattr(L_fast, name).evalf(20).tolist(), dtype=float)
