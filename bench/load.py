@@ -2,15 +2,17 @@
 
 One run prints, side by side:
   floor     a bare Flask endpoint inserting one row (bench/floor.py), same gunicorn settings
-  e2e       submissions posted as fast as the clients can: graded/s end to end and the
-            submit->graded latency (received_at -> graded_at, from the database rows)
-  paced     submissions offered at a fixed rate (default 200/s): submit->graded p50/p99
+  e2e       submissions posted as fast as the clients can: graded/s end to end, and the
+            latency from the client's send (and from the server's received_at) to the row's
+            graded_at (same host, same clock)
+  paced     submissions offered at fixed rates (default 200/s, then 100/s): p50/p99 of the
+            POST, of client sent -> graded, and of received -> graded
 
 It starts everything itself: a fresh database on the local PostgreSQL (migrated by
 `backprop-quiz db upgrade`), a private redis-server with its append-only file on,
 `backprop-quiz serve`, `backprop-quiz worker`(s) and the floor app.
 
-    .venv/bin/python bench/load.py [--submissions 4000] [--clients 32] [--rate 200]
+    .venv/bin/python bench/load.py [--submissions 4000] [--clients 16] [--rates 200 100]
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ class Run:
     latencies: list[float]  # client-side POST latencies, seconds
     statuses: dict[int, int]
     ids: list[str]
+    sent: dict[str, float]  # id -> wall-clock time the client sent it
 
 
 async def closed_loop(
@@ -110,20 +113,22 @@ async def closed_loop(
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     ids: list[str] = []
+    sent: dict[str, float] = {}
 
     async def client() -> None:
         connection = Connection(port, headers)
         for path, body in queue:
-            start = time.perf_counter()
+            wall, start = time.time(), time.perf_counter()
             status, payload = await connection.post(path, body)
             latencies.append(time.perf_counter() - start)
             statuses[status] = statuses.get(status, 0) + 1
             if status in (201, 202):
                 ids.append(json.loads(payload)["id"])
+                sent[ids[-1]] = wall
 
     start = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
-    return Run(time.perf_counter() - start, latencies, statuses, ids)
+    return Run(time.perf_counter() - start, latencies, statuses, ids, sent)
 
 
 async def open_loop(
@@ -134,15 +139,17 @@ async def open_loop(
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     ids: list[str] = []
+    sent: dict[str, float] = {}
 
     async def send(path: str, body: bytes) -> None:
         connection = idle.pop() if idle else Connection(port, headers)
-        start = time.perf_counter()
+        wall, start = time.time(), time.perf_counter()
         status, payload = await connection.post(path, body)
         latencies.append(time.perf_counter() - start)
         statuses[status] = statuses.get(status, 0) + 1
         if status == 202:
             ids.append(json.loads(payload)["id"])
+            sent[ids[-1]] = wall
         idle.append(connection)
 
     start = time.perf_counter()
@@ -153,7 +160,7 @@ async def open_loop(
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(send(path, body)))
     await asyncio.gather(*tasks)
-    return Run(time.perf_counter() - start, latencies, statuses, ids)
+    return Run(time.perf_counter() - start, latencies, statuses, ids, sent)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -299,31 +306,42 @@ def submission_jobs(problems: list[tuple[str, dict]], count: int) -> list[tuple[
     ]
 
 
-def graded_latencies(
-    sut: System, ids: list[str], timeout: float = 300
-) -> tuple[list[float], float]:
-    """Wait until every id is graded; return submit->graded latencies and the span of the run."""
+@dataclass
+class Graded:
+    """Latencies of one run, from the database rows and the client's send times."""
+
+    client: list[float]  # client sent -> graded_at (same host, same clock)
+    server: list[float]  # received_at (the handler began) -> graded_at
+    span: float  # first send -> last graded_at, seconds
+
+
+def graded(sut: System, run: Run, timeout: float = 300) -> Graded:
+    """Wait until every submission of ``run`` is graded, then read its latencies."""
+    ids = [uuid.UUID(i) for i in run.ids]
     deadline = time.monotonic() + timeout
     with psycopg.connect(sut.database_url) as conn:
         while True:
             (pending,) = conn.execute(
                 "SELECT count(*) FROM submissions WHERE id = ANY(%s) AND status <> 'graded'",
-                ([uuid.UUID(i) for i in ids],),
+                (ids,),
             ).fetchone()
             conn.commit()
             if pending == 0 or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
         rows = conn.execute(
-            "SELECT extract(epoch FROM graded_at - received_at)::float8, "
-            "extract(epoch FROM received_at)::float8, extract(epoch FROM graded_at)::float8 "
+            "SELECT id::text, extract(epoch FROM received_at)::float8, "
+            "extract(epoch FROM graded_at)::float8 "
             "FROM submissions WHERE id = ANY(%s) AND status = 'graded'",
-            ([uuid.UUID(i) for i in ids],),
+            (ids,),
         ).fetchall()
     if pending:
         print(f"  warning: {pending} submissions not graded within {timeout} s")
-    span = max(r[2] for r in rows) - min(r[1] for r in rows)
-    return [r[0] for r in rows], span
+    return Graded(
+        client=[done - run.sent[sid] for sid, _, done in rows],
+        server=[done - received for _, received, done in rows],
+        span=max(done for *_, done in rows) - min(run.sent.values()),
+    )
 
 
 def main() -> None:
@@ -331,13 +349,15 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--submissions", type=int, default=4000)
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--rate", type=float, default=200.0, help="offered rate of the paced run")
-    parser.add_argument("--seconds", type=float, default=15.0, help="length of the paced run")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument(
+        "--rates", type=float, nargs="+", default=[200.0, 100.0], help="offered rates, per second"
+    )
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of each paced run")
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=1, help="backprop-quiz worker processes")
-    parser.add_argument("--concurrency", type=int, default=2, help="pool size of each worker")
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2, help="backprop-quiz worker processes")
+    parser.add_argument("--concurrency", type=int, default=1, help="pool size of each worker")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
 
@@ -349,7 +369,7 @@ def main() -> None:
         warm = asyncio.run(
             closed_loop(sut.web_port, auth, submission_jobs(problems, 200), args.clients)
         )
-        graded_latencies(sut, warm.ids)
+        graded(sut, warm)
         asyncio.run(closed_loop(sut.floor_port, {}, [("/floor", body)] * 200, args.clients))
 
         floor = asyncio.run(
@@ -360,38 +380,41 @@ def main() -> None:
                 sut.web_port, auth, submission_jobs(problems, args.submissions), args.clients
             )
         )
-        e2e_latency, e2e_span = graded_latencies(sut, e2e.ids)
-        paced_jobs = submission_jobs(problems, int(args.rate * args.seconds))
-        paced = asyncio.run(open_loop(sut.web_port, auth, paced_jobs, args.rate))
-        paced_latency, _ = graded_latencies(sut, paced.ids)
+        e2e_graded = graded(sut, e2e)
+        paced = []
+        for rate in args.rates:
+            jobs = submission_jobs(problems, int(rate * args.seconds))
+            run = asyncio.run(open_loop(sut.web_port, auth, jobs, rate))
+            paced.append((rate, run, graded(sut, run)))
 
     floor_rate = len(floor.latencies) / floor.seconds
-    accepted_rate = len(e2e.ids) / e2e.seconds
-    graded_rate = len(e2e_latency) / e2e_span
+    graded_rate = len(e2e_graded.client) / e2e_graded.span
     print(
         f"\nbackprop-quiz load benchmark  ({os.cpu_count()} CPUs; gunicorn {args.web_workers}x"
         f"{args.threads} gthread; {args.workers} worker(s) x {args.concurrency}; "
         f"{args.clients} clients)"
     )
-    print(f"{'run':<34}{'rate /s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    print(f"{'run':<40}{'rate /s':>9}{'p50 ms':>10}{'p99 ms':>10}")
     rows = [
-        ("floor: insert one row (HTTP)", floor_rate, floor.latencies),
-        ("e2e: POST accepted (HTTP)", accepted_rate, e2e.latencies),
-        ("e2e: graded, submit->graded", graded_rate, e2e_latency),
-        (f"paced {args.rate:.0f}/s: POST (HTTP)", len(paced.ids) / paced.seconds, paced.latencies),
-        (
-            f"paced {args.rate:.0f}/s: submit->graded",
-            len(paced_latency) / paced.seconds,
-            paced_latency,
-        ),
+        ("floor: insert one row, HTTP", floor_rate, floor.latencies),
+        ("e2e: POST answered 202, HTTP", len(e2e.ids) / e2e.seconds, e2e.latencies),
+        ("e2e: graded, sent -> graded", graded_rate, e2e_graded.client),
+        ("e2e: graded, received -> graded", graded_rate, e2e_graded.server),
     ]
-    for label, rate, values in rows:
-        print(
-            f"{label:<34}{rate:>10.0f}{pct(values, 50) * 1000:>10.1f}{pct(values, 99) * 1000:>10.1f}"
-        )
+    for rate, run, done in paced:
+        label, per_second = f"{rate:.0f}/s offered", len(run.ids) / done.span
+        rows += [
+            (f"{label}: POST answered, HTTP", len(run.ids) / run.seconds, run.latencies),
+            (f"{label}: sent -> graded", per_second, done.client),
+            (f"{label}: received -> graded", per_second, done.server),
+        ]
+    for label, per_second, values in rows:
+        p50, p99 = pct(values, 50) * 1000, pct(values, 99) * 1000
+        print(f"{label:<40}{per_second:>9.0f}{p50:>10.1f}{p99:>10.1f}")
+    statuses = ", ".join(f"{rate:.0f}/s {run.statuses}" for rate, run, _ in paced)
     print(
-        f"graded/s over floor: {graded_rate / floor_rate:.2f}x; "
-        f"statuses e2e {e2e.statuses}, paced {paced.statuses}, floor {floor.statuses}"
+        f"graded/s over floor: {graded_rate / floor_rate:.2f}x; statuses: floor {floor.statuses}, "
+        f"e2e {e2e.statuses}, {statuses}"
     )
 
 
