@@ -99,13 +99,13 @@ def test_another_students_problem_is_404(make_caller: Callable[..., Caller]) -> 
         response = other.get(f"/api/v1/problems/{problem['id']}{path}")
         assert response.status_code == 404, path
         assert response.json["error"]["code"] == "not_found"
-    answers = {"answers": key_of_answers(owner, problem)}
+    answers = {"answers": generated_key(problem)}
     assert (
         other.post(f"/api/v1/problems/{problem['id']}/submissions", json=answers).status_code == 404
     )
 
 
-def key_of_answers(caller: Caller, problem: dict[str, Any]) -> dict[str, Any]:
+def generated_key(problem: dict[str, Any]) -> dict[str, Any]:
     return ex.generate(problem["type"], problem["seed"], problem["difficulty"]).key
 
 
