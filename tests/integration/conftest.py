@@ -7,35 +7,24 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
-from integrationkit import BIN, Api, Process, RedisServer, cli, free_port, wait_for
+from integrationkit import (
+    BIN,
+    Api,
+    Process,
+    RedisServer,
+    Stack,
+    base_env,
+    cli,
+    free_port,
+    wait_for,
+)
 from sqlalchemy import make_url
 
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-# Short leases and sweeps, so recovery happens within a test's patience.
-FAST_RECOVERY = {
-    "GRADING_SOFT_TIME_LIMIT": "4",
-    "GRADING_TIME_LIMIT": "5",
-    "GRADING_LEASE_SECONDS": "8",
-    "SWEEP_INTERVAL_SECONDS": "1",
-    "SWEEP_REQUEUE_AFTER_SECONDS": "5",
-    "LOG_LEVEL": "WARNING",
-}
-
-
-def base_env(tmp_path: Path) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-    return {
-        **keep,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "SECRET_KEY": "integration-secret-key-0123456789",
-        **FAST_RECOVERY,
-    }
 
 
 @pytest.fixture
@@ -57,28 +46,6 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
-
-
-@dataclass
-class Stack:
-    """The production shape on this machine: web, two workers, PostgreSQL, Redis."""
-
-    env: dict[str, str]
-    web: Process
-    workers: list[Process]
-    api: Api
-    database_url: str
-    log_dir: Path
-
-    def new_worker(self, name: str) -> Process:
-        return Process(name, [str(BIN), "worker", "--concurrency", "2"], self.env, self.log_dir)
-
-    def query(self, sql: str) -> list[tuple]:
-        with psycopg.connect(self.database_url) as conn:
-            return conn.execute(sql).fetchall()
-
-    def counts(self) -> dict[str, int]:
-        return dict(self.query("SELECT status, count(*) FROM submissions GROUP BY status"))
 
 
 @pytest.fixture

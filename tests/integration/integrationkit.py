@@ -16,10 +16,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import requests
 
 BIN = Path(sys.executable).with_name("backprop-quiz")
 REDIS_SERVER = "/usr/bin/redis-server"
+
+
+# Short leases and sweeps, so recovery happens within a test's patience.
+FAST_RECOVERY = {
+    "GRADING_SOFT_TIME_LIMIT": "4",
+    "GRADING_TIME_LIMIT": "5",
+    "GRADING_LEASE_SECONDS": "8",
+    "SWEEP_INTERVAL_SECONDS": "1",
+    "SWEEP_REQUEUE_AFTER_SECONDS": "5",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+def base_env(tmp_path: Path) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    return {
+        **keep,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": "integration-secret-key-0123456789",
+        **FAST_RECOVERY,
+    }
 
 
 def free_port() -> int:
@@ -238,3 +260,25 @@ def submit_all(
 
     with ThreadPoolExecutor(threads) as pool:
         return list(pool.map(post, jobs))
+
+
+@dataclass
+class Stack:
+    """The production shape on this machine: web, two workers, PostgreSQL, Redis."""
+
+    env: dict[str, str]
+    web: Process
+    workers: list[Process]
+    api: Api
+    database_url: str
+    log_dir: Path
+
+    def new_worker(self, name: str) -> Process:
+        return Process(name, [str(BIN), "worker", "--concurrency", "2"], self.env, self.log_dir)
+
+    def query(self, sql: str) -> list[tuple]:
+        with psycopg.connect(self.database_url) as conn:
+            return conn.execute(sql).fetchall()
+
+    def counts(self) -> dict[str, int]:
+        return dict(self.query("SELECT status, count(*) FROM submissions GROUP BY status"))

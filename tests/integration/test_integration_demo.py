@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import base_env
 from integrationkit import (
     BIN,
     Api,
     Process,
+    base_env,
     cli,
     free_port,
     kill_while_grading,

@@ -8,8 +8,7 @@ import time
 import psycopg
 import pytest
 import requests
-from conftest import Stack
-from integrationkit import kill_while_grading, problems, submit_all, wait_for
+from integrationkit import Stack, kill_while_grading, problems, submit_all, wait_for
 
 pytestmark = pytest.mark.integration
 
