@@ -157,7 +157,7 @@ def readable_problem(problem_id: uuid.UUID) -> Problem:
 
 
 def problem_json(problem: Problem, variant: ex.Variant | None = None) -> dict[str, Any]:
-    variant = variant or ex.Variant.from_record(problem.variant)
+    variant = variant or pipeline.parsed_variant(problem.id, problem.variant)
     slot = problem.slot
     return {
         "id": problem.id,
@@ -231,7 +231,7 @@ class ProblemSolution(MethodView):
                 "the worked solution opens once the problem is solved or no attempt is left"
                 + (" (exams: after the due date)" if _is_exam(problem) else ""),
             )
-        return ex.worked_solution(ex.Variant.from_record(problem.variant)).to_json()
+        return ex.worked_solution(pipeline.parsed_variant(problem.id, problem.variant)).to_json()
 
 
 def _is_exam(problem: Problem) -> bool:

@@ -22,7 +22,9 @@ import logging
 import os
 import secrets
 import socket
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +44,31 @@ SWEEP_BATCH = 1000  # rows per step of one sweep, so a huge backlog cannot stall
 log = logging.getLogger(__name__)
 
 
+_VARIANTS: OrderedDict[uuid.UUID, ex.Variant] = OrderedDict()
+_VARIANTS_LOCK = threading.Lock()
+VARIANT_CACHE_SIZE = 4096
+
+
+def parsed_variant(problem_id: uuid.UUID, record: dict[str, Any]) -> ex.Variant:
+    """The problem's stored variant, parsed once per process.
+
+    A problem's variant never changes once stored, and parsing a record (every mistake
+    prediction into arrays or expressions) costs more than grading with it; the parsed
+    variant also keeps the grader's per-variant caches warm.
+    """
+    with _VARIANTS_LOCK:
+        variant = _VARIANTS.get(problem_id)
+        if variant is not None:
+            _VARIANTS.move_to_end(problem_id)
+            return variant
+    variant = ex.Variant.from_record(record)
+    with _VARIANTS_LOCK:
+        _VARIANTS[problem_id] = variant
+        if len(_VARIANTS) > VARIANT_CACHE_SIZE:
+            _VARIANTS.popitem(last=False)
+    return variant
+
+
 class NoAttemptsLeft(Exception):
     """Every attempt the problem allows is used."""
 
@@ -53,7 +80,7 @@ def submit(
 
     Raises AnswerFormatError before anything is written, and NoAttemptsLeft.
     """
-    ex.parse_answers(ex.Variant.from_record(problem.variant), raw)
+    ex.parse_answers(parsed_variant(problem.id, problem.variant), raw)
     # One conditional UPDATE both checks the limit and numbers the attempt; the row
     # lock it takes orders concurrent submissions to the same problem.
     attempt = session.scalar(
@@ -95,6 +122,7 @@ class Claim:
     token: str
     tries: int
     answers: Any
+    problem_id: uuid.UUID
     variant: dict[str, Any]
     received_at: datetime
 
@@ -118,6 +146,7 @@ def claim(session: Session, submission_id: uuid.UUID, lease_seconds: int) -> Cla
             Submission.tries,
             Submission.answers,
             Submission.received_at,
+            Submission.problem_id,
             select(Problem.variant).where(Problem.id == Submission.problem_id).scalar_subquery(),
         )
         .execution_options(synchronize_session=False)
@@ -126,8 +155,8 @@ def claim(session: Session, submission_id: uuid.UUID, lease_seconds: int) -> Cla
         session.rollback()
         return None
     session.commit()
-    tries, answers, received_at, variant = row
-    return Claim(submission_id, token, tries, answers, variant, received_at)
+    tries, answers, received_at, problem_id, variant = row
+    return Claim(submission_id, token, tries, answers, problem_id, variant, received_at)
 
 
 def finish(session: Session, claim: Claim, grade: dict[str, Any]) -> bool:
@@ -197,7 +226,7 @@ def grade_submission(session: Session, submission_id: uuid.UUID, lease_seconds: 
     if won is None:
         return Outcome.skipped
     try:
-        variant = ex.Variant.from_record(won.variant)
+        variant = parsed_variant(won.problem_id, won.variant)
         grade = ex.grade(variant, ex.parse_answers(variant, won.answers)).to_json()
     except Exception as exc:  # any failure is kept on the row and retried
         log.exception("grading submission %s failed (try %d)", submission_id, won.tries)

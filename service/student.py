@@ -37,7 +37,7 @@ import exercises as ex
 from exercises.answers import PartFormatError
 from exercises.expressions import MAX_TEXT, parse_expression, to_latex
 
-from . import api, auth, diagram, mathml, policy
+from . import api, auth, diagram, mathml, pipeline, policy
 from .db import db
 from .models import (
     Assignment,
@@ -425,7 +425,7 @@ def _readable_problem(problem_id: uuid.UUID) -> Problem:
 
 def _problem_page(problem: Problem) -> str:
     user, now = _user(), utcnow()
-    variant = ex.Variant.from_record(problem.variant)
+    variant = pipeline.parsed_variant(problem.id, problem.variant)
     submissions = _submissions(problem)
     last = submissions[0].answers if submissions else {}
     slot = problem.slot
@@ -623,7 +623,7 @@ def _readable_submission(submission_id: uuid.UUID) -> Submission:
 def submission(submission_id: uuid.UUID) -> str:
     """One submission: the answers as given and the result."""
     sub = _readable_submission(submission_id)
-    variant = ex.Variant.from_record(sub.problem.variant)
+    variant = pipeline.parsed_variant(sub.problem.id, sub.problem.variant)
     return render_template(
         "submission.html",
         submission=sub,
@@ -640,7 +640,7 @@ def submission_panel(submission_id: uuid.UUID) -> Response:
     """The pieces the problem page swaps in once a submission is graded, as HTML in JSON."""
     sub = _readable_submission(submission_id)
     problem = sub.problem
-    variant = ex.Variant.from_record(problem.variant)
+    variant = pipeline.parsed_variant(problem.id, problem.variant)
     user, now = _user(), utcnow()
     attempts = Attempts(problem.attempts_used, problem.attempts_allowed)
     solution = (
@@ -665,7 +665,7 @@ def submission_panel(submission_id: uuid.UUID) -> Response:
 def preview(problem_id: uuid.UUID) -> Response:
     """How an expression part's text was read: MathML of the parsed expression, or why not."""
     problem = _readable_problem(problem_id)
-    variant = ex.Variant.from_record(problem.variant)
+    variant = pipeline.parsed_variant(problem.id, problem.variant)
     try:
         part = variant.part(request.args.get("part", ""))
     except KeyError:
