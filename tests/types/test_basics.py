@@ -6,7 +6,6 @@ sweeps, and mistake answers built here with NumPy from the problem's own network
 
 from __future__ import annotations
 
-import functools
 from fractions import Fraction
 from typing import Any
 
@@ -19,31 +18,11 @@ import exercises as E
 from exercises.mistakes import MISTAKES
 from exercises.network import parse_network
 from exercises.registry import Setup
+from tests.types.kit import SEEDS, submit, variant, variants
 
 TYPES = ("forward-pass", "loss", "output-error", "activation-derivative", "delta")
 CASES = [(t, d) for t in TYPES for d in E.DIFFICULTIES]
-SEEDS = range(200)
 R = sympy.Rational
-
-
-@functools.cache
-def variant(type_id: str, seed: int, difficulty: int) -> E.Variant:
-    return E.generate(type_id, seed, difficulty)
-
-
-def variants(type_id: str, difficulty: int) -> list[E.Variant]:
-    return [variant(type_id, s, difficulty) for s in SEEDS]
-
-
-def to_json(value: Any) -> Any:
-    return value.tolist() if isinstance(value, np.ndarray) else float(value)
-
-
-def submit(v: E.Variant, **answers: Any) -> E.Grade:
-    """Grade the key with the given parts replaced."""
-    raw = {p.name: v.key[p.name] for p in v.parts}
-    raw.update({name: to_json(value) for name, value in answers.items()})
-    return E.grade(v, E.parse_answers(v, raw))
 
 
 def key_setup(network: dict[str, Any]) -> Setup:

@@ -21,32 +21,12 @@ from exercises.engine import Slip
 from exercises.mistakes import MISTAKES
 from exercises.network import parse_network
 from exercises.registry import Setup
+from tests.types.kit import SEEDS, submit, variant, variants
 
 TYPES = ("bias-gradient", "batch-gradient", "weight-update", "chain-rule",
          "softmax-cross-entropy")
 CASES = [(t, d) for t in TYPES for d in E.DIFFICULTIES]
-SEEDS = range(200)
 R = sympy.Rational
-
-
-@functools.cache
-def variant(type_id: str, seed: int, difficulty: int) -> E.Variant:
-    return E.generate(type_id, seed, difficulty)
-
-
-def variants(type_id: str, difficulty: int) -> list[E.Variant]:
-    return [variant(type_id, s, difficulty) for s in SEEDS]
-
-
-def to_json(value: Any) -> Any:
-    return value.tolist() if isinstance(value, np.ndarray) else float(value)
-
-
-def submit(v: E.Variant, **answers: Any) -> E.Grade:
-    """Grade the key with the given parts replaced."""
-    raw = {p.name: v.key[p.name] for p in v.parts}
-    raw.update({name: to_json(value) for name, value in answers.items()})
-    return E.grade(v, E.parse_answers(v, raw))
 
 
 def key(v: E.Variant, part: str) -> Any:
