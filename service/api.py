@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 import exercises as ex
 from worker.app import publish
 
-from . import auth, pipeline, policy
+from . import auth, pipeline, policy, problems
 from . import schemas as s
 from .db import db
 from .errors import APIError
@@ -109,35 +109,12 @@ class Problems(MethodView):
     @responds(401, 422)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Draw a practice problem of a type (no key); the same draw returns the same problem."""
-        user = caller()
         seed = body.get("seed", secrets.randbelow(2**31))
         try:
-            variant = ex.generate(body["type"], seed, body["difficulty"])
+            problem = problems.practice(caller(), body["type"], seed, body["difficulty"])
         except ex.UnknownExerciseType as exc:
             raise APIError(422, "unknown_exercise_type", str(exc)) from None
-        problem = db.session.scalar(
-            select(Problem).where(
-                Problem.owner_id == user.id,
-                Problem.slot_id.is_(None),
-                Problem.type == variant.type,
-                Problem.type_version == variant.type_version,
-                Problem.seed == seed,
-                Problem.difficulty == variant.difficulty,
-            )
-        )
-        if problem is None:
-            problem = Problem(
-                type=variant.type,
-                type_version=variant.type_version,
-                seed=seed,
-                difficulty=variant.difficulty,
-                variant=variant.to_record(),
-                owner_id=user.id,
-                attempts_allowed=None,
-            )
-            db.session.add(problem)
-            db.session.commit()
-        return problem_json(problem, variant)
+        return problem_json(problem)
 
 
 @bp.route("/problems/<uuid:problem_id>")
@@ -571,35 +548,7 @@ class SlotProblem(MethodView):
         slot = next((sl for sl in assignment.slots if sl.position == position), None)
         if slot is None:
             raise APIError(404, "not_found", "no such slot")
-        user = caller()
-        problem = slot_problem(slot, user)
-        if problem is None:
-            seed = secrets.randbelow(2**31)
-            variant = ex.generate(slot.exercise_type, seed, slot.difficulty)
-            db.session.add(
-                Problem(
-                    type=variant.type,
-                    type_version=variant.type_version,
-                    seed=seed,
-                    difficulty=variant.difficulty,
-                    variant=variant.to_record(),
-                    owner_id=user.id,
-                    slot=slot,
-                    attempts_allowed=assignment.attempts_allowed,
-                )
-            )
-            try:
-                db.session.commit()
-            except IntegrityError:  # drawn at the same moment by another request: keep that one
-                db.session.rollback()
-            problem = slot_problem(slot, user)
-        return problem_json(problem)
-
-
-def slot_problem(slot: Slot, user: User) -> Problem | None:
-    return db.session.scalar(
-        select(Problem).where(Problem.slot_id == slot.id, Problem.owner_id == user.id)
-    )
+        return problem_json(problems.draw_for_slot(slot, caller()))
 
 
 # --- for instructors: gradebook, statistics, grading errors -------------------------------

@@ -30,14 +30,13 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 
 import exercises as ex
 from exercises.answers import PartFormatError
 from exercises.expressions import MAX_TEXT, parse_expression, to_latex
 
-from . import api, auth, diagram, mathml, pipeline, policy
+from . import api, auth, diagram, mathml, pipeline, policy, problems
 from .db import db
 from .models import (
     Assignment,
@@ -47,7 +46,6 @@ from .models import (
     Mode,
     Problem,
     Role,
-    Slot,
     Status,
     Submission,
     User,
@@ -289,30 +287,8 @@ def slot_problem(course_id: int, assignment_id: int, position: int) -> Response:
     slot = next((s for s in a.slots if s.position == position), None)
     if slot is None:
         raise _no_such("problem")
-    problem = _draw_for_slot(slot, a, _user())
+    problem = problems.draw_for_slot(slot, _user())
     return redirect(url_for("student.problem", problem_id=problem.id))
-
-
-def _draw_for_slot(slot: Slot, a: Assignment, user: User) -> Problem:
-    problem = api.slot_problem(slot, user)
-    if problem is not None:
-        return problem
-    seed = secrets.randbelow(2**31)
-    variant = ex.generate(slot.exercise_type, seed, slot.difficulty)
-    db.session.add(
-        Problem(
-            type=variant.type, type_version=variant.type_version, seed=seed,
-            difficulty=variant.difficulty, variant=variant.to_record(), owner_id=user.id,
-            slot=slot, attempts_allowed=a.attempts_allowed,
-        )
-    )
-    try:
-        db.session.commit()
-    except IntegrityError:  # drawn at the same moment by another request: keep that one
-        db.session.rollback()
-    problem = api.slot_problem(slot, user)
-    assert problem is not None
-    return problem
 
 
 # --- practice ----------------------------------------------------------------------------
@@ -342,7 +318,7 @@ def practice(type_id: str) -> Response | str:
             url_for("student.practice", type_id=exercise.id, seed=seed, difficulty=difficulty)
         )
     seed = _int_arg("seed", 0, 0, SEED_MAX)
-    problem = _practice_problem(_user(), exercise.id, seed, difficulty)
+    problem = problems.practice(_user(), exercise.id, seed, difficulty)
     return _problem_page(problem)
 
 
@@ -353,29 +329,6 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     if not raw.isdigit() or not low <= int(raw) <= high:
         raise BadRequest(f"{name} must be a whole number from {low} to {high}.")
     return int(raw)
-
-
-def _practice_problem(user: User, type_id: str, seed: int, difficulty: int) -> Problem:
-    """The caller's stored practice variant for (type, seed, difficulty), drawn if new."""
-    variant = ex.generate(type_id, seed, difficulty)
-    same = select(Problem).where(
-        Problem.owner_id == user.id,
-        Problem.slot_id.is_(None),
-        Problem.type == variant.type,
-        Problem.type_version == variant.type_version,
-        Problem.seed == seed,
-        Problem.difficulty == variant.difficulty,
-    )
-    problem = db.session.scalar(same)
-    if problem is None:
-        problem = Problem(
-            type=variant.type, type_version=variant.type_version, seed=seed,
-            difficulty=variant.difficulty, variant=variant.to_record(), owner_id=user.id,
-            attempts_allowed=None,
-        )
-        db.session.add(problem)
-        db.session.commit()
-    return problem
 
 
 # --- the problem page --------------------------------------------------------------------

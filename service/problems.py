@@ -1,0 +1,77 @@
+"""A student's stored problems: a practice draw or the variant of an assignment slot.
+
+The API and the pages both come here, so a variant is drawn in one place. A stored
+problem is found before anything is generated: drawing a variant costs far more than
+looking one up.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+import exercises as ex
+
+from .db import db
+from .models import Problem, Slot, User
+
+
+def practice(user: User, type_id: str, seed: int, difficulty: int) -> Problem:
+    """The user's practice problem (type, seed, difficulty), drawn and stored if new.
+
+    Raises UnknownExerciseType and InvalidDifficulty.
+    """
+    t = ex.get_type(type_id)
+    if difficulty not in ex.DIFFICULTIES:
+        raise ex.InvalidDifficulty(difficulty)
+    problem = db.session.scalar(
+        select(Problem).where(
+            Problem.owner_id == user.id,
+            Problem.slot_id.is_(None),
+            Problem.type == t.id,
+            Problem.type_version == t.version,
+            Problem.seed == seed,
+            Problem.difficulty == difficulty,
+        )
+    )
+    if problem is None:
+        problem = _new(ex.generate(type_id, seed, difficulty), user, attempts_allowed=None)
+        db.session.add(problem)
+        db.session.commit()
+    return problem
+
+
+def of_slot(slot: Slot, user: User) -> Problem | None:
+    """The user's variant of an assignment slot, if drawn."""
+    return db.session.scalar(
+        select(Problem).where(Problem.slot_id == slot.id, Problem.owner_id == user.id)
+    )
+
+
+def draw_for_slot(slot: Slot, user: User) -> Problem:
+    """The user's variant of a slot: drawn on the first call, the same on every later one."""
+    problem = of_slot(slot, user)
+    if problem is not None:
+        return problem
+    seed = secrets.randbelow(2**31)
+    variant = ex.generate(slot.exercise_type, seed, slot.difficulty)
+    db.session.add(_new(variant, user, attempts_allowed=slot.assignment.attempts_allowed,
+                        slot=slot))
+    try:
+        db.session.commit()
+    except IntegrityError:  # drawn at the same moment by another request: keep that one
+        db.session.rollback()
+    problem = of_slot(slot, user)
+    assert problem is not None
+    return problem
+
+
+def _new(variant: ex.Variant, user: User, *, attempts_allowed: int | None,
+         slot: Slot | None = None) -> Problem:
+    return Problem(
+        type=variant.type, type_version=variant.type_version, seed=variant.seed,
+        difficulty=variant.difficulty, variant=variant.to_record(), owner_id=user.id,
+        slot=slot, attempts_allowed=attempts_allowed,
+    )
