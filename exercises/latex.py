@@ -65,18 +65,6 @@ def matrix(M: Any) -> str:
     return r"\begin{bmatrix} " + body + r" \end{bmatrix}"
 
 
-def shape(M: Any) -> str:
-    r, c = (M.rows, M.cols) if isinstance(M, sympy.MatrixBase) else np.shape(M)
-    return f"{r} \\times {c}"
-
-
-def value(v: Any) -> str:
-    """A matrix or a scalar."""
-    if isinstance(v, (sympy.MatrixBase, np.ndarray, list)):
-        return matrix(v)
-    return number(v)
-
-
 def shape_text(M: Any) -> str:
     """Plain-text shape, e.g. '2×3'."""
     r, c = (M.rows, M.cols) if isinstance(M, sympy.MatrixBase) else np.shape(M)

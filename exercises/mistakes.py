@@ -115,5 +115,3 @@ _CATALOGUE = [
 ]
 
 MISTAKES: dict[str, Mistake] = {m.tag: m for m in _CATALOGUE}
-# Recognised by comparison with the key, not predicted by slips.
-COMPARISON_TAGS = ("arithmetic-slip", "rounding")
