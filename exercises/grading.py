@@ -119,10 +119,15 @@ def grade(variant: Variant, answers: Answers) -> Grade:
 
 
 def _grade_part(variant: Variant, part: Part, given: dict[str, Any]) -> PartResult:
+    """Key, then carried forward, then mistakes (singles first), then one slipped entry,
+    then early rounding; what is left is marked entry by entry."""
     answer, key = given[part.name], variant.key_values[part.name]
     entries = _key_entries(variant, part, answer)
-    if (all(all(row) for row in entries) if entries is not None
-            else part.kind != "matrix" and _close(part, answer, key)):
+    if entries is not None:
+        right = all(map(all, entries))
+    else:  # a matrix of another shape is never right; other kinds compare whole
+        right = part.kind != "matrix" and _close(part, answer, key)
+    if right:
         return PartResult(1.0, True, "Correct.", entries=entries)
 
     t = get_type(variant.type)
@@ -159,7 +164,7 @@ def _grade_part(variant: Variant, part: Part, given: dict[str, Any]) -> PartResu
         ar, ac = np.shape(answer)
         return PartResult(
             0.0, False,
-            f"Your answer is {ar}×{ac}, but {part.label} is {r}×{c}: check which quantities "
+            f"Your answer is {ar}×{ac}, but {part.name} is {r}×{c}: check which quantities "
             "you multiplied and the shape each one has.",
         )
     if entries is not None:
@@ -225,5 +230,5 @@ def _explain(tags: tuple[str, ...], part: Part, answer: Any, key: Any) -> str:
     text = " ".join(f"{MISTAKES[t].name}: {MISTAKES[t].explanation}" for t in tags)
     if part.kind == "matrix" and np.shape(answer) != np.shape(key):
         r, c = np.shape(key)
-        text += f" ({part.label} should be {r}×{c}.)"
+        text += f" ({part.name} should be {r}×{c}.)"
     return text
