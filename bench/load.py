@@ -66,13 +66,21 @@ def wait_healthy(url: str, timeout: float = 60) -> None:
 
 
 class Connection:
+    # gunicorn closes a keep-alive connection idle for 5 s; reconnect well before that,
+    # rather than race the server's close with a request.
+    MAX_IDLE = 2.0
+
     def __init__(self, port: int, headers: dict[str, str]):
         self.port = port
         self.head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.used = 0.0
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self.writer is not None and time.monotonic() - self.used > self.MAX_IDLE:
+            self.writer.close()
+            self.writer = None
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         assert self.reader is not None
@@ -90,6 +98,7 @@ class Connection:
             elif name.lower() == "connection" and value.strip().lower() == "close":
                 close = True
         payload = await self.reader.readexactly(length)
+        self.used = time.monotonic()
         if close:
             self.writer.close()
             self.writer = None

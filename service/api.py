@@ -20,7 +20,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 import exercises as ex
-from worker.app import publish
 
 from . import auth, pipeline, policy, problems
 from . import schemas as s
@@ -71,7 +70,7 @@ def _authenticate() -> None:
     g.user = auth.api_user()
 
 
-def caller() -> User:
+def caller() -> auth.Principal:
     """The authenticated caller, or 401."""
     if g.user is None:
         raise APIError(401, "unauthorized", "log in, or send Authorization: Bearer <token>")
@@ -159,15 +158,15 @@ class ProblemSubmissions(MethodView):
         """Submit answers: read now, graded asynchronously; poll the submission for the result."""
         received_at = utcnow()
         user = caller()
-        problem = found(Problem, problem_id)
-        if not policy.can_submit(user, problem):
-            raise not_found(problem)
-        if problem.slot is not None:
-            due = problem.slot.assignment.due_at
-            if due is not None and received_at > due:
-                raise APIError(409, "past_due", "the assignment was due; no more submissions")
+        problem = pipeline.target(db.session, problem_id)
+        if problem is None or not policy.can_submit(user, problem):
+            raise APIError(404, "not_found", "no such problem")
+        if problem.due_at is not None and received_at > problem.due_at:
+            raise APIError(409, "past_due", "the assignment was due; no more submissions")
         try:
-            submission = pipeline.submit(db.session, problem, user, body["answers"], received_at)
+            submission_id = pipeline.submit(
+                db.session, problem, user.id, body["answers"], received_at
+            )
             db.session.commit()
         except ex.AnswerFormatError as exc:
             db.session.rollback()
@@ -175,10 +174,9 @@ class ProblemSubmissions(MethodView):
         except pipeline.NoAttemptsLeft as exc:
             db.session.rollback()
             raise APIError(409, "no_attempts_left", str(exc)) from None
-        # Only now, with the row committed, is the task published (the outbox rule).
-        unsent = publish(current_app.extensions["celery"], [submission.id])
-        pipeline.mark_unpublished(db.session, unsent)
-        return {"id": submission.id, "status": Status.queued.value}
+        # Only now, with the row committed, is its id handed on to be published.
+        current_app.extensions["outbox"].put([submission_id])
+        return {"id": submission_id, "status": Status.queued.value}
 
     @bp.response(200, s.SubmissionResult(many=True))
     @responds(401, 404)
@@ -263,8 +261,7 @@ class SubmissionRetry(MethodView):
             raise APIError(403, "forbidden", "only the course's instructors can retry grading")
         if not pipeline.retry(db.session, submission):
             raise APIError(409, "not_in_error", f"the submission is {submission.status.value}")
-        unsent = publish(current_app.extensions["celery"], [submission.id])
-        pipeline.mark_unpublished(db.session, unsent)
+        current_app.extensions["outbox"].put([submission.id])
         return {"id": submission.id, "status": Status.queued.value}
 
 
@@ -469,7 +466,7 @@ class AssignmentView(MethodView):
         return assignment_json(assignment_in(course_id, assignment_id), caller())
 
 
-def assignment_json(assignment: Assignment, user: User) -> dict[str, Any]:
+def assignment_json(assignment: Assignment, user: policy.Person) -> dict[str, Any]:
     problems = {
         p.slot_id: p
         for p in db.session.scalars(

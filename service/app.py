@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import secrets
+import uuid
+from collections.abc import Sequence
 
 from flask import Flask
 from flask_smorest import Api
 
 from worker.app import GradingCelery, make_celery
+from worker.outbox import Outbox
 
-from . import api, auth, errors, ops, schemas, student
+from . import api, auth, errors, ops, pipeline, schemas, student
 from .config import Settings, load_settings
 from .db import db
 
@@ -60,6 +63,13 @@ def create_app(
     celery = celery or make_celery(settings)
     celery.flask_app = app
     app.extensions["celery"] = celery
+    sessions = app.extensions["db"]
+
+    def unsent(ids: Sequence[uuid.UUID]) -> None:
+        with sessions() as session:
+            pipeline.mark_unpublished(session, ids)
+
+    app.extensions["outbox"] = Outbox(celery, unsent, interval=settings.publish_interval)
 
     openapi = ServiceApi(app, spec_kwargs={"security": [{"bearer": []}, {"session": []}]})
     openapi.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})

@@ -3,7 +3,12 @@
 Pages log a user in with ``log_in`` and read ``flask_login.current_user``; API routes
 call ``api_user()``, which takes a bearer token when the request has one (no CSRF: the
 token is not sent by the browser on its own) and otherwise the session user, whose
-unsafe requests must carry the CSRF token.
+unsafe requests must carry the CSRF token. Either way the API sees a ``Principal``: the
+caller's id, email, name and role, detached from any database session.
+
+A token's principal is remembered for TOKEN_CACHE_SECONDS per process, so an API client
+posting many submissions costs one lookup, not one per request; a token deleted from
+the database (or its user) stops working within that time.
 """
 
 from __future__ import annotations
@@ -12,9 +17,12 @@ import functools
 import hashlib
 import re
 import secrets
+import threading
+from dataclasses import dataclass
 
 import flask_login
-from flask import Flask, request
+from cachetools import TTLCache
+from flask import Flask, current_app, request
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -27,6 +35,8 @@ TOKEN_PREFIX = "bpq_"
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 MIN_PASSWORD_LENGTH = 8
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+TOKEN_CACHE_SECONDS = 10.0
+TOKEN_CACHE_SIZE = 10_000
 
 login_manager = flask_login.LoginManager()
 login_manager.login_view = "student.login"  # the pages' login form
@@ -101,29 +111,72 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def token_user(token: str) -> User | None:
-    return db.session.scalar(
-        select(User).join(ApiToken).where(ApiToken.token_hash == hash_token(token))
-    )
+@dataclass(frozen=True)
+class Principal:
+    """Who an API request speaks for; what routes and policies read of a user."""
+
+    id: int
+    email: str
+    name: str
+    role: Role
+
+    @classmethod
+    def of(cls, user: User) -> Principal:
+        return cls(user.id, user.email, user.name, user.role)
 
 
-def api_user() -> User | None:
+class _TokenCache:
+    """Token hash -> Principal for a few seconds (cachetools' TTLCache is not thread-safe)."""
+
+    def __init__(self) -> None:
+        self._cache: TTLCache[str, Principal] = TTLCache(TOKEN_CACHE_SIZE, TOKEN_CACHE_SECONDS)
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Principal | None:
+        with self._lock:
+            return self._cache.get(digest)
+
+    def put(self, digest: str, principal: Principal) -> None:
+        with self._lock:
+            self._cache[digest] = principal
+
+
+def token_principal(token: str) -> Principal | None:
+    """Whom this bearer token belongs to, or None."""
+    digest = hash_token(token)
+    cache: _TokenCache = current_app.extensions["token_cache"]
+    principal = cache.get(digest)
+    if principal is None:
+        row = db.session.execute(
+            select(User.id, User.email, User.name, User.role)
+            .join(ApiToken)
+            .where(ApiToken.token_hash == digest)
+        ).one_or_none()
+        if row is None:
+            return None
+        principal = Principal(*row)
+        cache.put(digest, principal)
+    return principal
+
+
+def api_user() -> Principal | None:
     """The caller of an API route: by bearer token, else by session (CSRF-checked)."""
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
-        user = token_user(token.strip()) if scheme.lower() == "bearer" else None
-        if user is None:
+        principal = token_principal(token.strip()) if scheme.lower() == "bearer" else None
+        if principal is None:
             raise APIError(401, "unauthorized", "invalid or unknown bearer token")
-        return user
+        return principal
     user = flask_login.current_user
     if not user.is_authenticated:
         return None
     if request.method in UNSAFE_METHODS:
         csrf.protect()
-    return user
+    return Principal.of(user)
 
 
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
+    app.extensions["token_cache"] = _TokenCache()

@@ -41,6 +41,7 @@ class Settings:
     hard_time_limit: int  # seconds; the worker process is killed
     sweep_interval: float  # seconds between two sweeps
     requeue_after: int  # seconds a queued row may wait unstarted before it is re-published
+    publish_interval: float  # seconds; a web process sends at most one grading task per interval
     visibility_timeout: int  # seconds before Redis hands an unacknowledged task to another worker
     max_content_length: int  # bytes in one request body
     session_cookie_secure: bool
@@ -66,6 +67,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         hard_time_limit=_int(env, "GRADING_TIME_LIMIT", 30, minimum=1),
         sweep_interval=_float(env, "SWEEP_INTERVAL_SECONDS", 5.0, minimum=0.1),
         requeue_after=_int(env, "SWEEP_REQUEUE_AFTER_SECONDS", 60, minimum=1),
+        publish_interval=_int(env, "PUBLISH_INTERVAL_MS", 20, minimum=0) / 1000,
         visibility_timeout=_int(env, "BROKER_VISIBILITY_TIMEOUT", 3600, minimum=1),
         max_content_length=_int(env, "MAX_CONTENT_LENGTH", 64 * 1024, minimum=1024),
         session_cookie_secure=_bool(env, "SESSION_COOKIE_SECURE", False),

@@ -3,10 +3,10 @@
 submit  -> the answers are read now (unreadable: AnswerFormatError, no attempt used),
            an attempt is taken and the row is added as ``queued``; the caller commits
            and only then publishes the id (an outbox: no task for an uncommitted row).
-claim   -> one atomic conditional UPDATE moves the row to ``grading`` with a lease;
-           only one worker can win it.
-finish  -> the result is written once: a fenced UPDATE (same claim token) and a unique
-           constraint on ``results.submission_id``.
+claim   -> one atomic conditional UPDATE moves a batch of queued rows to ``grading``
+           under one lease; only one worker can win a row.
+finish  -> each result is written once: a fenced UPDATE (same claim token) and a unique
+           constraint on ``results.submission_id``, a whole batch in one transaction.
 sweep   -> rows whose lease ran out go back to ``queued`` (or to ``error`` after
            MAX_TRIES claims); queued rows never published, or waiting too long, are
            handed back to be published again.
@@ -30,13 +30,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import exercises as ex
 
-from .models import Problem, Result, Status, Submission, User, utcnow
+from .models import Assignment, Problem, Result, Slot, Status, Submission, utcnow
 
 MAX_TRIES = 3
 SWEEP_BATCH = 1000  # rows per step of one sweep, so a huge backlog cannot stall a sweeper
@@ -56,11 +56,9 @@ def parsed_variant(problem_id: uuid.UUID, record: dict[str, Any]) -> ex.Variant:
     prediction into arrays or expressions) costs more than grading with it; the parsed
     variant also keeps the grader's per-variant caches warm.
     """
-    with _VARIANTS_LOCK:
-        variant = _VARIANTS.get(problem_id)
-        if variant is not None:
-            _VARIANTS.move_to_end(problem_id)
-            return variant
+    variant = _cached_variant(problem_id)
+    if variant is not None:
+        return variant
     variant = ex.Variant.from_record(record)
     with _VARIANTS_LOCK:
         _VARIANTS[problem_id] = variant
@@ -73,67 +71,112 @@ class NoAttemptsLeft(Exception):
     """Every attempt the problem allows is used."""
 
 
+@dataclass(frozen=True)
+class Target:
+    """What taking a submission needs to know of its problem, read in one query."""
+
+    id: uuid.UUID
+    owner_id: int
+    attempts_allowed: int | None
+    due_at: datetime | None  # the assignment's; None for practice problems
+
+
+def target(session: Session, problem_id: uuid.UUID) -> Target | None:
+    """The problem to submit to, with its assignment's due date; None if there is none."""
+    row = session.execute(
+        select(Problem.owner_id, Problem.attempts_allowed, Assignment.due_at)
+        .select_from(Problem)
+        .outerjoin(Slot, Slot.id == Problem.slot_id)
+        .outerjoin(Assignment, Assignment.id == Slot.assignment_id)
+        .where(Problem.id == problem_id)
+    ).one_or_none()
+    return None if row is None else Target(problem_id, *row)
+
+
+# The hot path writes with Core statements on the session's connection: the ORM's
+# unit of work would cost more than the statements themselves.
+_problems = Problem.__table__
+_submissions = Submission.__table__
+
+
 def submit(
-    session: Session, problem: Problem, user: User, raw: Any, received_at: datetime
-) -> Submission:
-    """Read ``raw`` answers, use an attempt and add a queued row (not committed).
+    session: Session, problem: Target, user_id: int, raw: Any, received_at: datetime
+) -> uuid.UUID:
+    """Read ``raw`` answers, use an attempt and add a queued row (not committed); its id.
 
     Raises AnswerFormatError before anything is written, and NoAttemptsLeft.
     """
-    ex.parse_answers(parsed_variant(problem.id, problem.variant), raw)
+    variant = variants(session, {problem.id})[problem.id]
+    ex.parse_answers(variant, raw)
     # One conditional UPDATE both checks the limit and numbers the attempt; the row
     # lock it takes orders concurrent submissions to the same problem.
-    attempt = session.scalar(
-        update(Problem)
+    attempt = session.execute(
+        update(_problems)
         .where(
-            Problem.id == problem.id,
+            _problems.c.id == problem.id,
             or_(
-                Problem.attempts_allowed.is_(None),
-                Problem.attempts_used < Problem.attempts_allowed,
+                _problems.c.attempts_allowed.is_(None),
+                _problems.c.attempts_used < _problems.c.attempts_allowed,
             ),
         )
-        .values(attempts_used=Problem.attempts_used + 1)
-        .returning(Problem.attempts_used)
-        .execution_options(synchronize_session=False)
-    )
+        .values(attempts_used=_problems.c.attempts_used + 1)
+        .returning(_problems.c.attempts_used)
+    ).scalar()
     if attempt is None:
         raise NoAttemptsLeft(f"all {problem.attempts_allowed} attempts are used")
-    problem.attempts_used = attempt
+    submission_id = uuid.uuid4()
     now = utcnow()
-    submission = Submission(
-        problem=problem,
-        user_id=user.id,
-        attempt=attempt,
-        answers=raw,
-        status=Status.queued,
-        received_at=received_at,
-        queued_at=now,
-        published_at=now,
+    session.execute(
+        insert(_submissions).values(
+            id=submission_id,
+            problem_id=problem.id,
+            user_id=user_id,
+            attempt=attempt,
+            answers=raw,
+            status=Status.queued,
+            tries=0,
+            received_at=received_at,
+            queued_at=now,
+            published_at=now,
+        )
     )
-    session.add(submission)
-    return submission
+    return submission_id
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A won claim on a submission: what to grade and the token that fences the result."""
+    """A won claim on a submission: what to grade and the token that fences the result.
+
+    The rows of one claim share its token (one UPDATE claimed them together).
+    """
 
     submission_id: uuid.UUID
     token: str
     tries: int
     answers: Any
     problem_id: uuid.UUID
-    variant: dict[str, Any]
     received_at: datetime
 
 
-def claim(session: Session, submission_id: uuid.UUID, lease_seconds: int) -> Claim | None:
-    """Move a queued row to grading with a lease and commit; None if it is not queued."""
+def claim(session: Session, ids: Sequence[uuid.UUID], lease_seconds: int) -> list[Claim]:
+    """Move the queued rows among ``ids`` to grading under one lease and commit.
+
+    Rows that are not queued (graded, errored, held by another worker) are left alone;
+    rows another claim is locking right now are skipped rather than waited for.
+    """
+    if not ids:
+        return []
     now = utcnow()
     token = secrets.token_hex(16)
-    row = session.execute(
+    queued = and_(Submission.id.in_(ids), Submission.status == Status.queued)
+    rows = session.execute(
         update(Submission)
-        .where(Submission.id == submission_id, Submission.status == Status.queued)
+        .where(
+            Submission.id.in_(
+                select(Submission.id).where(queued).with_for_update(skip_locked=True)
+            ),
+            queued,  # re-checked on the locked row
+        )
         .values(
             status=Status.grading,
             tries=Submission.tries + 1,
@@ -143,54 +186,105 @@ def claim(session: Session, submission_id: uuid.UUID, lease_seconds: int) -> Cla
             started_at=now,
         )
         .returning(
+            Submission.id,
             Submission.tries,
             Submission.answers,
-            Submission.received_at,
             Submission.problem_id,
-            select(Problem.variant).where(Problem.id == Submission.problem_id).scalar_subquery(),
+            Submission.received_at,
         )
         .execution_options(synchronize_session=False)
-    ).one_or_none()
-    if row is None:
-        session.rollback()
-        return None
+    ).all()
     session.commit()
-    tries, answers, received_at, problem_id, variant = row
-    return Claim(submission_id, token, tries, answers, problem_id, variant, received_at)
+    return [
+        Claim(sid, token, tries, answers, pid, received)
+        for sid, tries, answers, pid, received in rows
+    ]
 
 
-def finish(session: Session, claim: Claim, grade: dict[str, Any]) -> bool:
-    """Write the result and mark the row graded, once; False if the claim was lost."""
-    now = utcnow()
-    won = session.execute(
-        update(Submission)
-        .where(_held(claim))
-        .values(
-            status=Status.graded,
-            graded_at=now,
-            claim_token=None,
-            lease_expires_at=None,
-            reason=None,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if won != 1:
-        session.rollback()
-        return False
-    session.add(
-        Result(
-            submission_id=claim.submission_id,
-            score=grade["score"],
-            parts=grade["parts"],
-            latency_seconds=(now - claim.received_at).total_seconds(),
-        )
-    )
+def variants(session: Session, problem_ids: set[uuid.UUID]) -> dict[uuid.UUID, ex.Variant]:
+    """The parsed variants of these problems; only those not parsed yet are read."""
+    out = {pid: v for pid in problem_ids if (v := _cached_variant(pid)) is not None}
+    missing = problem_ids - out.keys()
+    if missing:
+        for pid, record in session.execute(
+            select(Problem.id, Problem.variant).where(Problem.id.in_(missing))
+        ):
+            out[pid] = parsed_variant(pid, record)
+    return out
+
+
+def _cached_variant(problem_id: uuid.UUID) -> ex.Variant | None:
+    with _VARIANTS_LOCK:
+        variant = _VARIANTS.get(problem_id)
+        if variant is not None:
+            _VARIANTS.move_to_end(problem_id)
+        return variant
+
+
+def finish(session: Session, graded: Sequence[tuple[Claim, dict[str, Any]]]) -> list[uuid.UUID]:
+    """Write each result and mark its row graded, once; return the ids written.
+
+    A row is written only while its claim still holds (same token, still grading); the
+    unique constraint on ``results.submission_id`` is the last guard.
+    """
+    if not graded:
+        return []
     try:
-        session.commit()
+        return _finish(session, graded)
     except IntegrityError:
+        # A result exists for some row (a fence failed?): keep the others, one by one.
         session.rollback()
-        return False
-    return True
+        log.warning("a result of this batch exists already; writing the rest one by one")
+        written: list[uuid.UUID] = []
+        for item in graded:
+            try:
+                written += _finish(session, [item])
+            except IntegrityError:
+                session.rollback()
+        return written
+
+
+def _finish(session: Session, graded: Sequence[tuple[Claim, dict[str, Any]]]) -> list[uuid.UUID]:
+    now = utcnow()
+    by_id = {won.submission_id: (won, grade) for won, grade in graded}
+    by_token: dict[str, list[uuid.UUID]] = {}
+    for won, _ in graded:
+        by_token.setdefault(won.token, []).append(won.submission_id)
+    written: list[uuid.UUID] = []
+    for token, ids in by_token.items():
+        written += session.scalars(
+            update(Submission)
+            .where(
+                Submission.id.in_(ids),
+                Submission.status == Status.grading,
+                Submission.claim_token == token,
+            )
+            .values(
+                status=Status.graded,
+                graded_at=now,
+                claim_token=None,
+                lease_expires_at=None,
+                reason=None,
+            )
+            .returning(Submission.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    if not written:
+        session.rollback()
+        return []
+    results = [
+        {
+            "submission_id": sid,
+            "score": by_id[sid][1]["score"],
+            "parts": by_id[sid][1]["parts"],
+            "latency_seconds": (now - by_id[sid][0].received_at).total_seconds(),
+            "created_at": now,
+        }
+        for sid in written
+    ]
+    session.execute(insert(Result), results)
+    session.commit()
+    return written
 
 
 def fail(session: Session, claim: Claim, reason: str) -> Status | None:
@@ -220,19 +314,37 @@ class Outcome(enum.StrEnum):
     lost = "lost"  # the lease ran out and someone else took the row over
 
 
-def grade_submission(session: Session, submission_id: uuid.UUID, lease_seconds: int) -> Outcome:
-    """Claim, grade with the engine and write the result; safe to run any number of times."""
-    won = claim(session, submission_id, lease_seconds)
-    if won is None:
-        return Outcome.skipped
-    try:
-        variant = parsed_variant(won.problem_id, won.variant)
-        grade = ex.grade(variant, ex.parse_answers(variant, won.answers)).to_json()
-    except Exception as exc:  # any failure is kept on the row and retried
-        log.exception("grading submission %s failed (try %d)", submission_id, won.tries)
-        fail(session, won, f"{type(exc).__name__}: {exc}"[:2000])
-        return Outcome.failed
-    return Outcome.graded if finish(session, won, grade) else Outcome.lost
+def grade_submissions(
+    session: Session, ids: Sequence[uuid.UUID], lease_seconds: int
+) -> dict[uuid.UUID, Outcome]:
+    """Claim, grade with the engine and write the results; safe to run any number of times.
+
+    One claim, one read of the variants not parsed yet and one write of all results, so
+    the database work of a batch costs about what one submission's did. A submission the
+    grader fails on is recorded and retried alone; it does not hold back the others.
+    """
+    outcomes = dict.fromkeys(ids, Outcome.skipped)
+    claims = claim(session, ids, lease_seconds)
+    if not claims:
+        return outcomes
+    parsed = variants(session, {c.problem_id for c in claims})
+    graded = []
+    for won in claims:
+        try:
+            variant = parsed[won.problem_id]
+            graded.append(
+                (won, ex.grade(variant, ex.parse_answers(variant, won.answers)).to_json())
+            )
+        except Exception as exc:  # any failure is kept on the row and retried
+            log.exception("grading submission %s failed (try %d)", won.submission_id, won.tries)
+            fail(session, won, f"{type(exc).__name__}: {exc}"[:2000])
+            outcomes[won.submission_id] = Outcome.failed
+    written = set(finish(session, graded))
+    for won, _ in graded:
+        outcomes[won.submission_id] = (
+            Outcome.graded if won.submission_id in written else Outcome.lost
+        )
+    return outcomes
 
 
 def _held(claim: Claim) -> ColumnElement[bool]:
@@ -245,10 +357,20 @@ def _held(claim: Claim) -> ColumnElement[bool]:
 
 @dataclass(frozen=True)
 class Sweep:
-    """What one sweep did; ``publish`` are the ids to hand to the broker now."""
+    """What one sweep did, and the ids to hand to the broker now.
 
-    publish: list[uuid.UUID]
+    ``requeued`` rows lost their lease: a worker died or timed out on their batch, so
+    they go out one to a task, where a row that kills its grader takes only itself down.
+    ``stale`` rows were never published, or waited too long; they go out in batches.
+    """
+
+    requeued: list[uuid.UUID]
+    stale: list[uuid.UUID]
     errored: list[uuid.UUID]
+
+    @property
+    def publish(self) -> list[uuid.UUID]:
+        return self.requeued + self.stale
 
 
 def sweep(session: Session, requeue_after: float) -> Sweep:
@@ -289,7 +411,7 @@ def sweep(session: Session, requeue_after: float) -> Sweep:
         published_at=now,
     )
     session.commit()
-    return Sweep(publish=requeued + stale, errored=errored)
+    return Sweep(requeued=requeued, stale=stale, errored=errored)
 
 
 def _mark(session: Session, where: ColumnElement[bool], **values: Any) -> list[uuid.UUID]:

@@ -8,6 +8,7 @@ a student sees their own problems and submissions.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import exists, select
 
@@ -21,11 +22,20 @@ from .models import (
     Role,
     Status,
     Submission,
-    User,
 )
 
 
-def course_role(user: User, course_id: int) -> CourseRole | None:
+class Person(Protocol):
+    """Whoever is asking: a logged-in ``User`` or an API ``auth.Principal``."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def role(self) -> Role: ...
+
+
+def course_role(user: Person, course_id: int) -> CourseRole | None:
     """The user's role in the course (admins count as instructors), or None."""
     if user.role == Role.admin:
         return CourseRole.instructor
@@ -36,7 +46,7 @@ def course_role(user: User, course_id: int) -> CourseRole | None:
     )
 
 
-def teaches(user: User, course_id: int | None) -> bool:
+def teaches(user: Person, course_id: int | None) -> bool:
     if course_id is None:
         return user.role == Role.admin
     return course_role(user, course_id) == CourseRole.instructor
@@ -47,24 +57,29 @@ def problem_course_id(problem: Problem) -> int | None:
     return problem.slot.assignment.course_id if problem.slot is not None else None
 
 
-def can_read_problem(user: User, problem: Problem) -> bool:
+def can_read_problem(user: Person, problem: Problem) -> bool:
     return problem.owner_id == user.id or teaches(user, problem_course_id(problem))
 
 
-def can_submit(user: User, problem: Problem) -> bool:
+class Owned(Protocol):
+    @property
+    def owner_id(self) -> int: ...
+
+
+def can_submit(user: Person, problem: Owned) -> bool:
     """Only the problem's owner answers it; an instructor cannot answer for a student."""
     return problem.owner_id == user.id
 
 
-def can_read_submission(user: User, submission: Submission) -> bool:
+def can_read_submission(user: Person, submission: Submission) -> bool:
     return submission.user_id == user.id or teaches(user, problem_course_id(submission.problem))
 
 
-def can_retry(user: User, submission: Submission) -> bool:
+def can_retry(user: Person, submission: Submission) -> bool:
     return teaches(user, problem_course_id(submission.problem))
 
 
-def can_see_solution(user: User, problem: Problem, now: datetime) -> bool:
+def can_see_solution(user: Person, problem: Problem, now: datetime) -> bool:
     """Instructors always; the owner once solved or out of attempts (exams: after the due date)."""
     if teaches(user, problem_course_id(problem)):
         return True

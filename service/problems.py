@@ -15,10 +15,11 @@ from sqlalchemy.exc import IntegrityError
 import exercises as ex
 
 from .db import db
-from .models import Problem, Slot, User
+from .models import Problem, Slot
+from .policy import Person
 
 
-def practice(user: User, type_id: str, seed: int, difficulty: int) -> Problem:
+def practice(user: Person, type_id: str, seed: int, difficulty: int) -> Problem:
     """The user's practice problem (type, seed, difficulty), drawn and stored if new.
 
     Raises UnknownExerciseType and InvalidDifficulty.
@@ -43,14 +44,14 @@ def practice(user: User, type_id: str, seed: int, difficulty: int) -> Problem:
     return problem
 
 
-def of_slot(slot: Slot, user: User) -> Problem | None:
+def of_slot(slot: Slot, user: Person) -> Problem | None:
     """The user's variant of an assignment slot, if drawn."""
     return db.session.scalar(
         select(Problem).where(Problem.slot_id == slot.id, Problem.owner_id == user.id)
     )
 
 
-def draw_for_slot(slot: Slot, user: User) -> Problem:
+def draw_for_slot(slot: Slot, user: Person) -> Problem:
     """The user's variant of a slot: drawn on the first call, the same on every later one."""
     problem = of_slot(slot, user)
     if problem is not None:
@@ -68,7 +69,7 @@ def draw_for_slot(slot: Slot, user: User) -> Problem:
     return problem
 
 
-def _new(variant: ex.Variant, user: User, *, attempts_allowed: int | None,
+def _new(variant: ex.Variant, user: Person, *, attempts_allowed: int | None,
          slot: Slot | None = None) -> Problem:
     return Problem(
         type=variant.type, type_version=variant.type_version, seed=variant.seed,

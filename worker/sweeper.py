@@ -34,7 +34,9 @@ class Sweeper(threading.Thread):
         """One sweep: requeue, publish, and remember what could not be published."""
         with self.sessions() as session:
             result = pipeline.sweep(session, self.settings.requeue_after)
-            unsent = publish(self.celery, result.publish)
+            # A row whose lease ran out may be what killed its worker: alone in its task.
+            unsent = publish(self.celery, result.requeued, batch=1)
+            unsent += publish(self.celery, result.stale)
             pipeline.mark_unpublished(session, unsent)
         if result.publish or result.errored:
             log.info(

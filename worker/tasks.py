@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 
 from celery import shared_task
 from flask import current_app
 from sqlalchemy.orm import Session
 
 from service.db import db
-from service.pipeline import grade_submission as grade
+from service.pipeline import grade_submissions as grade
 
 from .app import GRADE_TASK
 
 
 @shared_task(name=GRADE_TASK)
-def grade_submission(submission_id: str) -> str:
-    """Grade one submission by id; a no-op if it is not queued (graded, or held elsewhere)."""
+def grade_submissions(submission_ids: list[str]) -> dict[str, int]:
+    """Grade a batch of submissions by id; those not queued (graded, held elsewhere) are skipped.
+
+    Returns how many ended each way (for the log; results are ignored).
+    """
     settings = current_app.extensions["settings"]
-    # One connection for the claim and the result: one pool checkout (and ping) per task.
+    ids = [uuid.UUID(i) for i in submission_ids]
+    # One connection for the claim and the results: one pool checkout (and ping) per batch.
     with db.engine.connect() as connection, Session(connection, expire_on_commit=False) as session:
-        return grade(session, uuid.UUID(submission_id), settings.lease_seconds).value
+        outcomes = grade(session, ids, settings.lease_seconds)
+    return dict(Counter(o.value for o in outcomes.values()))

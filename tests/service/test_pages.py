@@ -12,14 +12,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from servicekit import PASSWORD, Caller
 from sqlalchemy import select
 
 from service import auth
 from service.db import db
 from service.models import Problem, Result, Role, Status, Submission, utcnow
 from worker.app import GRADE_TASK
-
-from servicekit import PASSWORD, Caller
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -61,8 +60,8 @@ def grade_queued(app: Flask) -> None:
         queued = select(Submission.id).where(Submission.status == Status.queued)
         ids = list(db.session.scalars(queued))
         db.session.commit()
-    for sid in ids:
-        celery.tasks[GRADE_TASK](str(sid))
+    if ids:
+        celery.tasks[GRADE_TASK]([str(sid) for sid in ids])
 
 
 def submit(client: FlaskClient, problem_id: uuid.UUID, answers: dict[str, Any]) -> Any:

@@ -28,8 +28,8 @@ def grade_queued(app: Flask) -> None:
             db.session.scalars(select(Submission.id).where(Submission.status == Status.queued))
         )
         db.session.commit()  # SQLite: release the write lock the task will need
-    for sid in ids:
-        celery.tasks[GRADE_TASK](str(sid))
+    if ids:
+        celery.tasks[GRADE_TASK]([str(sid) for sid in ids])
 
 
 def key_of(app: Flask, problem_id: str) -> dict[str, Any]:
@@ -218,6 +218,7 @@ def test_publish_failure_still_answers_202_and_leaves_the_row_for_the_sweeper(
         json={"answers": key_of(app, problem["id"])},
     )
     assert response.status_code == 202
+    assert app.extensions["outbox"].flush()
     with app.app_context():
         submission = db.session.get(Submission, uuid.UUID(response.json["id"]))
         assert submission.status == Status.queued and submission.published_at is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -14,12 +15,11 @@ from servicekit import Caller
 from sqlalchemy import select, update
 
 import exercises as ex
-from service import demo
+from service import demo, pipeline
 from service.app import create_app
 from service.config import Settings
 from service.db import db
-from service.models import Course, Problem, Result, Status, Submission, User, utcnow
-from service.pipeline import submit
+from service.models import Course, Problem, Result, Status, Submission, utcnow
 from worker.embedded import EmbeddedWorker
 from worker.sweeper import Sweeper
 
@@ -71,12 +71,18 @@ def _add_problem(owner_id: int) -> Problem:
     return problem
 
 
+def _submit(problem: Problem) -> uuid.UUID:
+    """A queued submission of the key, through the pipeline (not committed)."""
+    target = pipeline.target(db.session, problem.id)
+    assert target is not None
+    return pipeline.submit(db.session, target, problem.owner_id, problem.variant["key"], utcnow())
+
+
 def test_metrics_count_statuses_latency_and_queue_age(app: Flask, student: Caller) -> None:
     with app.app_context():
         problem = _add_problem(student.user_id)
-        user = db.session.get(User, student.user_id)
         for _ in range(3):
-            submit(db.session, problem, user, problem.variant["key"], utcnow())
+            _submit(problem)
         db.session.commit()
         db.session.execute(update(Submission).values(queued_at=utcnow() - timedelta(seconds=42)))
         first = db.session.scalars(select(Submission).order_by(Submission.attempt)).first()
@@ -130,11 +136,10 @@ def test_the_sweeper_publishes_what_the_broker_never_got(
 ) -> None:
     with app.app_context():
         problem = _add_problem(student.user_id)
-        user = db.session.get(User, student.user_id)
-        lost = submit(db.session, problem, user, problem.variant["key"], utcnow())
-        lost.published_at = None  # the web process died between commit and publish
+        lost_id = _submit(problem)
+        # The web process died between commit and publish.
+        db.session.execute(update(Submission).values(published_at=None))
         db.session.commit()
-        lost_id = lost.id
     celery = app.extensions["celery"]
     grader = EmbeddedWorker(celery)
     grader.start()
@@ -153,11 +158,9 @@ def test_sweep_once_remembers_what_it_could_not_publish(
 ) -> None:
     with app.app_context():
         problem = _add_problem(student.user_id)
-        user = db.session.get(User, student.user_id)
-        row = submit(db.session, problem, user, problem.variant["key"], utcnow())
-        row.published_at = None
+        row_id = _submit(problem)
+        db.session.execute(update(Submission).values(published_at=None))
         db.session.commit()
-        row_id = row.id
     celery = app.extensions["celery"]
 
     def broker_down(*args: object, **kwargs: object) -> None:

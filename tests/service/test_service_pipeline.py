@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 import exercises as ex
 from service import pipeline
 from service.db import db
-from service.models import Problem, Result, Status, Submission, User, utcnow
+from service.models import Problem, Result, Status, Submission, utcnow
 from worker.app import GRADE_TASK
 
 LEASE = 10
@@ -46,11 +46,12 @@ def submit(problem: Problem) -> Callable[..., uuid.UUID]:
     """Add a committed queued submission with the key (or given) answers; return its id."""
 
     def make(answers: dict[str, Any] | None = None) -> uuid.UUID:
-        user = db.session.get(User, problem.owner_id)
         raw = answers if answers is not None else problem.variant["key"]
-        submission = pipeline.submit(db.session, problem, user, raw, utcnow())
+        target = pipeline.target(db.session, problem.id)
+        assert target is not None
+        submission_id = pipeline.submit(db.session, target, problem.owner_id, raw, utcnow())
         db.session.commit()
-        return submission.id
+        return submission_id
 
     return make
 
@@ -92,11 +93,21 @@ def test_attempts_run_out(problem: Problem, submit: Callable[..., uuid.UUID]) ->
         submit()
 
 
+def claim_one(sid: uuid.UUID) -> pipeline.Claim | None:
+    claims = pipeline.claim(db.session, [sid], LEASE)
+    assert len(claims) <= 1
+    return claims[0] if claims else None
+
+
+def grade_one(sid: uuid.UUID) -> pipeline.Outcome:
+    return pipeline.grade_submissions(db.session, [sid], LEASE)[sid]
+
+
 def test_claim_is_exclusive(submit: Callable[..., uuid.UUID]) -> None:
     sid = submit()
-    won = pipeline.claim(db.session, sid, LEASE)
+    won = claim_one(sid)
     assert won is not None and won.tries == 1
-    assert pipeline.claim(db.session, sid, LEASE) is None
+    assert claim_one(sid) is None
     claimed = row(sid)
     assert claimed.status == Status.grading and claimed.claim_token == won.token
     assert claimed.lease_expires_at > claimed.started_at
@@ -105,8 +116,8 @@ def test_claim_is_exclusive(submit: Callable[..., uuid.UUID]) -> None:
 
 def test_grading_twice_writes_one_result(submit: Callable[..., uuid.UUID]) -> None:
     sid = submit()
-    assert pipeline.grade_submission(db.session, sid, LEASE) == pipeline.Outcome.graded
-    assert pipeline.grade_submission(db.session, sid, LEASE) == pipeline.Outcome.skipped
+    assert grade_one(sid) == pipeline.Outcome.graded
+    assert grade_one(sid) == pipeline.Outcome.skipped
     graded = row(sid)
     assert graded.status == Status.graded and graded.graded_at is not None
     assert graded.result.score == 1.0 and results_of(sid) == 1
@@ -115,16 +126,16 @@ def test_grading_twice_writes_one_result(submit: Callable[..., uuid.UUID]) -> No
 
 def test_a_claim_taken_over_cannot_write(submit: Callable[..., uuid.UUID]) -> None:
     sid = submit()
-    stale = pipeline.claim(db.session, sid, LEASE)
+    stale = claim_one(sid)
     assert stale is not None
     _expire_lease(sid)
     assert pipeline.sweep(db.session, requeue_after=60).publish == [sid]
-    fresh = pipeline.claim(db.session, sid, LEASE)
+    fresh = claim_one(sid)
     assert fresh is not None and fresh.tries == 2
     grade = {"score": 0.0, "parts": {}}
-    assert not pipeline.finish(db.session, stale, grade)
-    assert pipeline.finish(db.session, fresh, {"score": 1.0, "parts": {}})
-    assert not pipeline.finish(db.session, fresh, grade)
+    assert pipeline.finish(db.session, [(stale, grade)]) == []
+    assert pipeline.finish(db.session, [(fresh, {"score": 1.0, "parts": {}})]) == [sid]
+    assert pipeline.finish(db.session, [(fresh, grade)]) == []
     assert results_of(sid) == 1 and row(sid).result.score == 1.0
 
 
@@ -154,14 +165,14 @@ def test_failed_tries_are_retried_then_become_an_error(
 ) -> None:
     sid = submit()
     for attempt in range(1, pipeline.MAX_TRIES + 1):
-        assert pipeline.grade_submission(db.session, sid, LEASE) == pipeline.Outcome.failed
+        assert grade_one(sid) == pipeline.Outcome.failed
         failed = row(sid)
         assert failed.tries == attempt
         assert failed.reason == "ArithmeticError: the engine fell over"
         if attempt < pipeline.MAX_TRIES:
             assert failed.status == Status.queued
     assert row(sid).status == Status.error
-    assert pipeline.grade_submission(db.session, sid, LEASE) == pipeline.Outcome.skipped
+    assert grade_one(sid) == pipeline.Outcome.skipped
 
 
 def test_retry_requeues_an_error_with_fresh_tries(
@@ -169,13 +180,13 @@ def test_retry_requeues_an_error_with_fresh_tries(
 ) -> None:
     sid = submit()
     for _ in range(pipeline.MAX_TRIES):
-        pipeline.grade_submission(db.session, sid, LEASE)
+        grade_one(sid)
     assert pipeline.retry(db.session, row(sid))
     again = row(sid)
     assert (again.status, again.tries, again.reason) == (Status.queued, 0, None)
     assert not pipeline.retry(db.session, again)
     monkeypatch.undo()
-    assert pipeline.grade_submission(db.session, sid, LEASE) == pipeline.Outcome.graded
+    assert grade_one(sid) == pipeline.Outcome.graded
 
 
 def _expire_lease(sid: uuid.UUID) -> None:
@@ -201,7 +212,7 @@ def test_sweep_requeues_expired_leases_and_errors_the_third(
 ) -> None:
     sid = submit()
     for tries in range(1, pipeline.MAX_TRIES + 1):
-        assert pipeline.claim(db.session, sid, LEASE) is not None
+        assert claim_one(sid) is not None
         _expire_lease(sid)
         swept = pipeline.sweep(db.session, requeue_after=60)
         if tries < pipeline.MAX_TRIES:
@@ -214,8 +225,8 @@ def test_sweep_requeues_expired_leases_and_errors_the_third(
 
 def test_sweep_leaves_live_leases_alone(submit: Callable[..., uuid.UUID]) -> None:
     sid = submit()
-    pipeline.claim(db.session, sid, LEASE)
-    assert pipeline.sweep(db.session, requeue_after=0.001) == pipeline.Sweep([], [])
+    claim_one(sid)
+    assert pipeline.sweep(db.session, requeue_after=0.001) == pipeline.Sweep([], [], [])
     assert row(sid).status == Status.grading
 
 
@@ -240,8 +251,8 @@ def test_the_celery_task_grades_inside_its_app_context(
     celery = app.extensions["celery"]
     celery.loader.import_default_modules()
     task = celery.tasks[GRADE_TASK]
-    assert task(str(sid)) == "graded"
-    assert task(str(sid)) == "skipped"
+    assert task([str(sid)]) == {"graded": 1}
+    assert task([str(sid)]) == {"skipped": 1}
     assert row(sid).status == Status.graded
 
 

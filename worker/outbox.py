@@ -1,0 +1,129 @@
+"""The web side's hand-over of committed submissions to the broker, batched.
+
+A request commits its submission row, puts the id here and answers 202 at once. One
+thread per process sends the ids as grading tasks, at most one task per ``interval``:
+an id arriving after a quiet spell goes out at once and alone; under load the ids that
+arrive within an interval share one task. A Celery task costs a worker a few
+milliseconds whatever it carries (broker bookkeeping, the hand-over to the pool, one
+claim and one commit), so at hundreds of submissions a second batching is what keeps
+the workers ahead, for at most ``interval`` of extra latency.
+
+Nothing here is needed for safety: the rows are committed and ``queued`` before their
+ids arrive, so ids the broker refuses are marked unpublished for the next sweep, and ids
+a dying process still held are republished by the sweeper after ``requeue_after``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+
+from celery import Celery
+
+from .app import MAX_BATCH, publish
+
+log = logging.getLogger(__name__)
+
+IDLE_EXIT_SECONDS = 30.0  # an idle thread ends; the next put starts another
+
+
+class Outbox:
+    """Publish committed submission ids from a background thread, many to a task."""
+
+    def __init__(
+        self,
+        celery: Celery,
+        on_unsent: Callable[[Sequence[uuid.UUID]], None],
+        interval: float = 0.02,
+        max_batch: int = MAX_BATCH,
+    ):
+        self.celery = celery
+        self.on_unsent = on_unsent
+        self.interval = interval
+        self.max_batch = max_batch
+        self._last_send = 0.0  # time.monotonic() of the last send
+        self._pending: deque[uuid.UUID] = deque()
+        self._sending = 0  # ids taken from _pending whose send has not returned yet
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._exit_hook = False
+
+    def put(self, ids: Iterable[uuid.UUID]) -> None:
+        """Queue these ids (their rows committed) for publishing; returns at once."""
+        ids = list(ids)
+        with self._changed:
+            closed = self._closed
+            if not closed:
+                self._pending.extend(ids)
+            self._changed.notify()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+                self._thread.start()
+                if not self._exit_hook:
+                    # Send what is left when the process exits normally (gunicorn, demo).
+                    atexit.register(self.close)
+                    self._exit_hook = True
+        if closed:  # shutting down: send in the caller's thread
+            self._send(ids)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every id put so far was handed to the broker (or marked unsent)."""
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: not self._pending and not self._sending, timeout=timeout
+            )
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Send what is pending, then stop the thread."""
+        self.flush(timeout)
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _take(self) -> list[uuid.UUID] | None:
+        """The next batch, waiting for one; None when the thread should end."""
+        with self._changed:
+            if not self._changed.wait_for(
+                lambda: self._pending or self._closed, timeout=IDLE_EXIT_SECONDS
+            ) or (self._closed and not self._pending):
+                self._thread = None
+                self._changed.notify_all()
+                return None
+            # Gather what arrives until an interval has passed since the last send (a
+            # full batch or a close goes at once).
+            self._changed.wait_for(
+                lambda: len(self._pending) >= self.max_batch or self._closed,
+                timeout=self._last_send + self.interval - time.monotonic(),
+            )
+            batch = [
+                self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))
+            ]
+            self._sending = len(batch)
+            self._last_send = time.monotonic()
+            return batch
+
+    def _run(self) -> None:
+        while (batch := self._take()) is not None:
+            try:
+                self._send(batch)
+            finally:
+                with self._changed:
+                    self._sending = 0
+                    self._changed.notify_all()
+
+    def _send(self, ids: Sequence[uuid.UUID]) -> None:
+        try:
+            unsent = publish(self.celery, ids, self.max_batch)
+            if unsent:
+                self.on_unsent(unsent)
+        except Exception:  # the rows stay queued; the sweeper sends them
+            log.exception("could not hand %d submission(s) to the broker", len(ids))
