@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -81,22 +81,40 @@ class Target:
     due_at: datetime | None  # the assignment's; None for practice problems
 
 
-def target(session: Session, problem_id: uuid.UUID) -> Target | None:
-    """The problem to submit to, with its assignment's due date; None if there is none."""
-    row = session.execute(
-        select(Problem.owner_id, Problem.attempts_allowed, Assignment.due_at)
-        .select_from(Problem)
-        .outerjoin(Slot, Slot.id == Problem.slot_id)
-        .outerjoin(Assignment, Assignment.id == Slot.assignment_id)
-        .where(Problem.id == problem_id)
-    ).one_or_none()
-    return None if row is None else Target(problem_id, *row)
-
-
-# The hot path writes with Core statements on the session's connection: the ORM's
-# unit of work would cost more than the statements themselves.
+# The hot paths speak Core, with statements built once: the ORM's unit of work, and
+# building and keying a statement on every call, would cost more than the database does.
 _problems = Problem.__table__
 _submissions = Submission.__table__
+_results = Result.__table__
+
+_TARGET = (
+    select(Problem.owner_id, Problem.attempts_allowed, Assignment.due_at)
+    .select_from(Problem)
+    .outerjoin(Slot, Slot.id == Problem.slot_id)
+    .outerjoin(Assignment, Assignment.id == Slot.assignment_id)
+    .where(Problem.id == bindparam("problem_id"))
+)
+# One conditional UPDATE both checks the limit and numbers the attempt; the row lock
+# it takes orders concurrent submissions to the same problem.
+_TAKE_ATTEMPT = (
+    update(_problems)
+    .where(
+        _problems.c.id == bindparam("problem_id"),
+        or_(
+            _problems.c.attempts_allowed.is_(None),
+            _problems.c.attempts_used < _problems.c.attempts_allowed,
+        ),
+    )
+    .values(attempts_used=_problems.c.attempts_used + 1)
+    .returning(_problems.c.attempts_used)
+)
+_ADD_SUBMISSION = insert(_submissions)
+
+
+def target(session: Session, problem_id: uuid.UUID) -> Target | None:
+    """The problem to submit to, with its assignment's due date; None if there is none."""
+    row = session.execute(_TARGET, {"problem_id": problem_id}).one_or_none()
+    return None if row is None else Target(problem_id, *row)
 
 
 def submit(
@@ -108,37 +126,25 @@ def submit(
     """
     variant = variants(session, {problem.id})[problem.id]
     ex.parse_answers(variant, raw)
-    # One conditional UPDATE both checks the limit and numbers the attempt; the row
-    # lock it takes orders concurrent submissions to the same problem.
-    attempt = session.execute(
-        update(_problems)
-        .where(
-            _problems.c.id == problem.id,
-            or_(
-                _problems.c.attempts_allowed.is_(None),
-                _problems.c.attempts_used < _problems.c.attempts_allowed,
-            ),
-        )
-        .values(attempts_used=_problems.c.attempts_used + 1)
-        .returning(_problems.c.attempts_used)
-    ).scalar()
+    attempt = session.execute(_TAKE_ATTEMPT, {"problem_id": problem.id}).scalar()
     if attempt is None:
         raise NoAttemptsLeft(f"all {problem.attempts_allowed} attempts are used")
     submission_id = uuid.uuid4()
     now = utcnow()
     session.execute(
-        insert(_submissions).values(
-            id=submission_id,
-            problem_id=problem.id,
-            user_id=user_id,
-            attempt=attempt,
-            answers=raw,
-            status=Status.queued,
-            tries=0,
-            received_at=received_at,
-            queued_at=now,
-            published_at=now,
-        )
+        _ADD_SUBMISSION,
+        {
+            "id": submission_id,
+            "problem_id": problem.id,
+            "user_id": user_id,
+            "attempt": attempt,
+            "answers": raw,
+            "status": Status.queued,
+            "tries": 0,
+            "received_at": received_at,
+            "queued_at": now,
+            "published_at": now,
+        },
     )
     return submission_id
 
@@ -158,6 +164,36 @@ class Claim:
     received_at: datetime
 
 
+_QUEUED = and_(
+    _submissions.c.id.in_(bindparam("ids", expanding=True)),
+    _submissions.c.status == Status.queued,
+)
+_CLAIM = (
+    update(_submissions)
+    .where(
+        _submissions.c.id.in_(
+            select(_submissions.c.id).where(_QUEUED).with_for_update(skip_locked=True)
+        ),
+        _QUEUED,  # re-checked on the locked row
+    )
+    .values(
+        status=Status.grading,
+        tries=_submissions.c.tries + 1,
+        claim_token=bindparam("token"),
+        claimed_by=bindparam("claimed_by"),
+        lease_expires_at=bindparam("lease_expires_at"),
+        started_at=bindparam("now"),
+    )
+    .returning(
+        _submissions.c.id,
+        _submissions.c.tries,
+        _submissions.c.answers,
+        _submissions.c.problem_id,
+        _submissions.c.received_at,
+    )
+)
+
+
 def claim(session: Session, ids: Sequence[uuid.UUID], lease_seconds: int) -> list[Claim]:
     """Move the queued rows among ``ids`` to grading under one lease and commit.
 
@@ -168,37 +204,23 @@ def claim(session: Session, ids: Sequence[uuid.UUID], lease_seconds: int) -> lis
         return []
     now = utcnow()
     token = secrets.token_hex(16)
-    queued = and_(Submission.id.in_(ids), Submission.status == Status.queued)
     rows = session.execute(
-        update(Submission)
-        .where(
-            Submission.id.in_(
-                select(Submission.id).where(queued).with_for_update(skip_locked=True)
-            ),
-            queued,  # re-checked on the locked row
-        )
-        .values(
-            status=Status.grading,
-            tries=Submission.tries + 1,
-            claim_token=token,
-            claimed_by=f"{socket.gethostname()}:{os.getpid()}",
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
-            started_at=now,
-        )
-        .returning(
-            Submission.id,
-            Submission.tries,
-            Submission.answers,
-            Submission.problem_id,
-            Submission.received_at,
-        )
-        .execution_options(synchronize_session=False)
+        _CLAIM,
+        {
+            "ids": list(ids),
+            "token": token,
+            "claimed_by": f"{socket.gethostname()}:{os.getpid()}",
+            "lease_expires_at": now + timedelta(seconds=lease_seconds),
+            "now": now,
+        },
     ).all()
     session.commit()
-    return [
-        Claim(sid, token, tries, answers, pid, received)
-        for sid, tries, answers, pid, received in rows
-    ]
+    return [Claim(sid, token, *rest) for sid, *rest in rows]
+
+
+_VARIANTS_OF = select(Problem.id, Problem.variant).where(
+    Problem.id.in_(bindparam("ids", expanding=True))
+)
 
 
 def variants(session: Session, problem_ids: set[uuid.UUID]) -> dict[uuid.UUID, ex.Variant]:
@@ -206,9 +228,7 @@ def variants(session: Session, problem_ids: set[uuid.UUID]) -> dict[uuid.UUID, e
     out = {pid: v for pid in problem_ids if (v := _cached_variant(pid)) is not None}
     missing = problem_ids - out.keys()
     if missing:
-        for pid, record in session.execute(
-            select(Problem.id, Problem.variant).where(Problem.id.in_(missing))
-        ):
+        for pid, record in session.execute(_VARIANTS_OF, {"ids": list(missing)}):
             out[pid] = parsed_variant(pid, record)
     return out
 
@@ -244,6 +264,25 @@ def finish(session: Session, graded: Sequence[tuple[Claim, dict[str, Any]]]) -> 
         return written
 
 
+_FINISH = (
+    update(_submissions)
+    .where(
+        _submissions.c.id.in_(bindparam("ids", expanding=True)),
+        _submissions.c.status == Status.grading,
+        _submissions.c.claim_token == bindparam("token"),
+    )
+    .values(
+        status=Status.graded,
+        graded_at=bindparam("now"),
+        claim_token=None,
+        lease_expires_at=None,
+        reason=None,
+    )
+    .returning(_submissions.c.id)
+)
+_ADD_RESULTS = insert(_results)
+
+
 def _finish(session: Session, graded: Sequence[tuple[Claim, dict[str, Any]]]) -> list[uuid.UUID]:
     now = utcnow()
     by_id = {won.submission_id: (won, grade) for won, grade in graded}
@@ -252,37 +291,23 @@ def _finish(session: Session, graded: Sequence[tuple[Claim, dict[str, Any]]]) ->
         by_token.setdefault(won.token, []).append(won.submission_id)
     written: list[uuid.UUID] = []
     for token, ids in by_token.items():
-        written += session.scalars(
-            update(Submission)
-            .where(
-                Submission.id.in_(ids),
-                Submission.status == Status.grading,
-                Submission.claim_token == token,
-            )
-            .values(
-                status=Status.graded,
-                graded_at=now,
-                claim_token=None,
-                lease_expires_at=None,
-                reason=None,
-            )
-            .returning(Submission.id)
-            .execution_options(synchronize_session=False)
-        ).all()
+        written += session.scalars(_FINISH, {"ids": ids, "token": token, "now": now}).all()
     if not written:
         session.rollback()
         return []
-    results = [
-        {
-            "submission_id": sid,
-            "score": by_id[sid][1]["score"],
-            "parts": by_id[sid][1]["parts"],
-            "latency_seconds": (now - by_id[sid][0].received_at).total_seconds(),
-            "created_at": now,
-        }
-        for sid in written
-    ]
-    session.execute(insert(Result), results)
+    session.execute(
+        _ADD_RESULTS,
+        [
+            {
+                "submission_id": sid,
+                "score": by_id[sid][1]["score"],
+                "parts": by_id[sid][1]["parts"],
+                "latency_seconds": (now - by_id[sid][0].received_at).total_seconds(),
+                "created_at": now,
+            }
+            for sid in written
+        ],
+    )
     session.commit()
     return written
 
