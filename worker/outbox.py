@@ -52,6 +52,7 @@ class Outbox:
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._hurry = 0  # callers waiting in flush(): send without waiting for the interval
         self._exit_hook = False
 
     def put(self, ids: Iterable[uuid.UUID]) -> None:
@@ -75,9 +76,14 @@ class Outbox:
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every id put so far was handed to the broker (or marked unsent)."""
         with self._changed:
-            return self._changed.wait_for(
-                lambda: not self._pending and not self._sending, timeout=timeout
-            )
+            self._hurry += 1
+            self._changed.notify_all()
+            try:
+                return self._changed.wait_for(
+                    lambda: not self._pending and not self._sending, timeout=timeout
+                )
+            finally:
+                self._hurry -= 1
 
     def close(self, timeout: float = 10.0) -> None:
         """Send what is pending, then stop the thread."""
@@ -99,9 +105,9 @@ class Outbox:
                 self._changed.notify_all()
                 return None
             # Gather what arrives until an interval has passed since the last send (a
-            # full batch or a close goes at once).
+            # full batch, a flush or a close goes at once).
             self._changed.wait_for(
-                lambda: len(self._pending) >= self.max_batch or self._closed,
+                lambda: len(self._pending) >= self.max_batch or self._hurry or self._closed,
                 timeout=self._last_send + self.interval - time.monotonic(),
             )
             batch = [

@@ -271,3 +271,90 @@ def test_engines_durable_for_the_web_and_relaxed_for_graders(database_url: str) 
             assert b.execute(text("SHOW synchronous_commit")).scalar() == "off"
     durable.dispose()
     relaxed.dispose()
+
+
+# --- batches -----------------------------------------------------------------------------
+
+
+def test_a_batch_is_claimed_graded_and_written_together(
+    submit: Callable[..., uuid.UUID],
+) -> None:
+    done, *batch = [submit() for _ in range(6)]
+    assert grade_one(done) == pipeline.Outcome.graded
+    outcomes = pipeline.grade_submissions(db.session, [done, *batch], LEASE)
+    assert outcomes == {done: pipeline.Outcome.skipped} | dict.fromkeys(
+        batch, pipeline.Outcome.graded
+    )
+    assert all(row(sid).status == Status.graded and results_of(sid) == 1 for sid in batch)
+    # One claim: every row of the batch was started under the same lease.
+    assert len({row(sid).started_at for sid in batch}) == 1
+
+
+def test_a_submission_the_grader_fails_on_does_not_hold_back_its_batch(
+    problem: Problem, submit: Callable[..., uuid.UUID], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = problem.variant["key"]
+    poison = {**key, "dC_dW": [[0, 0], [0, 0]]}
+    good, bad, also_good = submit(), submit(poison), submit()
+    parse = ex.parse_answers
+
+    def fragile(variant: ex.Variant, raw: Any) -> ex.Answers:
+        if raw == poison:
+            raise ArithmeticError("the engine fell over")
+        return parse(variant, raw)
+
+    monkeypatch.setattr(ex, "parse_answers", fragile)
+    outcomes = pipeline.grade_submissions(db.session, [good, bad, also_good], LEASE)
+    assert outcomes == {
+        good: pipeline.Outcome.graded,
+        bad: pipeline.Outcome.failed,
+        also_good: pipeline.Outcome.graded,
+    }
+    assert row(bad).status == Status.queued and "fell over" in row(bad).reason
+    assert row(good).result.score == 1.0 and row(also_good).result.score == 1.0
+
+
+def test_a_batch_writes_only_the_rows_its_claim_still_holds(
+    submit: Callable[..., uuid.UUID],
+) -> None:
+    kept, lost = submit(), submit()
+    claims = pipeline.claim(db.session, [kept, lost], LEASE)
+    assert {c.submission_id for c in claims} == {kept, lost}
+    _expire_lease(lost)
+    pipeline.sweep(db.session, requeue_after=60)  # the lost row goes back to queued
+    assert claim_one(lost) is not None  # and another worker takes it
+    grade = {"score": 0.5, "parts": {}}
+    assert pipeline.finish(db.session, [(c, grade) for c in claims]) == [kept]
+    assert results_of(kept) == 1 and results_of(lost) == 0
+    assert row(lost).status == Status.grading
+
+
+def test_the_sweep_tells_lost_leases_from_stale_rows(submit: Callable[..., uuid.UUID]) -> None:
+    held, stale = submit(), submit()
+    claim_one(held)
+    _expire_lease(held)
+    _age_publication(stale, 120)
+    swept = pipeline.sweep(db.session, requeue_after=60)
+    assert (swept.requeued, swept.stale, swept.errored) == ([held], [stale], [])
+
+
+def test_the_sweeper_sends_lost_leases_one_to_a_task(
+    app: Flask, settings: Any, submit: Callable[..., uuid.UUID], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from worker.sweeper import Sweeper
+
+    lost = [submit() for _ in range(3)]
+    stale = [submit() for _ in range(3)]
+    claimed = pipeline.claim(db.session, lost, LEASE)
+    assert len(claimed) == 3
+    for sid in lost:
+        _expire_lease(sid)
+    for sid in stale:
+        _age_publication(sid, 120)
+    sent: list[list[str]] = []
+    celery = app.extensions["celery"]
+    monkeypatch.setattr(celery, "send_task", lambda name, args, queue: sent.append(args[0]))
+    Sweeper(app.extensions["db"], celery, settings).sweep_once()
+    assert sorted(len(batch) for batch in sent) == [1, 1, 1, 3]
+    assert {i for batch in sent if len(batch) == 1 for i in batch} == set(map(str, lost))
+    assert {i for batch in sent if len(batch) == 3 for i in batch} == set(map(str, stale))
