@@ -84,6 +84,14 @@ def found(model: type[M], key: Any) -> M:
     return obj
 
 
+def refused(exc: pipeline.Refused) -> APIError:
+    if isinstance(exc, pipeline.PastDue):
+        return APIError(409, "past_due", str(exc))
+    if isinstance(exc, pipeline.NoAttemptsLeft):
+        return APIError(409, "no_attempts_left", str(exc))
+    return APIError(404, "not_found", str(exc))
+
+
 def not_found(obj: Any) -> APIError:
     # The same answer as for a missing object, so ids cannot be probed.
     return APIError(404, "not_found", f"no such {type(obj).__name__.lower()}")
@@ -161,8 +169,6 @@ class ProblemSubmissions(MethodView):
         problem = pipeline.target(db.session, problem_id)
         if problem is None or not policy.can_submit(user, problem):
             raise APIError(404, "not_found", "no such problem")
-        if problem.due_at is not None and received_at > problem.due_at:
-            raise APIError(409, "past_due", "the assignment was due; no more submissions")
         try:
             submission_id = pipeline.submit(
                 db.session, problem, user.id, body["answers"], received_at
@@ -171,9 +177,9 @@ class ProblemSubmissions(MethodView):
         except ex.AnswerFormatError as exc:
             db.session.rollback()
             raise APIError(422, "invalid_answer", exc.message, parts=exc.parts) from None
-        except pipeline.NoAttemptsLeft as exc:
+        except pipeline.Refused as exc:
             db.session.rollback()
-            raise APIError(409, "no_attempts_left", str(exc)) from None
+            raise refused(exc) from None
         # Only now, with the row committed, is its id handed on to be published.
         current_app.extensions["outbox"].put([submission_id])
         return {"id": submission_id, "status": Status.queued.value}

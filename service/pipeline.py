@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 import exercises as ex
 
-from .models import Assignment, Problem, Result, Slot, Status, Submission, utcnow
+from .models import Assignment, Problem, Result, Slot, Status, Submission, UTCDateTime, utcnow
 
 MAX_TRIES = 3
 SWEEP_BATCH = 1000  # rows per step of one sweep, so a huge backlog cannot stall a sweeper
@@ -67,19 +67,34 @@ def parsed_variant(problem_id: uuid.UUID, record: dict[str, Any]) -> ex.Variant:
     return variant
 
 
-class NoAttemptsLeft(Exception):
+class Refused(Exception):
+    """The submission cannot be taken (no attempt is used)."""
+
+
+class NoAttemptsLeft(Refused):
     """Every attempt the problem allows is used."""
+
+
+class PastDue(Refused):
+    """The problem's assignment was due."""
+
+
+class ProblemGone(Refused):
+    """The problem was deleted."""
 
 
 @dataclass(frozen=True)
 class Target:
-    """What taking a submission needs to know of its problem, read in one query."""
+    """What taking a submission needs to know of its problem; none of it ever changes."""
 
     id: uuid.UUID
     owner_id: int
     attempts_allowed: int | None
-    due_at: datetime | None  # the assignment's; None for practice problems
+    variant: ex.Variant
 
+
+_TARGETS: OrderedDict[uuid.UUID, Target] = OrderedDict()
+_TARGETS_LOCK = threading.Lock()
 
 # The hot paths speak Core, with statements built once: the ORM's unit of work, and
 # building and keying a statement on every call, would cost more than the database does.
@@ -87,15 +102,17 @@ _problems = Problem.__table__
 _submissions = Submission.__table__
 _results = Result.__table__
 
-_TARGET = (
-    select(Problem.owner_id, Problem.attempts_allowed, Assignment.due_at)
-    .select_from(Problem)
-    .outerjoin(Slot, Slot.id == Problem.slot_id)
-    .outerjoin(Assignment, Assignment.id == Slot.assignment_id)
-    .where(Problem.id == bindparam("problem_id"))
+_TARGET = select(Problem.owner_id, Problem.attempts_allowed, Problem.variant).where(
+    Problem.id == bindparam("problem_id")
 )
-# One conditional UPDATE both checks the limit and numbers the attempt; the row lock
-# it takes orders concurrent submissions to the same problem.
+_DUE = (
+    select(Assignment.due_at)
+    .join(Slot, Slot.assignment_id == Assignment.id)
+    .where(Slot.id == _problems.c.slot_id)
+    .scalar_subquery()
+)
+# One conditional UPDATE checks the attempt limit and the due date and numbers the
+# attempt; the row lock it takes orders concurrent submissions to the same problem.
 _TAKE_ATTEMPT = (
     update(_problems)
     .where(
@@ -104,17 +121,38 @@ _TAKE_ATTEMPT = (
             _problems.c.attempts_allowed.is_(None),
             _problems.c.attempts_used < _problems.c.attempts_allowed,
         ),
+        or_(_DUE.is_(None), _DUE >= bindparam("now", type_=UTCDateTime())),
     )
     .values(attempts_used=_problems.c.attempts_used + 1)
     .returning(_problems.c.attempts_used)
+)
+_REFUSAL = (
+    select(Assignment.due_at)
+    .select_from(Problem)
+    .outerjoin(Slot, Slot.id == Problem.slot_id)
+    .outerjoin(Assignment, Assignment.id == Slot.assignment_id)
+    .where(Problem.id == bindparam("problem_id"))
 )
 _ADD_SUBMISSION = insert(_submissions)
 
 
 def target(session: Session, problem_id: uuid.UUID) -> Target | None:
-    """The problem to submit to, with its assignment's due date; None if there is none."""
+    """The problem to submit to, or None; read once per process, as it never changes."""
+    with _TARGETS_LOCK:
+        found = _TARGETS.get(problem_id)
+        if found is not None:
+            _TARGETS.move_to_end(problem_id)
+            return found
     row = session.execute(_TARGET, {"problem_id": problem_id}).one_or_none()
-    return None if row is None else Target(problem_id, *row)
+    if row is None:
+        return None
+    owner_id, attempts_allowed, record = row
+    found = Target(problem_id, owner_id, attempts_allowed, parsed_variant(problem_id, record))
+    with _TARGETS_LOCK:
+        _TARGETS[problem_id] = found
+        if len(_TARGETS) > VARIANT_CACHE_SIZE:
+            _TARGETS.popitem(last=False)
+    return found
 
 
 def submit(
@@ -122,13 +160,15 @@ def submit(
 ) -> uuid.UUID:
     """Read ``raw`` answers, use an attempt and add a queued row (not committed); its id.
 
-    Raises AnswerFormatError before anything is written, and NoAttemptsLeft.
+    Raises AnswerFormatError before anything is written, and a Refused: NoAttemptsLeft,
+    PastDue or ProblemGone.
     """
-    variant = variants(session, {problem.id})[problem.id]
-    ex.parse_answers(variant, raw)
-    attempt = session.execute(_TAKE_ATTEMPT, {"problem_id": problem.id}).scalar()
+    ex.parse_answers(problem.variant, raw)
+    attempt = session.execute(
+        _TAKE_ATTEMPT, {"problem_id": problem.id, "now": received_at}
+    ).scalar()
     if attempt is None:
-        raise NoAttemptsLeft(f"all {problem.attempts_allowed} attempts are used")
+        raise _refusal(session, problem, received_at)
     submission_id = uuid.uuid4()
     now = utcnow()
     session.execute(
@@ -147,6 +187,17 @@ def submit(
         },
     )
     return submission_id
+
+
+def _refusal(session: Session, problem: Target, now: datetime) -> Refused:
+    """Why the attempt was not taken (a rare path: one more query to say which)."""
+    row = session.execute(_REFUSAL, {"problem_id": problem.id}).one_or_none()
+    if row is None:
+        return ProblemGone("no such problem")
+    (due_at,) = row
+    if due_at is not None and now > due_at:
+        return PastDue("the assignment was due; no more submissions")
+    return NoAttemptsLeft(f"all {problem.attempts_allowed} attempts are used")
 
 
 @dataclass(frozen=True)

@@ -358,3 +358,16 @@ def test_the_sweeper_sends_lost_leases_one_to_a_task(
     assert sorted(len(batch) for batch in sent) == [1, 1, 1, 3]
     assert {i for batch in sent if len(batch) == 1 for i in batch} == set(map(str, lost))
     assert {i for batch in sent if len(batch) == 3 for i in batch} == set(map(str, stale))
+
+
+def test_a_problem_deleted_after_it_was_read_is_gone_not_out_of_attempts(
+    problem: Problem,
+) -> None:
+    target = pipeline.target(db.session, problem.id)  # read (and kept) before the delete
+    assert target is not None
+    db.session.delete(problem)
+    db.session.commit()
+    with pytest.raises(pipeline.ProblemGone):
+        pipeline.submit(db.session, target, target.owner_id, target.variant.key, utcnow())
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Submission)) == 0
