@@ -12,7 +12,7 @@ It starts everything itself: a fresh database on the local PostgreSQL (migrated 
 `backprop-quiz db upgrade`), a private redis-server with its append-only file on,
 `backprop-quiz serve`, `backprop-quiz worker`(s) and the floor app.
 
-    .venv/bin/python bench/load.py [--submissions 4000] [--clients 16] [--rates 200 100]
+    .venv/bin/python bench/load.py [--submissions 4000] [--clients 32] [--rates 200 100]
 """
 
 from __future__ import annotations
@@ -358,7 +358,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--submissions", type=int, default=4000)
-    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--clients", type=int, default=32)
     parser.add_argument(
         "--rates", type=float, nargs="+", default=[200.0, 100.0], help="offered rates, per second"
     )
