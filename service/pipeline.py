@@ -28,9 +28,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, bindparam, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -98,9 +98,9 @@ _TARGETS_LOCK = threading.Lock()
 
 # The hot paths speak Core, with statements built once: the ORM's unit of work, and
 # building and keying a statement on every call, would cost more than the database does.
-_problems = Problem.__table__
-_submissions = Submission.__table__
-_results = Result.__table__
+_problems = cast(Table, Problem.__table__)
+_submissions = cast(Table, Submission.__table__)
+_results = cast(Table, Result.__table__)
 
 _TARGET = select(Problem.owner_id, Problem.attempts_allowed, Problem.variant).where(
     Problem.id == bindparam("problem_id")
