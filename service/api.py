@@ -166,19 +166,18 @@ class ProblemSubmissions(MethodView):
         """Submit answers: read now, graded asynchronously; poll the submission for the result."""
         received_at = utcnow()
         user = caller()
-        problem = pipeline.target(db.session, problem_id)
-        if problem is None or not policy.can_submit(user, problem):
-            raise APIError(404, "not_found", "no such problem")
         try:
-            submission_id = pipeline.submit(
-                db.session, problem, user.id, body["answers"], received_at
-            )
-            db.session.commit()
+            # The hot path: one connection, no Session (see pipeline.Db).
+            with db.engine.begin() as connection:
+                problem = pipeline.target(connection, problem_id)
+                if problem is None or not policy.can_submit(user, problem):
+                    raise APIError(404, "not_found", "no such problem")
+                submission_id = pipeline.submit(
+                    connection, problem, user.id, body["answers"], received_at
+                )
         except ex.AnswerFormatError as exc:
-            db.session.rollback()
             raise APIError(422, "invalid_answer", exc.message, parts=exc.parts) from None
         except pipeline.Refused as exc:
-            db.session.rollback()
             raise refused(exc) from None
         # Only now, with the row committed, is its id handed on to be published.
         current_app.extensions["outbox"].put([submission_id])

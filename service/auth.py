@@ -24,7 +24,7 @@ import flask_login
 from cachetools import TTLCache
 from flask import Flask, current_app, request
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import db
@@ -141,17 +141,23 @@ class _TokenCache:
             self._cache[digest] = principal
 
 
+_PRINCIPAL = (
+    select(User.id, User.email, User.name, User.role)
+    .join(ApiToken)
+    .where(ApiToken.token_hash == bindparam("digest"))
+)
+
+
 def token_principal(token: str) -> Principal | None:
     """Whom this bearer token belongs to, or None."""
     digest = hash_token(token)
     cache: _TokenCache = current_app.extensions["token_cache"]
     principal = cache.get(digest)
     if principal is None:
-        row = db.session.execute(
-            select(User.id, User.email, User.name, User.role)
-            .join(ApiToken)
-            .where(ApiToken.token_hash == digest)
-        ).one_or_none()
+        # A connection of its own, given back at once: on SQLite a session kept open
+        # for the rest of the request would hold the write lock the request needs.
+        with db.engine.connect() as connection:
+            row = connection.execute(_PRINCIPAL, {"digest": digest}).one_or_none()
         if row is None:
             return None
         principal = Principal(*row)
@@ -173,7 +179,9 @@ def api_user() -> Principal | None:
         return None
     if request.method in UNSAFE_METHODS:
         csrf.protect()
-    return Principal.of(user)
+    principal = Principal.of(user)
+    db.release()  # loading the user is done with; the route may write on its own connection
+    return principal
 
 
 def init_app(app: Flask) -> None:

@@ -74,6 +74,17 @@ class Database:
         return g.db_session
 
     @staticmethod
+    def release() -> None:
+        """End the request session's transaction and give back its connection, if any.
+
+        For a request that goes on with a connection of its own: on SQLite an open
+        session transaction holds the one write lock that connection would wait for.
+        """
+        session = g.get("db_session")
+        if session is not None:
+            session.close()
+
+    @staticmethod
     def _close(_exc: BaseException | None) -> None:
         session = g.pop("db_session", None)
         if session is not None:

@@ -7,7 +7,6 @@ from collections import Counter
 
 from celery import shared_task
 from flask import current_app
-from sqlalchemy.orm import Session
 
 from service.db import db
 from service.pipeline import grade_submissions as grade
@@ -24,6 +23,6 @@ def grade_submissions(submission_ids: list[str]) -> dict[str, int]:
     settings = current_app.extensions["settings"]
     ids = [uuid.UUID(i) for i in submission_ids]
     # One connection for the claim and the results: one pool checkout (and ping) per batch.
-    with db.engine.connect() as connection, Session(connection, expire_on_commit=False) as session:
-        outcomes = grade(session, ids, settings.lease_seconds)
+    with db.engine.connect() as connection:
+        outcomes = grade(connection, ids, settings.lease_seconds)
     return dict(Counter(o.value for o in outcomes.values()))
