@@ -67,7 +67,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         hard_time_limit=_int(env, "GRADING_TIME_LIMIT", 30, minimum=1),
         sweep_interval=_float(env, "SWEEP_INTERVAL_SECONDS", 5.0, minimum=0.1),
         requeue_after=_int(env, "SWEEP_REQUEUE_AFTER_SECONDS", 60, minimum=1),
-        publish_interval=_int(env, "PUBLISH_INTERVAL_MS", 20, minimum=0) / 1000,
+        publish_interval=_int(env, "PUBLISH_INTERVAL_MS", 40, minimum=0) / 1000,
         visibility_timeout=_int(env, "BROKER_VISIBILITY_TIMEOUT", 3600, minimum=1),
         max_content_length=_int(env, "MAX_CONTENT_LENGTH", 64 * 1024, minimum=1024),
         session_cookie_secure=_bool(env, "SESSION_COOKIE_SECURE", False),

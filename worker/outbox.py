@@ -39,7 +39,7 @@ class Outbox:
         self,
         celery: Celery,
         on_unsent: Callable[[Sequence[uuid.UUID]], None],
-        interval: float = 0.02,
+        interval: float = 0.04,
         max_batch: int = MAX_BATCH,
     ):
         self.celery = celery

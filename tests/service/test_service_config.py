@@ -38,6 +38,12 @@ def test_database_urls(given: str, expected: str) -> None:
     assert load_settings({"DATABASE_URL": given}).database_url == expected
 
 
+def test_publish_interval_is_given_in_milliseconds() -> None:
+    assert load_settings({}).publish_interval == 0.04
+    assert load_settings({"PUBLISH_INTERVAL_MS": "0"}).publish_interval == 0
+    assert load_settings({"PUBLISH_INTERVAL_MS": "250"}).publish_interval == 0.25
+
+
 def test_broker_url_kept_as_given() -> None:
     s = load_settings({"CELERY_BROKER_URL": "redis://cache:6379/2"})
     assert s.broker_url == "redis://cache:6379/2" and not s.embedded_broker
@@ -59,6 +65,8 @@ def test_broker_url_kept_as_given() -> None:
         ("SWEEP_INTERVAL_SECONDS", "0"),
         ("SWEEP_REQUEUE_AFTER_SECONDS", "1.5"),
         ("MAX_CONTENT_LENGTH", "12"),
+        ("PUBLISH_INTERVAL_MS", "-1"),
+        ("PUBLISH_INTERVAL_MS", "0.5"),
         ("SESSION_COOKIE_SECURE", "maybe"),
         ("LOG_LEVEL", "LOUD"),
     ],
