@@ -18,6 +18,8 @@ import hashlib
 import re
 import secrets
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import flask_login
@@ -125,11 +127,13 @@ class Principal:
         return cls(user.id, user.email, user.name, user.role)
 
 
-class _TokenCache:
+class TokenCache:
     """Token hash -> Principal for a few seconds (cachetools' TTLCache is not thread-safe)."""
 
-    def __init__(self) -> None:
-        self._cache: TTLCache[str, Principal] = TTLCache(TOKEN_CACHE_SIZE, TOKEN_CACHE_SECONDS)
+    def __init__(self, timer: Callable[[], float] = time.monotonic) -> None:
+        self._cache: TTLCache[str, Principal] = TTLCache(
+            TOKEN_CACHE_SIZE, TOKEN_CACHE_SECONDS, timer=timer
+        )
         self._lock = threading.Lock()
 
     def get(self, digest: str) -> Principal | None:
@@ -151,7 +155,7 @@ _PRINCIPAL = (
 def token_principal(token: str) -> Principal | None:
     """Whom this bearer token belongs to, or None."""
     digest = hash_token(token)
-    cache: _TokenCache = current_app.extensions["token_cache"]
+    cache: TokenCache = current_app.extensions["token_cache"]
     principal = cache.get(digest)
     if principal is None:
         # A connection of its own, given back at once: on SQLite a session kept open
@@ -187,4 +191,4 @@ def api_user() -> Principal | None:
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
-    app.extensions["token_cache"] = _TokenCache()
+    app.extensions["token_cache"] = TokenCache()

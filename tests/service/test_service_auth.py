@@ -61,6 +61,20 @@ def test_token_is_stored_hashed_and_authenticates(app: Flask, student: Caller) -
     assert me.json["email"] == student.email and me.json["role"] == "student"
 
 
+def test_a_deleted_token_stops_working_within_the_cache_time(app: Flask, student: Caller) -> None:
+    now = [1000.0]
+    app.extensions["token_cache"] = auth.TokenCache(timer=lambda: now[0])
+    assert student.get("/api/v1/me").status_code == 200  # looked up, and remembered
+    with app.app_context():
+        db.session.query(ApiToken).delete()
+        db.session.commit()
+    now[0] += auth.TOKEN_CACHE_SECONDS - 1
+    assert student.get("/api/v1/me").status_code == 200  # still remembered
+    now[0] += 2
+    response = student.get("/api/v1/me")
+    assert response.status_code == 401 and response.json["error"]["code"] == "unauthorized"
+
+
 @pytest.mark.parametrize(
     "header", ["Bearer bpq_not-a-real-token", "Basic dXNlcjpwYXNz", "Bearer", "Token abc"]
 )
