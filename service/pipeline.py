@@ -11,8 +11,8 @@ sweep   -> rows whose lease ran out go back to ``queued`` (or to ``error`` after
            MAX_TRIES claims); queued rows never published, or waiting too long, are
            handed back to be published again.
 
-Every function takes the session and commits where its contract says so; none of
-them knows about Flask or Celery.
+Every function takes a Session or a plain Connection (``Db``) and commits where its
+contract says so; none of them knows about Flask or Celery.
 """
 
 from __future__ import annotations

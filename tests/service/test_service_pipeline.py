@@ -371,3 +371,16 @@ def test_a_problem_deleted_after_it_was_read_is_gone_not_out_of_attempts(
         pipeline.submit(db.session, target, target.owner_id, target.variant.key, utcnow())
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Submission)) == 0
+
+
+def test_on_a_plain_connection_as_the_task_runs_it_failures_are_recorded_too(
+    submit: Callable[..., uuid.UUID], broken_engine: None
+) -> None:
+    good = submit()
+    db.session.commit()  # SQLite: release the write lock the connection will need
+    with db.engine.connect() as connection:
+        outcomes = pipeline.grade_submissions(connection, [good], LEASE)
+    assert outcomes == {good: pipeline.Outcome.failed}
+    failed = row(good)
+    assert (failed.status, failed.tries) == (Status.queued, 1)
+    assert failed.reason == "ArithmeticError: the engine fell over"
