@@ -17,7 +17,6 @@ import functools
 import hashlib
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import bindparam, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .caches import Locked
 from .db import db
 from .errors import APIError
 from .models import ApiToken, Role, User
@@ -127,22 +127,9 @@ class Principal:
         return cls(user.id, user.email, user.name, user.role)
 
 
-class TokenCache:
-    """Token hash -> Principal for a few seconds (cachetools' TTLCache is not thread-safe)."""
-
-    def __init__(self, timer: Callable[[], float] = time.monotonic) -> None:
-        self._cache: TTLCache[str, Principal] = TTLCache(
-            TOKEN_CACHE_SIZE, TOKEN_CACHE_SECONDS, timer=timer
-        )
-        self._lock = threading.Lock()
-
-    def get(self, digest: str) -> Principal | None:
-        with self._lock:
-            return self._cache.get(digest)
-
-    def put(self, digest: str, principal: Principal) -> None:
-        with self._lock:
-            self._cache[digest] = principal
+def token_cache(timer: Callable[[], float] = time.monotonic) -> Locked[str, Principal]:
+    """Token hash -> Principal, each for TOKEN_CACHE_SECONDS."""
+    return Locked(TTLCache(TOKEN_CACHE_SIZE, TOKEN_CACHE_SECONDS, timer=timer))
 
 
 _PRINCIPAL = (
@@ -155,7 +142,7 @@ _PRINCIPAL = (
 def token_principal(token: str) -> Principal | None:
     """Whom this bearer token belongs to, or None."""
     digest = hash_token(token)
-    cache: TokenCache = current_app.extensions["token_cache"]
+    cache: Locked[str, Principal] = current_app.extensions["token_cache"]
     principal = cache.get(digest)
     if principal is None:
         # A connection of its own, given back at once: on SQLite a session kept open
@@ -191,4 +178,4 @@ def api_user() -> Principal | None:
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
-    app.extensions["token_cache"] = TokenCache()
+    app.extensions["token_cache"] = token_cache()

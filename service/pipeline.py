@@ -22,14 +22,13 @@ import logging
 import os
 import secrets
 import socket
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+from cachetools import LRUCache
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -46,6 +45,7 @@ from sqlalchemy.orm import Session
 
 import exercises as ex
 
+from .caches import Locked
 from .models import Assignment, Problem, Result, Slot, Status, Submission, UTCDateTime, utcnow
 
 MAX_TRIES = 3
@@ -58,9 +58,8 @@ log = logging.getLogger(__name__)
 Db = Session | Connection
 
 
-_VARIANTS: OrderedDict[uuid.UUID, ex.Variant] = OrderedDict()
-_VARIANTS_LOCK = threading.Lock()
-VARIANT_CACHE_SIZE = 4096
+VARIANT_CACHE_SIZE = 4096  # problems per process whose parsed variant is kept
+_VARIANTS: Locked[uuid.UUID, ex.Variant] = Locked(LRUCache(VARIANT_CACHE_SIZE))
 
 
 def parsed_variant(problem_id: uuid.UUID, record: dict[str, Any]) -> ex.Variant:
@@ -70,14 +69,10 @@ def parsed_variant(problem_id: uuid.UUID, record: dict[str, Any]) -> ex.Variant:
     prediction into arrays or expressions) costs more than grading with it; the parsed
     variant also keeps the grader's per-variant caches warm.
     """
-    variant = _cached_variant(problem_id)
-    if variant is not None:
-        return variant
-    variant = ex.Variant.from_record(record)
-    with _VARIANTS_LOCK:
-        _VARIANTS[problem_id] = variant
-        if len(_VARIANTS) > VARIANT_CACHE_SIZE:
-            _VARIANTS.popitem(last=False)
+    variant = _VARIANTS.get(problem_id)
+    if variant is None:
+        variant = ex.Variant.from_record(record)
+        _VARIANTS.put(problem_id, variant)
     return variant
 
 
@@ -107,8 +102,7 @@ class Target:
     variant: ex.Variant
 
 
-_TARGETS: OrderedDict[uuid.UUID, Target] = OrderedDict()
-_TARGETS_LOCK = threading.Lock()
+_TARGETS: Locked[uuid.UUID, Target] = Locked(LRUCache(VARIANT_CACHE_SIZE))
 
 # The hot paths speak Core, with statements built once: the ORM's unit of work, and
 # building and keying a statement on every call, would cost more than the database does.
@@ -152,20 +146,15 @@ _ADD_SUBMISSION = insert(_submissions)
 
 def target(session: Db, problem_id: uuid.UUID) -> Target | None:
     """The problem to submit to, or None; read once per process, as it never changes."""
-    with _TARGETS_LOCK:
-        found = _TARGETS.get(problem_id)
-        if found is not None:
-            _TARGETS.move_to_end(problem_id)
-            return found
+    found = _TARGETS.get(problem_id)
+    if found is not None:
+        return found
     row = session.execute(_TARGET, {"problem_id": problem_id}).one_or_none()
     if row is None:
         return None
     owner_id, attempts_allowed, record = row
     found = Target(problem_id, owner_id, attempts_allowed, parsed_variant(problem_id, record))
-    with _TARGETS_LOCK:
-        _TARGETS[problem_id] = found
-        if len(_TARGETS) > VARIANT_CACHE_SIZE:
-            _TARGETS.popitem(last=False)
+    _TARGETS.put(problem_id, found)
     return found
 
 
@@ -290,20 +279,12 @@ _VARIANTS_OF = select(Problem.id, Problem.variant).where(
 
 def variants(session: Db, problem_ids: set[uuid.UUID]) -> dict[uuid.UUID, ex.Variant]:
     """The parsed variants of these problems; only those not parsed yet are read."""
-    out = {pid: v for pid in problem_ids if (v := _cached_variant(pid)) is not None}
+    out = {pid: v for pid in problem_ids if (v := _VARIANTS.get(pid)) is not None}
     missing = problem_ids - out.keys()
     if missing:
         for pid, record in session.execute(_VARIANTS_OF, {"ids": list(missing)}):
             out[pid] = parsed_variant(pid, record)
     return out
-
-
-def _cached_variant(problem_id: uuid.UUID) -> ex.Variant | None:
-    with _VARIANTS_LOCK:
-        variant = _VARIANTS.get(problem_id)
-        if variant is not None:
-            _VARIANTS.move_to_end(problem_id)
-        return variant
 
 
 def finish(session: Db, graded: Sequence[tuple[Claim, dict[str, Any]]]) -> list[uuid.UUID]:

@@ -63,7 +63,7 @@ def test_token_is_stored_hashed_and_authenticates(app: Flask, student: Caller) -
 
 def test_a_deleted_token_stops_working_within_the_cache_time(app: Flask, student: Caller) -> None:
     now = [1000.0]
-    app.extensions["token_cache"] = auth.TokenCache(timer=lambda: now[0])
+    app.extensions["token_cache"] = auth.token_cache(timer=lambda: now[0])
     assert student.get("/api/v1/me").status_code == 200  # looked up, and remembered
     with app.app_context():
         db.session.query(ApiToken).delete()
