@@ -171,7 +171,7 @@ class ProblemSubmissions(MethodView):
         user = caller()
         try:
             # The hot path: one connection, no Session (see pipeline.Db).
-            with db.engine.begin() as connection:
+            with pipeline.connect(db.engine) as connection:
                 problem = pipeline.target(connection, problem_id)
                 if problem is None or not policy.can_submit(user, problem):
                     raise APIError(404, "not_found", "no such problem")

@@ -23,7 +23,8 @@ import os
 import secrets
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -32,14 +33,24 @@ from cachetools import LRUCache
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Engine,
+    Float,
+    Integer,
+    String,
     Table,
+    Uuid,
     and_,
     bindparam,
+    column,
+    extract,
+    func,
     insert,
+    literal,
     or_,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,6 +67,22 @@ log = logging.getLogger(__name__)
 # The hot paths (submit, and everything a grading task does) run on a plain Connection:
 # a Session's bookkeeping costs about as much as the statements. Both commit alike.
 Db = Session | Connection
+
+
+@contextmanager
+def connect(engine: Engine) -> Iterator[Connection]:
+    """A connection for the hot paths, committed at the end of the block (rolled back on error).
+
+    On PostgreSQL it is in autocommit: each write of submit, claim and finish is a single
+    statement there, hence a transaction of its own, and BEGIN and COMMIT would be two
+    more round trips each. SQLite has no data-modifying CTEs, so there submit's two
+    statements share the block's transaction.
+    """
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+        connection.commit()
 
 
 VARIANT_CACHE_SIZE = 4096  # problems per process whose parsed variant is kept
@@ -129,7 +156,7 @@ _TAKE_ATTEMPT = (
             _problems.c.attempts_allowed.is_(None),
             _problems.c.attempts_used < _problems.c.attempts_allowed,
         ),
-        or_(_DUE.is_(None), _DUE >= bindparam("now", type_=UTCDateTime())),
+        func.coalesce(_DUE, bindparam("now", type_=UTCDateTime())) >= bindparam("now"),
     )
     .values(attempts_used=_problems.c.attempts_used + 1)
     .returning(_problems.c.attempts_used)
@@ -142,6 +169,27 @@ _REFUSAL = (
     .where(Problem.id == bindparam("problem_id"))
 )
 _ADD_SUBMISSION = insert(_submissions)
+# The new row's columns; its attempt comes from the UPDATE. (No parameter is named like
+# a column: SQLAlchemy would take it as one more column to set.)
+_QUEUED_ROW = {
+    "id": bindparam("submission_id", type_=Uuid()),
+    "problem_id": bindparam("problem_id", type_=Uuid()),
+    "user_id": bindparam("submitter", type_=Integer()),
+    "answers": bindparam("raw_answers", type_=JSONB()),
+    "status": literal(Status.queued, _submissions.c.status.type),
+    "tries": literal(0),
+    "received_at": bindparam("now", type_=UTCDateTime()),
+    "queued_at": bindparam("queued", type_=UTCDateTime()),
+    "published_at": bindparam("queued", type_=UTCDateTime()),
+}
+# On PostgreSQL, taking the attempt and adding the row are one statement (a data-modifying
+# CTE; SQLite has none): one round trip, and the row exists only if the attempt was taken.
+_ATTEMPT = _TAKE_ATTEMPT.cte("attempt")
+_SUBMIT = (
+    insert(_submissions)
+    .from_select([*_QUEUED_ROW, "attempt"], select(*_QUEUED_ROW.values(), _ATTEMPT.c.attempts_used))
+    .returning(_submissions.c.attempt)
+)
 
 
 def target(session: Db, problem_id: uuid.UUID) -> Target | None:
@@ -167,13 +215,27 @@ def submit(
     PastDue or ProblemGone.
     """
     ex.parse_answers(problem.variant, raw)
+    submission_id, now = uuid.uuid4(), utcnow()
+    if _dialect(session) == "postgresql":
+        attempt = session.execute(
+            _SUBMIT,
+            {
+                "submission_id": submission_id,
+                "problem_id": problem.id,
+                "submitter": user_id,
+                "raw_answers": raw,
+                "now": received_at,
+                "queued": now,
+            },
+        ).scalar()
+        if attempt is None:
+            raise _refusal(session, problem, received_at)
+        return submission_id
     attempt = session.execute(
         _TAKE_ATTEMPT, {"problem_id": problem.id, "now": received_at}
     ).scalar()
     if attempt is None:
         raise _refusal(session, problem, received_at)
-    submission_id = uuid.uuid4()
-    now = utcnow()
     session.execute(
         _ADD_SUBMISSION,
         {
@@ -222,6 +284,9 @@ _QUEUED = and_(
     _submissions.c.id.in_(bindparam("ids", expanding=True)),
     _submissions.c.status == Status.queued,
 )
+# What a graded row no longer holds.
+_RELEASED: dict[str, Any] = {"claim_token": None, "lease_expires_at": None, "reason": None}
+
 _CLAIM = (
     update(_submissions)
     .where(
@@ -317,25 +382,71 @@ _FINISH = (
         _submissions.c.status == Status.grading,
         _submissions.c.claim_token == bindparam("token"),
     )
-    .values(
-        status=Status.graded,
-        graded_at=bindparam("now"),
-        claim_token=None,
-        lease_expires_at=None,
-        reason=None,
-    )
+    .values(status=Status.graded, graded_at=bindparam("now"), **_RELEASED)
     .returning(_submissions.c.id)
 )
 _ADD_RESULTS = insert(_results)
 
+# On PostgreSQL the whole batch is one statement: the rows still held (fenced by their
+# token) are marked graded and their results inserted, from one JSON parameter.
+_BATCH = (
+    func.jsonb_to_recordset(bindparam("batch", type_=JSONB))
+    .table_valued(
+        column("submission_id", Uuid),
+        column("token", String),
+        column("score", Float),
+        column("parts", JSONB),
+    )
+    .render_derived(name="batch", with_types=True)
+)
+_NOW = bindparam("now", type_=UTCDateTime())
+_GRADED = (
+    update(_submissions)
+    .where(
+        _submissions.c.id == _BATCH.c.submission_id,
+        _submissions.c.status == Status.grading,
+        _submissions.c.claim_token == _BATCH.c.token,
+    )
+    .values(status=Status.graded, graded_at=_NOW, **_RELEASED)
+    .returning(_submissions.c.id, _submissions.c.received_at, _BATCH.c.score, _BATCH.c.parts)
+    .cte("graded")
+)
+_FINISH_BATCH = (
+    insert(_results)
+    .from_select(
+        ["submission_id", "score", "parts", "latency_seconds", "created_at"],
+        select(
+            _GRADED.c.id,
+            _GRADED.c.score,
+            _GRADED.c.parts,
+            extract("epoch", _NOW - _GRADED.c.received_at),
+            _NOW,
+        ),
+    )
+    .returning(_results.c.submission_id)
+)
+
 
 def _finish(session: Db, graded: Sequence[tuple[Claim, dict[str, Any]]]) -> list[uuid.UUID]:
     now = utcnow()
+    if _dialect(session) == "postgresql":
+        batch = [
+            {
+                "submission_id": str(won.submission_id),
+                "token": won.token,
+                "score": grade["score"],
+                "parts": grade["parts"],
+            }
+            for won, grade in graded
+        ]
+        written = list(session.scalars(_FINISH_BATCH, {"batch": batch, "now": now}))
+        session.commit()
+        return written
     by_id = {won.submission_id: (won, grade) for won, grade in graded}
     by_token: dict[str, list[uuid.UUID]] = {}
     for won, _ in graded:
         by_token.setdefault(won.token, []).append(won.submission_id)
-    written: list[uuid.UUID] = []
+    written = []
     for token, ids in by_token.items():
         written += session.scalars(_FINISH, {"ids": ids, "token": token, "now": now}).all()
     if not written:
@@ -356,6 +467,11 @@ def _finish(session: Db, graded: Sequence[tuple[Claim, dict[str, Any]]]) -> list
     )
     session.commit()
     return written
+
+
+def _dialect(session: Db) -> str:
+    bind = session if isinstance(session, Connection) else session.get_bind()
+    return bind.dialect.name
 
 
 def fail(session: Db, claim: Claim, reason: str) -> Status | None:

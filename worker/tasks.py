@@ -8,8 +8,8 @@ from collections import Counter
 from celery import shared_task
 from flask import current_app
 
+from service import pipeline
 from service.db import db
-from service.pipeline import grade_submissions as grade
 
 from .app import GRADE_TASK
 
@@ -23,6 +23,6 @@ def grade_submissions(submission_ids: list[str]) -> dict[str, int]:
     settings = current_app.extensions["settings"]
     ids = [uuid.UUID(i) for i in submission_ids]
     # One connection for the claim and the results: one pool checkout (and ping) per batch.
-    with db.engine.connect() as connection:
-        outcomes = grade(connection, ids, settings.lease_seconds)
+    with pipeline.connect(db.engine) as connection:
+        outcomes = pipeline.grade_submissions(connection, ids, settings.lease_seconds)
     return dict(Counter(o.value for o in outcomes.values()))
