@@ -12,7 +12,7 @@ import uuid
 from collections import Counter, defaultdict
 from typing import Any, TypeVar
 
-from flask import current_app, g
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_wtf.csrf import generate_csrf
@@ -288,7 +288,8 @@ class MeView(MethodView):
             "email": user.email,
             "name": user.name,
             "role": user.role.value,
-            "csrf_token": generate_csrf(),
+            # Only a session needs one; a bearer token's request has no session to keep it.
+            **({} if auth.bearer_token(request) else {"csrf_token": generate_csrf()}),
         }
 
 

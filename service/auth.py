@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import flask_login
 from cachetools import TTLCache
-from flask import Flask, current_app, request
+from flask import Flask, Request, current_app, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import bindparam, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -34,6 +35,7 @@ from .errors import APIError
 from .models import ApiToken, Role, User
 
 TOKEN_PREFIX = "bpq_"
+API_PREFIX = "/api/"
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 MIN_PASSWORD_LENGTH = 8
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -156,12 +158,30 @@ def token_principal(token: str) -> Principal | None:
     return principal
 
 
+def bearer_token(req: Request) -> str | None:
+    """The request's bearer token, if it brings one."""
+    scheme, _, token = req.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, except for API requests that bring a bearer token.
+
+    A token speaks for its caller on its own, so such a request gets Flask's null session:
+    no cookie is read, verified or written back (about a tenth of an API POST's time).
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(API_PREFIX) and bearer_token(request) is not None:
+            return None  # Flask puts a NullSession in its place
+        return super().open_session(app, request)
+
+
 def api_user() -> Principal | None:
     """The caller of an API route: by bearer token, else by session (CSRF-checked)."""
-    header = request.headers.get("Authorization")
-    if header is not None:
-        scheme, _, token = header.partition(" ")
-        principal = token_principal(token.strip()) if scheme.lower() == "bearer" else None
+    if "Authorization" in request.headers:
+        token = bearer_token(request)
+        principal = token_principal(token) if token else None
         if principal is None:
             raise APIError(401, "unauthorized", "invalid or unknown bearer token")
         return principal
@@ -176,6 +196,7 @@ def api_user() -> Principal | None:
 
 
 def init_app(app: Flask) -> None:
+    app.session_interface = CookieSessions()
     login_manager.init_app(app)
     csrf.init_app(app)
     app.extensions["token_cache"] = token_cache()

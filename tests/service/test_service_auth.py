@@ -100,6 +100,20 @@ def test_bearer_writes_need_no_csrf(student: Caller) -> None:
     assert response.status_code == 201
 
 
+def test_a_bearer_request_neither_reads_nor_sets_a_session_cookie(
+    app: Flask, student: Caller
+) -> None:
+    # A session cookie of another user rides along; the token alone decides who calls.
+    other = _session_client(app, student.user_id + 1000)
+    student.client.set_cookie("session", other.get_cookie("session").value)
+    me = student.get("/api/v1/me")
+    assert me.status_code == 200 and me.json["id"] == student.user_id
+    assert "csrf_token" not in me.json  # no session to keep it in
+    assert "Set-Cookie" not in me.headers
+    accepted = student.post("/api/v1/problems", json={"type": "weight-gradient", "seed": 3})
+    assert accepted.status_code == 201 and "Set-Cookie" not in accepted.headers
+
+
 def _session_client(app: Flask, user_id: int) -> FlaskClient:
     client = app.test_client()
     with client.session_transaction() as session:
