@@ -168,14 +168,13 @@ _REFUSAL = (
     .outerjoin(Assignment, Assignment.id == Slot.assignment_id)
     .where(Problem.id == bindparam("problem_id"))
 )
-_ADD_SUBMISSION = insert(_submissions)
-# The new row's columns; its attempt comes from the UPDATE. (No parameter is named like
-# a column: SQLAlchemy would take it as one more column to set.)
+# The new row's columns but its attempt. (No parameter is named like a column of the
+# table it writes: SQLAlchemy would take it as one more column to set.)
 _QUEUED_ROW = {
     "id": bindparam("submission_id", type_=Uuid()),
     "problem_id": bindparam("problem_id", type_=Uuid()),
     "user_id": bindparam("submitter", type_=Integer()),
-    "answers": bindparam("raw_answers", type_=JSONB()),
+    "answers": bindparam("raw_answers", type_=_submissions.c.answers.type),
     "status": literal(Status.queued, _submissions.c.status.type),
     "tries": literal(0),
     "received_at": bindparam("now", type_=UTCDateTime()),
@@ -189,6 +188,9 @@ _SUBMIT = (
     insert(_submissions)
     .from_select([*_QUEUED_ROW, "attempt"], select(*_QUEUED_ROW.values(), _ATTEMPT.c.attempts_used))
     .returning(_submissions.c.attempt)
+)
+_ADD_SUBMISSION = insert(_submissions).from_select(  # the same row, where the attempt is known
+    [*_QUEUED_ROW, "attempt"], select(*_QUEUED_ROW.values(), bindparam("attempt", type_=Integer()))
 )
 
 
@@ -215,43 +217,25 @@ def submit(
     PastDue or ProblemGone.
     """
     ex.parse_answers(problem.variant, raw)
-    submission_id, now = uuid.uuid4(), utcnow()
+    row = {
+        "submission_id": uuid.uuid4(),
+        "problem_id": problem.id,
+        "submitter": user_id,
+        "raw_answers": raw,
+        "now": received_at,
+        "queued": utcnow(),
+    }
     if _dialect(session) == "postgresql":
+        attempt = session.execute(_SUBMIT, row).scalar()
+    else:
         attempt = session.execute(
-            _SUBMIT,
-            {
-                "submission_id": submission_id,
-                "problem_id": problem.id,
-                "submitter": user_id,
-                "raw_answers": raw,
-                "now": received_at,
-                "queued": now,
-            },
+            _TAKE_ATTEMPT, {"problem_id": problem.id, "now": received_at}
         ).scalar()
-        if attempt is None:
-            raise _refusal(session, problem, received_at)
-        return submission_id
-    attempt = session.execute(
-        _TAKE_ATTEMPT, {"problem_id": problem.id, "now": received_at}
-    ).scalar()
+        if attempt is not None:
+            session.execute(_ADD_SUBMISSION, {**row, "attempt": attempt})
     if attempt is None:
         raise _refusal(session, problem, received_at)
-    session.execute(
-        _ADD_SUBMISSION,
-        {
-            "id": submission_id,
-            "problem_id": problem.id,
-            "user_id": user_id,
-            "attempt": attempt,
-            "answers": raw,
-            "status": Status.queued,
-            "tries": 0,
-            "received_at": received_at,
-            "queued_at": now,
-            "published_at": now,
-        },
-    )
-    return submission_id
+    return row["submission_id"]
 
 
 def _refusal(session: Db, problem: Target, now: datetime) -> Refused:
