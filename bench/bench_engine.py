@@ -60,12 +60,8 @@ def stacked_nets(n: int, rng: np.random.Generator):
 def ours_stacked(W, b, x, y, sets) -> list[np.ndarray]:
     """Key and every prediction of dC/dW for the whole stack, one engine call per slip set."""
     memo: dict = {}  # the forward pass and loss, shared by the slip sets that leave them alone
-    return [
-        derive_arrays(FLOAT, x, y, [(W, b, "sigmoid", None)], "half_sse", 0.1, s, memo)
-        .layers[0]
-        .dC_dW
-        for s in sets
-    ]
+    return [derive_arrays(FLOAT, x, y, [(W, b, "sigmoid", None)], "half_sse", 0.1, s, memo)
+            .layers[0].dC_dW for s in sets]
 
 
 def torch_gradient(torch, W, b, x, y):
@@ -98,35 +94,22 @@ def bench_keys(quick: bool) -> dict[str, float]:
     # One net at a time, through the same generic code the service uses (float checks,
     # single and pair predictions, 40-digit key), on a drawn 2×2 sigmoid variant.
     t = get_type("weight-gradient")
-    seed = next(
-        s
-        for s in range(100)
-        if ex.generate(t.id, s, 2).network["layers"][0]["activation"] == "sigmoid"
-    )
+    seed = next(s for s in range(100) if ex.generate(t.id, s, 2).network["layers"][0]["activation"] == "sigmoid")
     setup = t.setup_from(ex.generate(t.id, seed, 2))
-    per_variant = best_of(
-        lambda: build_variant(t, Setup(setup.network, setup.params), seed, 2), 3, 5 if quick else 20
-    )
-    one_float = best_of(
-        lambda: ours_stacked(W[:1], b[:1], x[:1], y[:1], sets), 3, 20 if quick else 100
-    )
+    per_variant = best_of(lambda: build_variant(t, Setup(setup.network, setup.params), seed, 2), 3,
+                          5 if quick else 20)
+    one_float = best_of(lambda: ours_stacked(W[:1], b[:1], x[:1], y[:1], sets), 3, 20 if quick else 100)
     stack = best_of(lambda: ours_stacked(W, b, x, y, sets), 3, 2 if quick else 5) / n_stack
 
     tW, tb, tx, ty = (torch.tensor(a) for a in (W, b, x, y))
-    torch_one = best_of(
-        lambda: torch_gradient(torch, tW[0], tb[0], tx[0], ty[0]), 3, 200 if quick else 2000
-    )
-    torch_stack = (
-        best_of(lambda: torch_gradient(torch, tW, tb, tx, ty), 3, 5 if quick else 20) / n_stack
-    )
+    torch_one = best_of(lambda: torch_gradient(torch, tW[0], tb[0], tx[0], ty[0]), 3,
+                        200 if quick else 2000)
+    torch_stack = best_of(lambda: torch_gradient(torch, tW, tb, tx, ty), 3, 5 if quick else 20) / n_stack
     naive = best_of(lambda: sympy_naive(W[0], b[0], x[0], y[0]), 1, 2 if quick else 5)
 
     # Agreement, so the race is between equal answers.
-    assert np.allclose(
-        ours_stacked(W[:64], b[:64], x[:64], y[:64], sets[:1])[0],
-        torch_gradient(torch, tW[:64], tb[:64], tx[:64], ty[:64]).numpy(),
-        rtol=1e-12,
-    )
+    assert np.allclose(ours_stacked(W[:64], b[:64], x[:64], y[:64], sets[:1])[0],
+                       torch_gradient(torch, tW[:64], tb[:64], tx[:64], ty[:64]).numpy(), rtol=1e-12)
     return {
         "slip_sets": len(sets),
         "torch_autograd_gradient_only_one_net_us": torch_one * 1e6,
@@ -159,13 +142,10 @@ def bench_grading(quick: bool) -> dict[str, float]:
         for part in v.parts:
             for p in v.predictions.get(part.name, ())[:2]:
                 kinds["recognised_mistake"].append(
-                    (v, {**key, part.name: value_to_json(part.kind, p.value)})
-                )
+                    (v, {**key, part.name: value_to_json(part.kind, p.value)}))
             if part.kind == "matrix":  # noise on every entry: no mistake explains it
                 k = np.asarray(v.key_values[part.name])
-                kinds["unrecognised"].append(
-                    (v, {**key, part.name: (k + rng.normal(0, 1, k.shape)).tolist()})
-                )
+                kinds["unrecognised"].append((v, {**key, part.name: (k + rng.normal(0, 1, k.shape)).tolist()}))
     rounds = 1 if quick else 5
     out: dict[str, float] = {"types": len(types), "variants": len(variants)}
 
@@ -182,15 +162,9 @@ def bench_grading(quick: bool) -> dict[str, float]:
         out[f"{kind}_per_second_one_core"] = per_second(cases)
     # An even mix: one right answer, one recognised mistake, one unrecognised answer.
     n = min(len(c) for c in kinds.values())
-    mix = [
-        c
-        for triple in zip(*(rng.permutation(len(c))[:n] for c in kinds.values()))
-        for c in (
-            kinds["right"][triple[0]],
-            kinds["recognised_mistake"][triple[1]],
-            kinds["unrecognised"][triple[2]],
-        )
-    ]
+    mix = [c for triple in zip(*(rng.permutation(len(c))[:n] for c in kinds.values()))
+           for c in (kinds["right"][triple[0]], kinds["recognised_mistake"][triple[1]],
+                     kinds["unrecognised"][triple[2]])]
     out["even_mix_per_second_one_core"] = per_second(mix)
     return out
 

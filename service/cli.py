@@ -81,13 +81,8 @@ def generate(type_id: str, seed: int, difficulty: int, as_json: bool, with_key: 
 @click.argument("type_id", metavar="TYPE")
 @click.option("--seed", type=click.IntRange(min=0), required=True)
 @click.option("--difficulty", type=click.IntRange(1, 3), default=1, show_default=True)
-@click.option(
-    "--answers",
-    "answers_file",
-    type=click.File("r"),
-    required=True,
-    help='JSON file {"answers": {...}} (CONTRACT §4); - for stdin.',
-)
+@click.option("--answers", "answers_file", type=click.File("r"), required=True,
+              help='JSON file {"answers": {...}} (CONTRACT §4); - for stdin.')
 def grade(type_id: str, seed: int, difficulty: int, answers_file: TextIO) -> None:
     """Grade an answers file offline and print the result JSON."""
     v = _variant(type_id, seed, difficulty)

@@ -63,14 +63,10 @@ def svg(network: dict[str, Any]) -> Markup:
     sizes = [len(network["x"])] + [len(layer["W"]) for layer in layers]
     one_example = len(network["x"][0]) == 1
     tallest = max(sizes)
-    input_labels = [
-        f"x{_sub(i + 1)}" + (f" = {number(v[0])}" if one_example else "")
-        for i, v in enumerate(network["x"])
-    ]
-    target_labels = [
-        f"y{_sub(i + 1)} = {number(v[0])}" if one_example else ""
-        for i, v in enumerate(network["y"])
-    ]
+    input_labels = [f"x{_sub(i + 1)}" + (f" = {number(v[0])}" if one_example else "")
+              for i, v in enumerate(network["x"])]
+    target_labels = [f"y{_sub(i + 1)} = {number(v[0])}" if one_example else ""
+               for i, v in enumerate(network["y"])]
     left = max(MARGIN_X, RADIUS + 12 + CHAR * max(len(t) for t in input_labels))
     right = max(MARGIN_X, RADIUS + 12 + CHAR * max(len(t) for t in target_labels))
     width = round(left + right + COLUMN * (len(sizes) - 1))
@@ -114,7 +110,8 @@ def svg(network: dict[str, Any]) -> Markup:
 
 def _describe(network: dict[str, Any], sizes: list[int]) -> str:
     layers = ", ".join(
-        f"layer {l}: {n} {_activation(layer)} neuron" + ("s" if n != 1 else "")
+        f"layer {l}: {n} {_activation(layer)} neuron"
+        + ("s" if n != 1 else "")
         for l, (n, layer) in enumerate(zip(sizes[1:], network["layers"], strict=True), start=1)
     )
     return f"Network diagram: {sizes[0]} inputs; {layers}. Each edge is labelled with its weight."

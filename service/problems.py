@@ -58,9 +58,8 @@ def draw_for_slot(slot: Slot, user: Person) -> Problem:
         return problem
     seed = secrets.randbelow(2**31)
     variant = ex.generate(slot.exercise_type, seed, slot.difficulty)
-    db.session.add(
-        _new(variant, user, attempts_allowed=slot.assignment.attempts_allowed, slot=slot)
-    )
+    db.session.add(_new(variant, user, attempts_allowed=slot.assignment.attempts_allowed,
+                        slot=slot))
     try:
         db.session.commit()
     except IntegrityError:  # drawn at the same moment by another request: keep that one
@@ -70,16 +69,10 @@ def draw_for_slot(slot: Slot, user: Person) -> Problem:
     return problem
 
 
-def _new(
-    variant: ex.Variant, user: Person, *, attempts_allowed: int | None, slot: Slot | None = None
-) -> Problem:
+def _new(variant: ex.Variant, user: Person, *, attempts_allowed: int | None,
+         slot: Slot | None = None) -> Problem:
     return Problem(
-        type=variant.type,
-        type_version=variant.type_version,
-        seed=variant.seed,
-        difficulty=variant.difficulty,
-        variant=variant.to_record(),
-        owner_id=user.id,
-        slot=slot,
-        attempts_allowed=attempts_allowed,
+        type=variant.type, type_version=variant.type_version, seed=variant.seed,
+        difficulty=variant.difficulty, variant=variant.to_record(), owner_id=user.id,
+        slot=slot, attempts_allowed=attempts_allowed,
     )

@@ -219,10 +219,7 @@ def courses() -> str:
         ]
     rows = [
         CourseRow(
-            c.id,
-            c.code,
-            c.title,
-            role.value,
+            c.id, c.code, c.title, role.value,
             [_assignment_row(a, user, now) for a in c.assignments],
         )
         for c, role in memberships
@@ -638,3 +635,4 @@ def preview(problem_id: uuid.UUID) -> Response:
     except PartFormatError as exc:
         return jsonify(ok=False, error=str(exc))
     return jsonify(ok=True, mathml=str(mathml.formula(to_latex(expr))))
+

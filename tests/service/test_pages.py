@@ -43,9 +43,8 @@ def browser(student: Caller) -> FlaskClient:
     return student.client
 
 
-def practice_problem(
-    app: Flask, client: FlaskClient, type_: str = "weight-gradient", seed: int = 7
-) -> uuid.UUID:
+def practice_problem(app: Flask, client: FlaskClient, type_: str = "weight-gradient",
+                     seed: int = 7) -> uuid.UUID:
     assert client.get(f"/practice/{type_}?seed={seed}&difficulty=1").status_code == 200
     with app.app_context():
         return db.session.scalars(
@@ -243,11 +242,8 @@ def test_an_instructor_sees_a_students_slot_problem_read_only(
     teacher.post(f"/api/v1/courses/{cid}/roster", json={"email": student.email})
     aid = teacher.post(
         f"/api/v1/courses/{cid}/assignments",
-        json={
-            "title": "HW",
-            "attempts_allowed": 2,
-            "slots": [{"exercise_type": "weight-gradient"}],
-        },
+        json={"title": "HW", "attempts_allowed": 2,
+              "slots": [{"exercise_type": "weight-gradient"}]},
     ).json["id"]
     for caller in (teacher, student, outsider):
         log_in(caller.client, caller.email)
@@ -255,10 +251,9 @@ def test_an_instructor_sees_a_students_slot_problem_read_only(
     opened = student.client.get(f"/courses/{cid}/assignments/{aid}/problems/1")
     assert opened.status_code == 302
     page = opened.headers["Location"]
-    assert (
-        student.client.get(f"/courses/{cid}/assignments/{aid}/problems/1").headers["Location"]
-        == page
-    )  # the same variant on every visit
+    assert student.client.get(f"/courses/{cid}/assignments/{aid}/problems/1").headers[
+        "Location"
+    ] == page  # the same variant on every visit
     html = student.client.get(page).get_data(as_text=True)
     assert "<strong>2</strong> of 2 left" in html and 'id="submit">Submit' in html
 
@@ -344,32 +339,16 @@ def test_prompt_labels_feedback_and_names_are_escaped(app: Flask) -> None:
         problem.variant = variant
         now = utcnow()
         submission = Submission(
-            problem=problem,
-            user_id=user.id,
-            attempt=1,
-            answers={"dC_dW": [[HOSTILE]]},
-            status=Status.graded,
-            received_at=now,
-            queued_at=now,
-            graded_at=now + timedelta(1),
+            problem=problem, user_id=user.id, attempt=1, answers={"dC_dW": [[HOSTILE]]},
+            status=Status.graded, received_at=now, queued_at=now, graded_at=now + timedelta(1),
         )
         db.session.add(submission)
         db.session.flush()
-        db.session.add(
-            Result(
-                submission_id=submission.id,
-                score=0.0,
-                latency_seconds=0.1,
-                parts={
-                    "dC_dW": {
-                        "score": 0.0,
-                        "correct": False,
-                        "misconceptions": [],
-                        "feedback": f"Feedback {HOSTILE}",
-                    }
-                },
-            )
-        )
+        db.session.add(Result(
+            submission_id=submission.id, score=0.0, latency_seconds=0.1,
+            parts={"dC_dW": {"score": 0.0, "correct": False, "misconceptions": [],
+                             "feedback": f"Feedback {HOSTILE}"}},
+        ))
         db.session.commit()
         sid = submission.id
 
@@ -397,39 +376,20 @@ def test_carried_forward_credit_is_marked(app: Flask, browser: FlaskClient) -> N
         problem = db.session.get(Problem, problem_id)
         now = utcnow()
         submission = Submission(
-            problem=problem,
-            user_id=problem.owner_id,
-            attempt=1,
-            answers={},
-            status=Status.graded,
-            received_at=now,
-            queued_at=now,
-            graded_at=now,
+            problem=problem, user_id=problem.owner_id, attempt=1, answers={},
+            status=Status.graded, received_at=now, queued_at=now, graded_at=now,
         )
         db.session.add(submission)
         db.session.flush()
-        wrong = {
-            "score": 0.0,
-            "correct": False,
-            "misconceptions": ["sign-flip"],
-            "feedback": "Sign flip: ...",
-        }
-        carried = {
-            "score": 1.0,
-            "correct": True,
-            "misconceptions": [],
-            "carried_forward": True,
-            "feedback": "Correct from your own earlier answers (carried forward).",
-        }
+        wrong = {"score": 0.0, "correct": False, "misconceptions": ["sign-flip"],
+                 "feedback": "Sign flip: ..."}
+        carried = {"score": 1.0, "correct": True, "misconceptions": [], "carried_forward": True,
+                   "feedback": "Correct from your own earlier answers (carried forward)."}
         right = {"score": 1.0, "correct": True, "misconceptions": [], "feedback": "Correct."}
-        db.session.add(
-            Result(
-                submission_id=submission.id,
-                score=0.75,
-                latency_seconds=0.1,
-                parts={"dC_da": wrong, "da_dz": right, "dz_dw": right, "dC_dw": carried},
-            )
-        )
+        db.session.add(Result(
+            submission_id=submission.id, score=0.75, latency_seconds=0.1,
+            parts={"dC_da": wrong, "da_dz": right, "dz_dw": right, "dC_dw": carried},
+        ))
         db.session.commit()
         sid = submission.id
     result = browser.get(f"/submissions/{sid}/panel").json["result"]

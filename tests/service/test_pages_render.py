@@ -52,9 +52,8 @@ def test_every_prompt_label_and_solution_step_converts(type_id: str) -> None:
         for step in ex.worked_solution(variant).steps:
             if step.latex:
                 html = mathml.formula(step.latex, display=True)
-                assert html.startswith(
-                    '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">'
-                ), step.latex
+                assert html.startswith('<math xmlns="http://www.w3.org/1998/Math/MathML" '
+                                       'display="block">'), step.latex
 
 
 NETWORK = {
