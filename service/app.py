@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from flask import Flask
 from flask_smorest import Api
 
-from worker.app import GradingCelery, make_celery
+from worker.app import GradingCelery, broker_backlog, make_celery
 from worker.outbox import Outbox
 
 from . import api, auth, errors, ops, pipeline, schemas, student
@@ -69,7 +69,9 @@ def create_app(
         with sessions() as session:
             pipeline.mark_unpublished(session, ids)
 
-    app.extensions["outbox"] = Outbox(celery, unsent, interval=settings.publish_interval)
+    app.extensions["outbox"] = Outbox(
+        celery, unsent, interval=settings.publish_interval, backlog=broker_backlog(settings)
+    )
 
     openapi = ServiceApi(app, spec_kwargs={"security": [{"bearer": []}, {"session": []}]})
     openapi.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})

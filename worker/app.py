@@ -7,11 +7,15 @@ setting here trades duplicates (harmless: tasks are idempotent) for never losing
 from __future__ import annotations
 
 import logging
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+import redis
 from celery import Celery, Task
+from kombu.transport import redis as kombu_redis
 
 from service.config import Settings
 
@@ -116,3 +120,36 @@ def publish(celery: Celery, ids: Sequence[uuid.UUID], batch: int = MAX_BATCH) ->
             )
             return list(ids[start:])
     return []
+
+
+# A task a worker took this long ago and has not acknowledged is taken as lost, not busy
+# (kombu gives it back only after the visibility timeout).
+RUNNING_WINDOW_SECONDS = 5.0
+
+
+def broker_backlog(settings: Settings) -> Callable[[], int] | None:
+    """A cheap reading of the grading tasks sent and not finished: waiting or running.
+
+    On Redis, kombu keeps a queue's waiting messages (of the default priority) in a list
+    named after the queue, and the ones delivered to a worker and not acknowledged yet
+    (``task_acks_late``: still running) in a sorted set scored by delivery time. One
+    round trip of LLEN and ZCOUNT on a client of our own reads both (kombu's passive
+    ``queue_declare`` costs ten times more and sees only the waiting ones). None for the
+    other brokers: the in-process memory broker and AMQP. A failed reading is 0: the ids
+    go out, and whatever the broker refuses is left for the sweeper as always.
+    """
+    if urlsplit(settings.broker_url).scheme not in ("redis", "rediss"):
+        return None
+    client = redis.Redis.from_url(settings.broker_url, socket_connect_timeout=1, socket_timeout=1)
+    running = kombu_redis.Channel.unacked_index_key
+
+    def backlog() -> int:
+        try:
+            with client.pipeline(transaction=False) as pipe:
+                pipe.llen(QUEUE)
+                pipe.zcount(running, time.time() - RUNNING_WINDOW_SECONDS, "+inf")
+                return sum(pipe.execute())
+        except redis.RedisError:
+            return 0
+
+    return backlog

@@ -8,6 +8,12 @@ milliseconds whatever it carries (broker bookkeeping, the hand-over to the pool,
 claim and one commit), so at hundreds of submissions a second batching is what keeps
 the workers ahead, for at most ``interval`` of extra latency.
 
+Where the broker's queue can be read cheaply (``backlog``), the outbox also clocks
+itself on the workers, as Nagle's algorithm does on a link: while tasks already sent
+still wait for a worker, new ids wait here instead, where they join one batch, rather
+than in the broker as one small task each. A busy pipeline thus grades in big batches
+without a longer interval for a quiet one; no id is held beyond ``max_hold``.
+
 Nothing here is needed for safety: the rows are committed and ``queued`` before their
 ids arrive, so ids the broker refuses are marked unpublished for the next sweep, and ids
 a dying process still held are republished by the sweeper after ``requeue_after``.
@@ -30,6 +36,7 @@ from .app import MAX_BATCH, publish
 log = logging.getLogger(__name__)
 
 IDLE_EXIT_SECONDS = 30.0  # an idle thread ends; the next put starts another
+MAX_HOLD_SECONDS = 0.25  # the longest the broker's backlog holds ids back
 
 
 class Outbox:
@@ -41,11 +48,15 @@ class Outbox:
         on_unsent: Callable[[Sequence[uuid.UUID]], None],
         interval: float = 0.04,
         max_batch: int = MAX_BATCH,
+        backlog: Callable[[], int] | None = None,
+        max_hold: float = MAX_HOLD_SECONDS,
     ):
         self.celery = celery
         self.on_unsent = on_unsent
         self.interval = interval
         self.max_batch = max_batch
+        self.backlog = backlog  # tasks waiting in the broker for a worker, if readable
+        self.max_hold = max_hold
         self._last_send = 0.0  # time.monotonic() of the last send
         self._pending: deque[uuid.UUID] = deque()
         self._sending = 0  # ids taken from _pending whose send has not returned yet
@@ -61,8 +72,11 @@ class Outbox:
         with self._changed:
             closed = self._closed
             if not closed:
+                # Wake the thread only for what it waits on, a first id or a full batch:
+                # a wake-up per request would cost each request a thread switch.
+                if not self._pending or len(self._pending) + len(ids) >= self.max_batch:
+                    self._changed.notify()
                 self._pending.extend(ids)
-            self._changed.notify()
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
                 self._thread.start()
@@ -104,18 +118,29 @@ class Outbox:
                 self._thread = None
                 self._changed.notify_all()
                 return None
-            # Gather what arrives until an interval has passed since the last send (a
-            # full batch, a flush or a close goes at once).
-            self._changed.wait_for(
-                lambda: len(self._pending) >= self.max_batch or self._hurry or self._closed,
-                timeout=self._last_send + self.interval - time.monotonic(),
-            )
+        # Gather what arrives until an interval has passed since the last send, and then
+        # for as long as the workers are behind (a full batch, a flush or a close goes at once).
+        started = time.monotonic()
+        wait = self._last_send + self.interval - started
+        while True:
+            with self._changed:
+                if self._changed.wait_for(self._urgent, timeout=wait):
+                    break
+            if self.backlog is None or time.monotonic() - started >= self.max_hold:
+                break
+            if self.backlog() == 0:
+                break
+            wait = self.interval / 4  # look again soon: a worker is about to be free
+        with self._changed:
             batch = [
                 self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))
             ]
             self._sending = len(batch)
             self._last_send = time.monotonic()
             return batch
+
+    def _urgent(self) -> bool:
+        return len(self._pending) >= self.max_batch or bool(self._hurry) or self._closed
 
     def _run(self) -> None:
         while (batch := self._take()) is not None:

@@ -135,3 +135,63 @@ def test_after_close_ids_are_sent_in_the_callers_thread(
     late = uuid.uuid4()
     outbox.put([late])
     assert broker.ids[-1] == str(late)
+
+
+class Backlog:
+    """A broker queue whose depth the test sets (the boundary the outbox reads)."""
+
+    def __init__(self, depth: int = 0):
+        self.depth = depth
+        self.reads = 0
+
+    def __call__(self) -> int:
+        self.reads += 1
+        return self.depth
+
+
+def test_while_the_workers_are_behind_ids_wait_and_then_go_out_together(
+    celery: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker, backlog = Broker(), Backlog(depth=3)
+    monkeypatch.setattr(celery, "send_task", broker.send_task)
+    outbox = Outbox(celery, lambda ids: None, interval=0.02, backlog=backlog, max_hold=10.0)
+    ids = [uuid.uuid4() for _ in range(60)]
+    for i in ids:  # 0.3 s of arrivals, 15 intervals, all while tasks wait in the broker
+        outbox.put([i])
+        time.sleep(0.005)
+    assert broker.sent == [] and backlog.reads >= 5  # held, and the backlog was read again
+    backlog.depth = 0  # the workers caught up
+    deadline = time.monotonic() + 2
+    while len(broker.ids) < len(ids) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [len(batch) for _, batch in broker.sent] == [60]  # one task, not fifteen
+    outbox.close()
+
+
+def test_a_backlog_holds_ids_no_longer_than_max_hold(
+    celery: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker = Broker()
+    monkeypatch.setattr(celery, "send_task", broker.send_task)
+    outbox = Outbox(celery, lambda ids: None, interval=0.01, backlog=Backlog(5), max_hold=0.2)
+    start = time.monotonic()
+    outbox.put([uuid.uuid4()])
+    deadline = start + 3
+    while not broker.sent and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert broker.sent, "the id was never sent"
+    assert 0.15 <= broker.sent[0][0] - start < 1.0  # held while workers were behind, then sent
+    outbox.close()
+
+
+def test_a_flush_does_not_wait_for_the_backlog(
+    celery: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker = Broker()
+    monkeypatch.setattr(celery, "send_task", broker.send_task)
+    outbox = Outbox(celery, lambda ids: None, interval=0.01, backlog=Backlog(5), max_hold=30.0)
+    outbox.put([uuid.uuid4() for _ in range(3)])
+    start = time.monotonic()
+    assert outbox.flush(timeout=5)
+    assert time.monotonic() - start < 1.0 and len(broker.ids) == 3
+    outbox.close()
