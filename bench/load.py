@@ -3,12 +3,16 @@
 One run prints, side by side:
   floor     a bare Flask endpoint inserting one row (bench/floor.py), same gunicorn settings,
             run before and after e2e (the ratio is against their mean)
+  intake    the same submissions posted before any worker runs, so none is graded: what the
+            web app and the database alone take in, a ceiling on the rate e2e can grade at
+            (the workers then grade this backlog before e2e starts)
   e2e       submissions posted as fast as the clients can: graded/s end to end, and the
             latency from the client's send (and from the server's received_at) to the row's
             graded_at (same host, same clock)
   paced     submissions offered at fixed rates (default 200/s, then 100/s): p50/p99 of the
             POST, of client sent -> graded, and of received -> graded
-  CPU       milliseconds of CPU per request of the floor and per graded submission, by
+  CPU       milliseconds of CPU per request of the floor, per submission taken in and per
+            graded submission, by
             process (web, workers, Redis, PostgreSQL, this load generator), read from /proc:
             on a machine the benchmark saturates, the ratio of the two is what bounds the
             ratio of the rates
@@ -35,7 +39,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -246,6 +250,7 @@ class System:
     floor_port: int
     token: str
     cpu: CpuMeter
+    start_workers: Callable[[], None]
 
 
 @contextmanager
@@ -324,12 +329,15 @@ def system(args: argparse.Namespace) -> Iterator[System]:
             "floor.log",
             "floor web",
         )
-        for i in range(args.workers):
-            spawn(
-                [str(BIN), "worker", "--concurrency", str(args.concurrency)],
-                f"worker-{i}.log",
-                "workers",
-            )
+
+        def start_workers() -> None:
+            for i in range(args.workers):
+                spawn(
+                    [str(BIN), "worker", "--concurrency", str(args.concurrency)],
+                    f"worker-{i}.log",
+                    "workers",
+                )
+
         wait_healthy(f"http://127.0.0.1:{web_port}/healthz")
         subprocess.run(
             [
@@ -354,7 +362,7 @@ def system(args: argparse.Namespace) -> Iterator[System]:
             capture_output=True,
             text=True,
         ).stdout.strip()
-        yield System(env, database_url, web_port, floor_port, token, CpuMeter(roles))
+        yield System(env, database_url, web_port, floor_port, token, CpuMeter(roles), start_workers)
     finally:
         for process in processes:
             os.killpg(process.pid, signal.SIGTERM)
@@ -400,9 +408,10 @@ def graded(sut: System, run: Run, timeout: float = 300) -> Graded:
     with psycopg.connect(sut.database_url) as conn:
         while True:
             # Every row in this private database is the benchmark's; counting the rows
-            # not graded yet on the status index keeps the polling's own cost small.
+            # not graded yet on their partial index keeps the polling's own cost small.
             (pending,) = conn.execute(
-                "SELECT count(*) FROM submissions WHERE status IN ('queued', 'grading')"
+                "SELECT count(*) FROM submissions "
+                "WHERE graded_at IS NULL AND status IN ('queued', 'grading')"
             ).fetchone()
             conn.commit()
             if pending == 0 or time.monotonic() > deadline:
@@ -444,14 +453,13 @@ def main() -> None:
         auth = {"Authorization": f"Bearer {sut.token}"}
         problems = practice_problems(sut, 50)
         body = json.dumps({"answers": problems[0][1]}).encode()
-        # Warm both apps (connection pools, imports) and let the warm-up be graded first.
+        # Warm both apps (connection pools, imports); the workers are not started yet.
         warm = asyncio.run(
             closed_loop(sut.web_port, auth, submission_jobs(problems, 200), args.clients)
         )
-        graded(sut, warm)
         asyncio.run(closed_loop(sut.floor_port, {}, [("/floor", body)] * 200, args.clients))
 
-        cpu: dict[str, list[dict[str, float]]] = {"floor": [], "e2e": []}
+        cpu: dict[str, list[dict[str, float]]] = {"floor": [], "intake": [], "e2e": []}
 
         def floor_run() -> Run:
             jobs = [("/floor", body)] * args.submissions
@@ -463,6 +471,14 @@ def main() -> None:
         # The floor runs before and after the pipeline, and the ratio is taken against
         # their mean: a shared machine's speed drifts over a minute.
         floor_before = floor_run()
+        # Intake: the same submissions with no worker running, so nothing is graded. What
+        # the web app and the database can take in is a ceiling on what can be graded.
+        sut.cpu.start()
+        jobs = submission_jobs(problems, args.submissions)
+        intake = asyncio.run(closed_loop(sut.web_port, auth, jobs, args.clients))
+        cpu["intake"].append(sut.cpu.stop())
+        sut.start_workers()
+        graded(sut, warm)  # and the intake: every row is graded before the e2e run starts
         sut.cpu.start()
         e2e = asyncio.run(
             closed_loop(
@@ -481,6 +497,7 @@ def main() -> None:
     floor_rates = [len(f.latencies) / f.seconds for f in (floor_before, floor_after)]
     floor_rate = statistics.mean(floor_rates)
     graded_rate = len(e2e_graded.client) / e2e_graded.span
+    intake_rate = len(intake.ids) / intake.seconds
     print(
         f"\nbackprop-quiz load benchmark  ({os.cpu_count()} CPUs; gunicorn {args.web_workers}x"
         f"{args.threads} gthread; {args.workers} worker(s) x {args.concurrency}; "
@@ -490,6 +507,7 @@ def main() -> None:
     rows = [
         ("floor (before): insert one row, HTTP", floor_rates[0], floor_before.latencies),
         ("floor (after): insert one row, HTTP", floor_rates[1], floor_after.latencies),
+        ("intake (no worker): POST answered 202", intake_rate, intake.latencies),
         ("e2e: POST answered 202, HTTP", len(e2e.ids) / e2e.seconds, e2e.latencies),
         ("e2e: graded, sent -> graded", graded_rate, e2e_graded.client),
         ("e2e: graded, received -> graded", graded_rate, e2e_graded.server),
@@ -504,13 +522,19 @@ def main() -> None:
     for label, per_second, values in rows:
         p50, p99 = pct(values, 50) * 1000, pct(values, 99) * 1000
         print(f"{label:<40}{per_second:>9.0f}{p50:>10.1f}{p99:>10.1f}")
-    print("\nCPU per request, ms  (floor: mean of its two runs; e2e: per graded submission)")
-    roles = [r for r in cpu["e2e"][0] if any(split[r] for runs in cpu.values() for split in runs)]
+    print(
+        "\nCPU per request, ms  (floor: mean of its two runs; intake: per accepted submission;"
+        " e2e: per graded submission)"
+    )
+    roles = [
+        r for r in cpu["e2e"][0] if any(split.get(r) for runs in cpu.values() for split in runs)
+    ]
     print(f"{'':<8}" + "".join(f"{r:>16}" for r in roles) + f"{'all':>10}")
     per_request = {}
     for name, runs in cpu.items():
         split = {
-            r: 1000 * statistics.mean(run[r] for run in runs) / args.submissions for r in roles
+            r: 1000 * statistics.mean(run.get(r, 0.0) for run in runs) / args.submissions
+            for r in roles
         }
         per_request[name] = sum(split.values())
         print(
@@ -518,11 +542,15 @@ def main() -> None:
             + "".join(f"{split[r]:>16.2f}" for r in roles)
             + f"{per_request[name]:>10.2f}"
         )
-    print(f"floor's CPU over e2e's: {per_request['floor'] / per_request['e2e']:.2f}x")
+    print(
+        f"floor's CPU over intake's: {per_request['floor'] / per_request['intake']:.2f}x, "
+        f"over e2e's: {per_request['floor'] / per_request['e2e']:.2f}x"
+    )
     statuses = ", ".join(f"{rate:.0f}/s {run.statuses}" for rate, run, _ in paced)
     print(
-        f"graded/s over the floor's mean: {graded_rate / floor_rate:.2f}x; statuses: floor "
-        f"{floor_before.statuses} {floor_after.statuses}, e2e {e2e.statuses}, {statuses}"
+        f"graded/s over the floor's mean: {graded_rate / floor_rate:.2f}x (intake, nothing "
+        f"graded: {intake_rate / floor_rate:.2f}x); statuses: floor {floor_before.statuses} "
+        f"{floor_after.statuses}, intake {intake.statuses}, e2e {e2e.statuses}, {statuses}"
     )
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from .db import db
-from .models import Result, Status, Submission, utcnow
+from .models import UNGRADED, Result, Status, Submission, utcnow
 
 bp = Blueprint("ops", __name__)
 
@@ -74,7 +74,9 @@ class PipelineCollector:
                 ).all()
             )
             oldest = session.scalar(
-                select(func.min(Submission.queued_at)).where(Submission.status == Status.queued)
+                select(func.min(Submission.queued_at)).where(
+                    UNGRADED, Submission.status == Status.queued
+                )
             )
             buckets = session.execute(_latency_buckets()).one()
         by_status = GaugeMetricFamily(

@@ -57,7 +57,17 @@ from sqlalchemy.orm import Session
 import exercises as ex
 
 from .caches import Locked
-from .models import Assignment, Problem, Result, Slot, Status, Submission, UTCDateTime, utcnow
+from .models import (
+    UNGRADED,
+    Assignment,
+    Problem,
+    Result,
+    Slot,
+    Status,
+    Submission,
+    UTCDateTime,
+    utcnow,
+)
 
 MAX_TRIES = 3
 SWEEP_BATCH = 1000  # rows per step of one sweep, so a huge backlog cannot stall a sweeper
@@ -551,7 +561,9 @@ def sweep(session: Session, requeue_after: float) -> Sweep:
     same time never pick the same row twice.
     """
     now = utcnow()
-    expired = and_(Submission.status == Status.grading, Submission.lease_expires_at < now)
+    # Every step names UNGRADED: it is what lets them read the few rows still in play
+    # from their partial index rather than scan the table.
+    expired = and_(UNGRADED, Submission.status == Status.grading, Submission.lease_expires_at < now)
     errored = _mark(
         session,
         and_(expired, Submission.tries >= MAX_TRIES),
@@ -573,6 +585,7 @@ def sweep(session: Session, requeue_after: float) -> Sweep:
     stale = _mark(
         session,
         and_(
+            UNGRADED,
             Submission.status == Status.queued,
             or_(
                 Submission.published_at.is_(None),

@@ -63,3 +63,18 @@ def test_no_create_all_in_the_code() -> None:
         if "create_all(" in path.read_text() and path != Path(__file__).resolve()
     ]
     assert offenders == []
+
+
+def test_submissions_are_laid_out_for_grading_rewrites(database_url: str) -> None:
+    """What autogenerate does not compare: the partial index's predicate, and (PostgreSQL)
+    the room each page keeps for the claim's heap-only update."""
+    engine = make_engine(database_url, poolclass=NullPool)
+    indexes = {ix["name"]: ix for ix in inspect(engine).get_indexes("submissions")}
+    assert "ix_submissions_status_published_at" not in indexes
+    ungraded = indexes["ix_submissions_ungraded"]
+    assert ungraded["column_names"] == ["queued_at"]
+    where = ungraded["dialect_options"].get(f"{engine.dialect.name}_where")
+    assert where is not None and "graded_at IS NULL" in str(where)
+    if engine.dialect.name == "postgresql":
+        options = inspect(engine).get_table_options("submissions")
+        assert options.get("postgresql_with") == {"fillfactor": "80"}
