@@ -4,9 +4,12 @@ failures are retried three times, and the sweeper recovers whatever was lost."""
 from __future__ import annotations
 
 import os
+import random
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -112,6 +115,27 @@ def test_claim_is_exclusive(submit: Callable[..., uuid.UUID]) -> None:
     assert claimed.status == Status.grading and claimed.claim_token == won.token
     assert claimed.lease_expires_at > claimed.started_at
     assert claimed.claimed_by == f"{socket.gethostname()}:{os.getpid()}"
+
+
+def test_concurrent_claims_of_one_batch_win_each_row_once(
+    submit: Callable[..., uuid.UUID],
+) -> None:
+    ids = [submit() for _ in range(60)]
+    db.release()
+    engine, claimers = db.engine, 6
+    start = threading.Barrier(claimers)
+
+    def claim_all(shuffled: list[uuid.UUID]) -> list[pipeline.Claim]:
+        with pipeline.connect(engine) as connection:
+            start.wait()
+            return pipeline.claim(connection, shuffled, LEASE)
+
+    orders = [random.Random(i).sample(ids, len(ids)) for i in range(claimers)]
+    with ThreadPoolExecutor(claimers) as pool:
+        won = [c for claims in pool.map(claim_all, orders) for c in claims]
+    assert sorted(c.submission_id for c in won) == sorted(ids)  # every row, by one claim
+    tokens = {c.submission_id: c.token for c in won}
+    assert all(row(sid).claim_token == tokens[sid] for sid in ids)
 
 
 def test_grading_twice_writes_one_result(submit: Callable[..., uuid.UUID]) -> None:
