@@ -26,21 +26,33 @@ UNGRADED = sa.text("graded_at IS NULL")
 
 
 def upgrade() -> None:
-    op.drop_index("ix_submissions_status_published_at", table_name="submissions")
-    op.create_index(
-        "ix_submissions_ungraded",
-        "submissions",
-        ["queued_at"],
-        postgresql_where=UNGRADED,
-        sqlite_where=UNGRADED,
-    )
-    if op.get_bind().dialect.name == "postgresql":
-        # Applies to pages written from now on; old ones get it as they are rewritten.
-        op.execute("ALTER TABLE submissions SET (fillfactor = 80)")
+    if op.get_bind().dialect.name != "postgresql":
+        op.drop_index("ix_submissions_status_published_at", table_name="submissions")
+        op.create_index(
+            "ix_submissions_ungraded", "submissions", ["queued_at"], sqlite_where=UNGRADED
+        )
+        return
+    # Concurrently (outside a transaction), so a live table keeps taking submissions
+    # while the new index is built; the old one goes only once the new one is there.
+    with op.get_context().autocommit_block():
+        op.create_index(
+            "ix_submissions_ungraded",
+            "submissions",
+            ["queued_at"],
+            postgresql_where=UNGRADED,
+            postgresql_concurrently=True,
+        )
+        op.drop_index(
+            "ix_submissions_status_published_at",
+            table_name="submissions",
+            postgresql_concurrently=True,
+        )
+    # Applies to pages written from now on; old ones keep their layout until rewritten.
+    op.execute("ALTER TABLE submissions SET (fillfactor = 80)")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE submissions RESET (fillfactor)")
-    op.drop_index("ix_submissions_ungraded", table_name="submissions")
     op.create_index("ix_submissions_status_published_at", "submissions", ["status", "published_at"])
+    op.drop_index("ix_submissions_ungraded", table_name="submissions")
