@@ -86,7 +86,7 @@ def test_metrics_count_statuses_latency_and_queue_age(app: Flask, student: Calle
         db.session.commit()
         db.session.execute(update(Submission).values(queued_at=utcnow() - timedelta(seconds=42)))
         first = db.session.scalars(select(Submission).order_by(Submission.attempt)).first()
-        first.status = Status.graded
+        first.status, first.graded_at = Status.graded, utcnow()
         db.session.add(Result(submission=first, score=1.0, parts={}, latency_seconds=0.07))
         db.session.commit()
     m = _metrics(app)
