@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 IDLE_EXIT_SECONDS = 30.0  # an idle thread ends; the next put starts another
 MAX_HOLD_SECONDS = 0.25  # the longest the broker's backlog holds ids back
+BACKLOG_RECHECK_SECONDS = 0.01  # while holding, how often the backlog is read again
 
 
 class Outbox:
@@ -128,9 +129,9 @@ class Outbox:
                     break
             if self.backlog is None or time.monotonic() - started >= self.max_hold:
                 break
-            if self.backlog() == 0:
+            if not self._behind():
                 break
-            wait = self.interval / 4  # look again soon: a worker is about to be free
+            wait = BACKLOG_RECHECK_SECONDS  # look again soon: a worker is about to be free
         with self._changed:
             batch = [
                 self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))
@@ -138,6 +139,15 @@ class Outbox:
             self._sending = len(batch)
             self._last_send = time.monotonic()
             return batch
+
+    def _behind(self) -> bool:
+        """True while tasks already sent wait for a worker or run (never raises)."""
+        assert self.backlog is not None
+        try:
+            return self.backlog() > 0
+        except Exception:  # a reading is an optimisation: without one, send
+            log.exception("could not read the broker's backlog")
+            return False
 
     def _urgent(self) -> bool:
         return len(self._pending) >= self.max_batch or bool(self._hurry) or self._closed

@@ -195,3 +195,23 @@ def test_a_flush_does_not_wait_for_the_backlog(
     assert outbox.flush(timeout=5)
     assert time.monotonic() - start < 1.0 and len(broker.ids) == 3
     outbox.close()
+
+
+def test_a_backlog_that_cannot_be_read_holds_nothing(
+    celery: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker = Broker()
+    monkeypatch.setattr(celery, "send_task", broker.send_task)
+
+    def unreadable() -> int:
+        raise RuntimeError("no reading")
+
+    outbox = Outbox(celery, lambda ids: None, interval=0.01, backlog=unreadable, max_hold=30.0)
+    for sent in range(1, 4):  # each goes out, and the thread lives on after the failure
+        time.sleep(0.02)  # past the interval, so the backlog is read
+        outbox.put([uuid.uuid4()])
+        deadline = time.monotonic() + 2
+        while len(broker.ids) < sent and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert len(broker.ids) == sent
+    outbox.close()
