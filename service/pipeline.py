@@ -283,7 +283,7 @@ _RELEASED: dict[str, Any] = {"claim_token": None, "lease_expires_at": None, "rea
 
 # The rows are locked in a subquery joined once (UPDATE ... FROM), not tested with
 # ``id IN (subquery)``: PostgreSQL plans that as a semi-join that runs the locking
-# subquery again for every row, which made a claim of 100 rows take 15 ms, not 1.
+# subquery again for every row: a claim of 100 rows took 15 ms, now 2.5 ms.
 _LOCKED = (
     select(_submissions.c.id).where(_QUEUED).with_for_update(skip_locked=True).subquery("locked")
 )

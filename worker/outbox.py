@@ -10,8 +10,8 @@ the workers ahead, for at most ``interval`` of extra latency.
 
 Where the broker's queue can be read cheaply (``backlog``), the outbox also clocks
 itself on the workers, as Nagle's algorithm does on a link: while tasks already sent
-still wait for a worker, new ids wait here instead, where they join one batch, rather
-than in the broker as one small task each. A busy pipeline thus grades in big batches
+still wait for a worker or run, new ids wait here instead, where they join one batch,
+rather than go out as one small task each. A busy pipeline thus grades in big batches
 without a longer interval for a quiet one; no id is held beyond ``max_hold``.
 
 Nothing here is needed for safety: the rows are committed and ``queued`` before their
@@ -56,7 +56,7 @@ class Outbox:
         self.on_unsent = on_unsent
         self.interval = interval
         self.max_batch = max_batch
-        self.backlog = backlog  # tasks waiting in the broker for a worker, if readable
+        self.backlog = backlog  # tasks sent and not finished (waiting or running), if readable
         self.max_hold = max_hold
         self._last_send = 0.0  # time.monotonic() of the last send
         self._pending: deque[uuid.UUID] = deque()
