@@ -50,6 +50,7 @@ def make_outbox(
     broker: Broker,
     interval: float,
     max_batch: int = 100,
+    **options: Any,
 ) -> tuple[Outbox, list[uuid.UUID]]:
     monkeypatch.setattr(celery, "send_task", broker.send_task)
     unsent: list[uuid.UUID] = []
@@ -57,7 +58,14 @@ def make_outbox(
     def remember(ids: Sequence[uuid.UUID]) -> None:
         unsent.extend(ids)
 
-    return Outbox(celery, remember, interval=interval, max_batch=max_batch), unsent
+    outbox = Outbox(celery, remember, interval=interval, max_batch=max_batch, **options)
+    return outbox, unsent
+
+
+def wait_until(done: Any, timeout: float = 2.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def test_an_id_after_a_quiet_spell_goes_out_at_once_and_alone(
@@ -153,17 +161,16 @@ def test_while_the_workers_are_behind_ids_wait_and_then_go_out_together(
     celery: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broker, backlog = Broker(), Backlog(depth=3)
-    monkeypatch.setattr(celery, "send_task", broker.send_task)
-    outbox = Outbox(celery, lambda ids: None, interval=0.02, backlog=backlog, max_hold=10.0)
+    outbox, _ = make_outbox(
+        celery, monkeypatch, broker, interval=0.02, backlog=backlog, max_hold=10.0
+    )
     ids = [uuid.uuid4() for _ in range(60)]
     for i in ids:  # 0.3 s of arrivals, 15 intervals, all while tasks wait in the broker
         outbox.put([i])
         time.sleep(0.005)
     assert broker.sent == [] and backlog.reads >= 5  # held, and the backlog was read again
     backlog.depth = 0  # the workers caught up
-    deadline = time.monotonic() + 2
-    while len(broker.ids) < len(ids) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: len(broker.ids) == len(ids))
     assert [len(batch) for _, batch in broker.sent] == [60]  # one task, not fifteen
     outbox.close()
 
@@ -172,13 +179,12 @@ def test_a_backlog_holds_ids_no_longer_than_max_hold(
     celery: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broker = Broker()
-    monkeypatch.setattr(celery, "send_task", broker.send_task)
-    outbox = Outbox(celery, lambda ids: None, interval=0.01, backlog=Backlog(5), max_hold=0.2)
+    outbox, _ = make_outbox(
+        celery, monkeypatch, broker, interval=0.01, backlog=Backlog(5), max_hold=0.2
+    )
     start = time.monotonic()
     outbox.put([uuid.uuid4()])
-    deadline = start + 3
-    while not broker.sent and time.monotonic() < deadline:
-        time.sleep(0.005)
+    wait_until(lambda: broker.sent, timeout=3)
     assert broker.sent, "the id was never sent"
     assert 0.15 <= broker.sent[0][0] - start < 1.0  # held while workers were behind, then sent
     outbox.close()
@@ -188,8 +194,9 @@ def test_a_flush_does_not_wait_for_the_backlog(
     celery: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broker = Broker()
-    monkeypatch.setattr(celery, "send_task", broker.send_task)
-    outbox = Outbox(celery, lambda ids: None, interval=0.01, backlog=Backlog(5), max_hold=30.0)
+    outbox, _ = make_outbox(
+        celery, monkeypatch, broker, interval=0.01, backlog=Backlog(5), max_hold=30.0
+    )
     outbox.put([uuid.uuid4() for _ in range(3)])
     start = time.monotonic()
     assert outbox.flush(timeout=5)
@@ -201,17 +208,16 @@ def test_a_backlog_that_cannot_be_read_holds_nothing(
     celery: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broker = Broker()
-    monkeypatch.setattr(celery, "send_task", broker.send_task)
 
     def unreadable() -> int:
         raise RuntimeError("no reading")
 
-    outbox = Outbox(celery, lambda ids: None, interval=0.01, backlog=unreadable, max_hold=30.0)
+    outbox, _ = make_outbox(
+        celery, monkeypatch, broker, interval=0.01, backlog=unreadable, max_hold=30.0
+    )
     for sent in range(1, 4):  # each goes out, and the thread lives on after the failure
         time.sleep(0.02)  # past the interval, so the backlog is read
         outbox.put([uuid.uuid4()])
-        deadline = time.monotonic() + 2
-        while len(broker.ids) < sent and time.monotonic() < deadline:
-            time.sleep(0.005)
+        wait_until(lambda sent=sent: len(broker.ids) == sent)
         assert len(broker.ids) == sent
     outbox.close()
