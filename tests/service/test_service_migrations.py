@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+import exercises as ex
 from migrations import alembic_config, upgrade
+from service import pipeline
 from service.db import make_engine
-from service.models import Base
+from service.models import Base, Problem, Role, Status, Submission, User, utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,3 +82,47 @@ def test_submissions_are_laid_out_for_grading_rewrites(database_url: str) -> Non
     if engine.dialect.name == "postgresql":
         options = inspect(engine).get_table_options("submissions")
         assert options.get("postgresql_with") == {"fillfactor": "80"}
+
+
+def test_0002_upgrades_a_database_with_submissions_in_play(database_url: str) -> None:
+    command.downgrade(alembic_config(database_url), "0001")
+    engine = make_engine(database_url, poolclass=NullPool)
+    long_ago = utcnow() - timedelta(hours=1)
+    variant = ex.generate("weight-gradient", 3, 1)
+    with Session(engine) as session:
+        student = User(email="s@example.org", password_hash="-", role=Role.student)
+        problem = Problem(
+            type=variant.type,
+            type_version=variant.type_version,
+            seed=3,
+            difficulty=1,
+            variant=variant.to_record(),
+            owner=student,
+            attempts_allowed=None,
+            attempts_used=2,
+        )
+
+        def submission(attempt: int, status: Status) -> Submission:
+            return Submission(
+                problem=problem,
+                user=student,
+                attempt=attempt,
+                answers=variant.key,
+                status=status,
+                received_at=long_ago,
+                queued_at=long_ago,
+                published_at=long_ago,
+                graded_at=long_ago if status == Status.graded else None,
+            )
+
+        waiting, done = submission(1, Status.queued), submission(2, Status.graded)
+        session.add_all([waiting, done])
+        session.commit()
+        waiting_id = waiting.id
+
+    upgrade(database_url)
+    assert schema_diff(database_url) == []
+    with Session(engine) as session:
+        # The row waiting since before the upgrade is still swept; the graded one is not.
+        assert pipeline.sweep(session, requeue_after=60).stale == [waiting_id]
+        assert session.scalar(select(func.count()).select_from(Submission)) == 2
