@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+import redis
 
 import exercises as ex
 
@@ -432,6 +433,12 @@ def graded(sut: System, run: Run, timeout: float = 300) -> Graded:
     )
 
 
+def tasks_sent(sut: System) -> int:
+    """Messages pushed onto the broker so far (one per grading task)."""
+    stats = redis.Redis.from_url(sut.env["CELERY_BROKER_URL"]).info("commandstats")
+    return int(stats.get("cmdstat_lpush", {}).get("calls", 0))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -480,6 +487,7 @@ def main() -> None:
         sut.start_workers()
         graded(sut, warm)  # and the intake: every row is graded before the e2e run starts
         sut.cpu.start()
+        tasks = -tasks_sent(sut)
         e2e = asyncio.run(
             closed_loop(
                 sut.web_port, auth, submission_jobs(problems, args.submissions), args.clients
@@ -487,6 +495,7 @@ def main() -> None:
         )
         e2e_graded = graded(sut, e2e)
         cpu["e2e"].append(sut.cpu.stop())
+        tasks += tasks_sent(sut)
         floor_after = floor_run()
         paced = []
         for rate in args.rates:
@@ -546,6 +555,7 @@ def main() -> None:
         f"floor's CPU over intake's: {per_request['floor'] / per_request['intake']:.2f}x, "
         f"over e2e's: {per_request['floor'] / per_request['e2e']:.2f}x"
     )
+    print(f"e2e grading tasks: {tasks} ({len(e2e.ids) / max(tasks, 1):.1f} submissions a task)")
     statuses = ", ".join(f"{rate:.0f}/s {run.statuses}" for rate, run, _ in paced)
     print(
         f"graded/s over the floor's mean: {graded_rate / floor_rate:.2f}x (intake, nothing "
