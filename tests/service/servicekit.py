@@ -7,6 +7,9 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+import exercises as ex
+from service.models import Problem
+
 PASSWORD = "correct horse battery"
 
 
@@ -31,3 +34,20 @@ class Caller:
 
     def delete(self, path: str, **kwargs: Any) -> Any:
         return self._call("DELETE", path, **kwargs)
+
+
+def practice_problem(seed: int, **owner: Any) -> Problem:
+    """A new (unsaved) practice problem: a weight-gradient variant, unlimited attempts.
+
+    ``owner`` is ``owner_id=...`` or ``owner=<User>``, and any other column to set.
+    """
+    variant = ex.generate("weight-gradient", seed, 1)
+    return Problem(
+        type=variant.type,
+        type_version=variant.type_version,
+        seed=seed,
+        difficulty=1,
+        variant=variant.to_record(),
+        attempts_allowed=None,
+        **owner,
+    )

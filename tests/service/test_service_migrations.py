@@ -10,15 +10,15 @@ from pathlib import Path
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from servicekit import practice_problem
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-import exercises as ex
 from migrations import alembic_config, upgrade
 from service import pipeline
 from service.db import make_engine
-from service.models import Base, Problem, Role, Status, Submission, User, utcnow
+from service.models import Base, Role, Status, Submission, User, utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,26 +88,16 @@ def test_0002_upgrades_a_database_with_submissions_in_play(database_url: str) ->
     command.downgrade(alembic_config(database_url), "0001")
     engine = make_engine(database_url, poolclass=NullPool)
     long_ago = utcnow() - timedelta(hours=1)
-    variant = ex.generate("weight-gradient", 3, 1)
     with Session(engine) as session:
         student = User(email="s@example.org", password_hash="-", role=Role.student)
-        problem = Problem(
-            type=variant.type,
-            type_version=variant.type_version,
-            seed=3,
-            difficulty=1,
-            variant=variant.to_record(),
-            owner=student,
-            attempts_allowed=None,
-            attempts_used=2,
-        )
+        problem = practice_problem(3, owner=student, attempts_used=2)
 
         def submission(attempt: int, status: Status) -> Submission:
             return Submission(
                 problem=problem,
                 user=student,
                 attempt=attempt,
-                answers=variant.key,
+                answers=problem.variant["key"],
                 status=status,
                 received_at=long_ago,
                 queued_at=long_ago,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
-from servicekit import Caller
+from servicekit import Caller, practice_problem
 from sqlalchemy import select, update
 
 import exercises as ex
@@ -56,16 +56,7 @@ def _metrics(app: Flask) -> dict[str, dict[tuple, float]]:
 
 
 def _add_problem(owner_id: int) -> Problem:
-    variant = ex.generate("weight-gradient", 5, 1)
-    problem = Problem(
-        type=variant.type,
-        type_version=variant.type_version,
-        seed=5,
-        difficulty=1,
-        variant=variant.to_record(),
-        owner_id=owner_id,
-        attempts_allowed=None,
-    )
+    problem = practice_problem(5, owner_id=owner_id)
     db.session.add(problem)
     db.session.commit()
     return problem

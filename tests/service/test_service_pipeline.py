@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from servicekit import Caller
+from servicekit import Caller, practice_problem
 from sqlalchemy import func, select, text, update
 
 import exercises as ex
@@ -30,16 +30,7 @@ LEASE = 10
 
 @pytest.fixture
 def problem(ctx: None, student: Caller) -> Problem:
-    variant = ex.generate("weight-gradient", 7, 1)
-    problem = Problem(
-        type=variant.type,
-        type_version=variant.type_version,
-        seed=7,
-        difficulty=1,
-        variant=variant.to_record(),
-        owner_id=student.user_id,
-        attempts_allowed=None,
-    )
+    problem = practice_problem(7, owner_id=student.user_id)
     db.session.add(problem)
     db.session.commit()
     return problem
