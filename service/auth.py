@@ -31,11 +31,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .caches import Locked
 from .db import db
-from .errors import APIError
+from .errors import API_PREFIX, APIError
 from .models import ApiToken, Role, User
 
 TOKEN_PREFIX = "bpq_"
-API_PREFIX = "/api/"
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 MIN_PASSWORD_LENGTH = 8
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}

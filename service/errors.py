@@ -9,6 +9,8 @@ from flask import Flask, Response, jsonify, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+API_PREFIX = "/api/"  # every version of the API lives under it
+
 
 class APIError(Exception):
     """An error the API answers with; raised anywhere under a view."""
@@ -30,7 +32,7 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> Respon
 
 def wants_json() -> bool:
     """True for API and machine routes; pages keep Flask's HTML errors."""
-    return request.path.startswith(("/api/", "/healthz", "/metrics"))
+    return request.path.startswith((API_PREFIX, "/healthz", "/metrics"))
 
 
 def handle_http_exception(error: HTTPException) -> Response | HTTPException:
