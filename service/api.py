@@ -12,7 +12,7 @@ import uuid
 from collections import Counter, defaultdict
 from typing import Any, TypeVar
 
-from flask import current_app, g, request
+from flask import Response, current_app, g, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_wtf.csrf import generate_csrf
@@ -66,6 +66,30 @@ def responds(*codes: int) -> Any:
         return view
 
     return decorate
+
+
+def documented(*decorators: Any) -> Any:
+    """Apply flask-smorest's decorators for the OpenAPI document only; the view runs bare.
+
+    For the submit route, the hot path, which reads its body with ``read_json`` and
+    builds its own response: at run time the decorators are five wrapper layers (each
+    asking whether the view is a coroutine), about a seventh of a submission's CPU in
+    the web process.
+    """
+
+    def decorate(view: Any) -> Any:
+        wrapped = view
+        for decorator in reversed(decorators):
+            wrapped = decorator(wrapped)
+        view._apidoc = wrapped._apidoc
+        return view
+
+    return decorate
+
+
+def read_json(schema: Any) -> dict[str, Any]:
+    """The JSON body read with ``schema`` by the parser ``bp.arguments`` uses (same errors)."""
+    return bp.ARGUMENTS_PARSER.parse(schema, request, location="json")
 
 
 @bp.before_request
@@ -156,35 +180,41 @@ def problem_json(problem: Problem, variant: ex.Variant | None = None) -> dict[st
     }
 
 
+SUBMISSION_CREATE = s.SubmissionCreate()
+
+
 @bp.route("/problems/<uuid:problem_id>/submissions")
 class ProblemSubmissions(MethodView):
-    @bp.arguments(s.SubmissionCreate())
-    @bp.response(202, s.SubmissionAccepted)
-    @bp.alt_response(
-        422, schema=s.Error, description="answers that cannot be read (no attempt used)"
+    @documented(
+        bp.arguments(SUBMISSION_CREATE),
+        bp.response(202, s.SubmissionAccepted),
+        bp.alt_response(
+            422, schema=s.Error, description="answers that cannot be read (no attempt used)"
+        ),
+        bp.alt_response(409, schema=s.Error, description="no attempt left, or past the due date"),
+        responds(401, 404),
     )
-    @bp.alt_response(409, schema=s.Error, description="no attempt left, or past the due date")
-    @responds(401, 404)
-    def post(self, body: dict[str, Any], problem_id: uuid.UUID) -> dict[str, Any]:
+    def post(self, problem_id: uuid.UUID) -> Response:
         """Submit answers: read now, graded asynchronously; poll the submission for the result."""
         received_at = utcnow()
         user = caller()
+        answers = read_json(SUBMISSION_CREATE)["answers"]
         try:
             # The hot path: one connection, no Session (see pipeline.Db).
             with pipeline.connect(db.engine) as connection:
                 problem = pipeline.target(connection, problem_id)
                 if problem is None or not policy.can_submit(user, problem):
                     raise APIError(404, "not_found", "no such problem")
-                submission_id = pipeline.submit(
-                    connection, problem, user.id, body["answers"], received_at
-                )
+                submission_id = pipeline.submit(connection, problem, user.id, answers, received_at)
         except ex.AnswerFormatError as exc:
             raise APIError(422, "invalid_answer", exc.message, parts=exc.parts) from None
         except pipeline.Refused as exc:
             raise refused(exc) from None
         # Only now, with the row committed, is its id handed on to be published.
         current_app.extensions["outbox"].put([submission_id])
-        return {"id": submission_id, "status": Status.queued.value}
+        response = jsonify({"id": submission_id, "status": Status.queued.value})
+        response.status_code = 202
+        return response
 
     @bp.response(200, s.SubmissionResult(many=True))
     @responds(401, 404)

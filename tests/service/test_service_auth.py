@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable
 
 import flask_login
@@ -93,6 +94,13 @@ def test_anonymous_caller_is_401(client: FlaskClient) -> None:
         response = client.open(path, method=method, json={"type": "weight-gradient"})
         assert response.status_code == 401, path
         assert response.json["error"]["code"] == "unauthorized"
+
+
+def test_an_anonymous_submission_is_401_before_its_body_is_read(client: FlaskClient) -> None:
+    # Nobody learns what the route accepts, nor whether the problem exists, without logging in.
+    response = client.post(f"/api/v1/problems/{uuid.uuid4()}/submissions", json={"bogus": 1})
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "unauthorized"
 
 
 def test_bearer_writes_need_no_csrf(student: Caller) -> None:
