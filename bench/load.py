@@ -1,29 +1,28 @@
 """Load benchmark of the grading pipeline on PostgreSQL + Redis (prints figures; no assertions).
 
-One run prints, side by side:
-  floor     a bare Flask endpoint inserting one row (bench/floor.py), same gunicorn settings,
-            run before and after e2e (the ratio is against their mean)
-  intake    the same submissions posted while the workers are stopped (SIGSTOP), so none is
-            graded: what the web app and the database alone take in, a ceiling on the rate
-            e2e can grade at
-  drain     the workers resumed (SIGCONT) grade the intake's backlog, in full batches: what
-            grading costs per submission at best (workers, Redis, PostgreSQL)
+One run interleaves short rounds of four phases, since the machine's speed drifts by a
+fifth within a minute, and takes each ratio within its round (the median is the figure):
+  floor     a bare Flask endpoint inserting one row (bench/floor.py), same gunicorn settings
+  intake    the same number of submissions posted while the workers are stopped (SIGSTOP),
+            so none is graded: what the web app and the database alone take in, a ceiling
+            on the rate e2e can grade at
+  drain     the workers resumed (SIGCONT) grade the intake's backlog, its tasks as full as
+            the outbox made them: what grading costs per submission at best
   e2e       submissions posted as fast as the clients can: graded/s end to end, and the
             latency from the client's send (and from the server's received_at) to the row's
             graded_at (same host, same clock)
+Then:
   paced     submissions offered at fixed rates (default 200/s, then 100/s): p50/p99 of the
             POST, of client sent -> graded, and of received -> graded
-  CPU       milliseconds of CPU per request of the floor, per submission taken in and per
-            graded submission, by
-            process (web, workers, Redis, PostgreSQL, this load generator), read from /proc:
-            on a machine the benchmark saturates, the ratio of the two is what bounds the
-            ratio of the rates
+  CPU       milliseconds of CPU per request of each phase by process (web, workers, Redis,
+            PostgreSQL, this load generator), read from /proc: on a machine the benchmark
+            saturates, the ratio of two phases' CPU is what bounds the ratio of their rates
 
 It starts everything itself: a fresh database on the local PostgreSQL (migrated by
 `backprop-quiz db upgrade`), a private redis-server with its append-only file on,
 `backprop-quiz serve`, `backprop-quiz worker`(s) and the floor app.
 
-    .venv/bin/python bench/load.py [--submissions 4000] [--clients 32] [--rates 200 100]
+    .venv/bin/python bench/load.py [--rounds 5] [--submissions 2000] [--rates 200 100]
 """
 
 from __future__ import annotations
@@ -445,11 +444,69 @@ def tasks_sent(sut: System) -> int:
     return int(stats.get("cmdstat_lpush", {}).get("calls", 0))
 
 
+@dataclass
+class Round:
+    """One round of the interleaved comparison: floor, intake, drain and e2e, back to back."""
+
+    floor: Run
+    intake: Run
+    e2e: Run
+    e2e_graded: Graded
+    cpu: dict[str, dict[str, float]]  # phase -> role -> CPU seconds
+    tasks: dict[str, int]  # phase -> grading tasks sent
+
+    @property
+    def rates(self) -> dict[str, float]:
+        return {
+            "floor": len(self.floor.ids) / self.floor.seconds,
+            "intake": len(self.intake.ids) / self.intake.seconds,
+            "e2e": len(self.e2e_graded.client) / self.e2e_graded.span,
+        }
+
+
+def one_round(sut: System, args: argparse.Namespace, jobs: dict[str, list]) -> Round:
+    cpu: dict[str, dict[str, float]] = {}
+    tasks: dict[str, int] = {}
+    auth = {"Authorization": f"Bearer {sut.token}"}
+
+    def measured(phase: str, work: Callable[[], object]) -> object:
+        sut.cpu.start()
+        sent = tasks_sent(sut)
+        out = work()
+        cpu[phase] = sut.cpu.stop()
+        tasks[phase] = tasks_sent(sut) - sent
+        return out
+
+    floor = measured(
+        "floor", lambda: asyncio.run(closed_loop(sut.floor_port, {}, jobs["floor"], args.clients))
+    )
+    # Intake: the submissions taken in with the workers stopped, so nothing is graded: what
+    # the web app and the database can take in is a ceiling on what can be graded.
+    sut.workers(signal.SIGSTOP)
+    intake = measured(
+        "intake", lambda: asyncio.run(closed_loop(sut.web_port, auth, jobs["e2e"], args.clients))
+    )
+    # Drain: the workers grade that backlog, its tasks as full as the outbox made them.
+    sut.workers(signal.SIGCONT)
+    measured("drain", lambda: graded(sut, intake))
+    tasks["drain"] = tasks.pop("intake")  # the intake's tasks are the ones the drain ran
+
+    def e2e() -> tuple[Run, Graded]:
+        run = asyncio.run(closed_loop(sut.web_port, auth, jobs["e2e"], args.clients))
+        return run, graded(sut, run)
+
+    e2e_run, e2e_graded = measured("e2e", e2e)
+    return Round(floor, intake, e2e_run, e2e_graded, cpu, tasks)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--submissions", type=int, default=4000)
+    parser.add_argument("--submissions", type=int, default=2000, help="per phase of each round")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="interleaved rounds of floor, intake, drain, e2e"
+    )
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument(
         "--rates", type=float, nargs="*", default=[200.0, 100.0], help="offered rates, per second"
@@ -466,73 +523,72 @@ def main() -> None:
         auth = {"Authorization": f"Bearer {sut.token}"}
         problems = practice_problems(sut, 50)
         body = json.dumps({"answers": problems[0][1]}).encode()
+        jobs = {
+            "floor": [("/floor", body)] * args.submissions,
+            "e2e": submission_jobs(problems, args.submissions),
+        }
         # Warm both apps (connection pools, imports) and the workers.
         warm = asyncio.run(
             closed_loop(sut.web_port, auth, submission_jobs(problems, 200), args.clients)
         )
         asyncio.run(closed_loop(sut.floor_port, {}, [("/floor", body)] * 200, args.clients))
         graded(sut, warm)
-
-        cpu: dict[str, list[dict[str, float]]] = {"floor": [], "intake": [], "drain": [], "e2e": []}
-
-        def floor_run() -> Run:
-            jobs = [("/floor", body)] * args.submissions
-            sut.cpu.start()
-            run = asyncio.run(closed_loop(sut.floor_port, {}, jobs, args.clients))
-            cpu["floor"].append(sut.cpu.stop())
-            return run
-
-        # The floor runs before and after the pipeline, and the ratio is taken against
-        # their mean: a shared machine's speed drifts over a minute.
-        floor_before = floor_run()
-        # Intake: the same submissions with the workers stopped, so nothing is graded. What
-        # the web app and the database can take in is a ceiling on what can be graded.
-        sut.workers(signal.SIGSTOP)
-        sut.cpu.start()
-        drain_tasks = -tasks_sent(sut)
-        jobs = submission_jobs(problems, args.submissions)
-        intake = asyncio.run(closed_loop(sut.web_port, auth, jobs, args.clients))
-        cpu["intake"].append(sut.cpu.stop())
-        drain_tasks += tasks_sent(sut)
-        # Drain: the workers grade that backlog, its tasks as full as the outbox makes them.
-        sut.cpu.start()
-        sut.workers(signal.SIGCONT)
-        graded(sut, intake)
-        cpu["drain"].append(sut.cpu.stop())
-        sut.cpu.start()
-        tasks = -tasks_sent(sut)
-        e2e = asyncio.run(
-            closed_loop(
-                sut.web_port, auth, submission_jobs(problems, args.submissions), args.clients
-            )
-        )
-        e2e_graded = graded(sut, e2e)
-        cpu["e2e"].append(sut.cpu.stop())
-        tasks += tasks_sent(sut)
-        floor_after = floor_run()
+        # The machine's speed drifts by a fifth within a minute, so the phases are
+        # interleaved in short rounds and each ratio is taken within its round.
+        rounds = [one_round(sut, args, jobs) for _ in range(args.rounds)]
         paced = []
         for rate in args.rates:
-            jobs = submission_jobs(problems, int(rate * args.seconds))
-            run = asyncio.run(open_loop(sut.web_port, auth, jobs, rate))
+            run_jobs = submission_jobs(problems, int(rate * args.seconds))
+            run = asyncio.run(open_loop(sut.web_port, auth, run_jobs, rate))
             paced.append((rate, run, graded(sut, run)))
 
-    floor_rates = [len(f.latencies) / f.seconds for f in (floor_before, floor_after)]
-    floor_rate = statistics.mean(floor_rates)
-    graded_rate = len(e2e_graded.client) / e2e_graded.span
-    intake_rate = len(intake.ids) / intake.seconds
     print(
         f"\nbackprop-quiz load benchmark  ({os.cpu_count()} CPUs; gunicorn {args.web_workers}x"
         f"{args.threads} gthread; {args.workers} worker(s) x {args.concurrency}; "
-        f"{args.clients} clients)"
+        f"{args.clients} clients; {args.rounds} rounds of {args.submissions} per phase)"
     )
-    print(f"{'run':<40}{'rate /s':>9}{'p50 ms':>10}{'p99 ms':>10}")
+    print(
+        f"\n{'round':<7}{'floor /s':>10}{'intake /s':>11}{'e2e graded /s':>15}"
+        f"{'intake/floor':>14}{'e2e/floor':>11}{'a task: drain':>15}{'e2e':>6}"
+    )
+    ratios = {"intake": [], "e2e": []}
+    for i, r in enumerate(rounds, 1):
+        rates = r.rates
+        for phase, values in ratios.items():
+            values.append(rates[phase] / rates["floor"])
+        a_task = {phase: args.submissions / max(r.tasks[phase], 1) for phase in ("drain", "e2e")}
+        print(
+            f"{i:<7}{rates['floor']:>10.0f}{rates['intake']:>11.0f}{rates['e2e']:>15.0f}"
+            f"{ratios['intake'][-1]:>13.2f}x{ratios['e2e'][-1]:>10.2f}x"
+            f"{a_task['drain']:>15.1f}{a_task['e2e']:>6.1f}"
+        )
+    median = {phase: statistics.median(values) for phase, values in ratios.items()}
+    print(
+        f"{'median':<7}{'':>36}{median['intake']:>13.2f}x{median['e2e']:>10.2f}x"
+        "   (graded/s over the floor's rate in the same round)"
+    )
+
+    print(f"\n{'latency':<40}{'rate /s':>9}{'p50 ms':>10}{'p99 ms':>10}")
+    pooled = {
+        name: [v for r in rounds for v in values(r)]
+        for name, values in [
+            ("floor", lambda r: r.floor.latencies),
+            ("intake", lambda r: r.intake.latencies),
+            ("e2e post", lambda r: r.e2e.latencies),
+            ("e2e client", lambda r: r.e2e_graded.client),
+            ("e2e server", lambda r: r.e2e_graded.server),
+        ]
+    }
+    mean_rate = {
+        phase: statistics.mean(r.rates[phase] for r in rounds)
+        for phase in ("floor", "intake", "e2e")
+    }
     rows = [
-        ("floor (before): insert one row, HTTP", floor_rates[0], floor_before.latencies),
-        ("floor (after): insert one row, HTTP", floor_rates[1], floor_after.latencies),
-        ("intake (workers stopped): POST 202", intake_rate, intake.latencies),
-        ("e2e: POST answered 202, HTTP", len(e2e.ids) / e2e.seconds, e2e.latencies),
-        ("e2e: graded, sent -> graded", graded_rate, e2e_graded.client),
-        ("e2e: graded, received -> graded", graded_rate, e2e_graded.server),
+        ("floor: insert one row, HTTP", mean_rate["floor"], pooled["floor"]),
+        ("intake (workers stopped): POST 202", mean_rate["intake"], pooled["intake"]),
+        ("e2e: POST answered 202, HTTP", mean_rate["e2e"], pooled["e2e post"]),
+        ("e2e: graded, sent -> graded", mean_rate["e2e"], pooled["e2e client"]),
+        ("e2e: graded, received -> graded", mean_rate["e2e"], pooled["e2e server"]),
     ]
     for rate, run, done in paced:
         label, per_second = f"{rate:.0f}/s offered", len(run.ids) / done.span
@@ -544,25 +600,31 @@ def main() -> None:
     for label, per_second, values in rows:
         p50, p99 = pct(values, 50) * 1000, pct(values, 99) * 1000
         print(f"{label:<40}{per_second:>9.0f}{p50:>10.1f}{p99:>10.1f}")
+
     print(
-        "\nCPU per request, ms  (floor: mean of its two runs; intake: per accepted submission;"
-        " drain, e2e: per graded submission)"
+        "\nCPU per request, ms, over all rounds  (floor: per row; intake: per accepted "
+        "submission; drain, e2e: per graded submission)"
     )
+    phases = ["floor", "intake", "drain", "e2e"]
     roles = [
-        r for r in cpu["e2e"][0] if any(split.get(r) for runs in cpu.values() for split in runs)
+        role
+        for role in rounds[0].cpu["e2e"]
+        if any(r.cpu[phase].get(role) for r in rounds for phase in phases)
     ]
-    print(f"{'':<8}" + "".join(f"{r:>16}" for r in roles) + f"{'all':>10}")
+    print(f"{'':<8}" + "".join(f"{role:>16}" for role in roles) + f"{'all':>10}")
     per_request = {}
-    for name, runs in cpu.items():
+    for phase in phases:
         split = {
-            r: 1000 * statistics.mean(run.get(r, 0.0) for run in runs) / args.submissions
-            for r in roles
+            role: 1000
+            * sum(r.cpu[phase].get(role, 0.0) for r in rounds)
+            / (args.submissions * len(rounds))
+            for role in roles
         }
-        per_request[name] = sum(split.values())
+        per_request[phase] = sum(split.values())
         print(
-            f"{name:<8}"
-            + "".join(f"{split[r]:>16.2f}" for r in roles)
-            + f"{per_request[name]:>10.2f}"
+            f"{phase:<8}"
+            + "".join(f"{split[role]:>16.2f}" for role in roles)
+            + f"{per_request[phase]:>10.2f}"
         )
     best = per_request["intake"] + per_request["drain"]
     print(
@@ -570,16 +632,15 @@ def main() -> None:
         f"over e2e's: {per_request['floor'] / per_request['e2e']:.2f}x, "
         f"over intake + drain (grading in full batches): {per_request['floor'] / best:.2f}x"
     )
-    print(
-        f"grading tasks: e2e {tasks} ({len(e2e.ids) / max(tasks, 1):.1f} submissions a task), "
-        f"drain {drain_tasks} ({len(intake.ids) / max(drain_tasks, 1):.1f} a task)"
-    )
-    statuses = ", ".join(f"{rate:.0f}/s {run.statuses}" for rate, run, _ in paced)
-    print(
-        f"graded/s over the floor's mean: {graded_rate / floor_rate:.2f}x (intake, nothing "
-        f"graded: {intake_rate / floor_rate:.2f}x); statuses: floor {floor_before.statuses} "
-        f"{floor_after.statuses}, intake {intake.statuses}, e2e {e2e.statuses}, {statuses}"
-    )
+    statuses: dict[str, dict[int, int]] = {}
+    for r in rounds:
+        for phase, run in (("floor", r.floor), ("intake", r.intake), ("e2e", r.e2e)):
+            for status, n in run.statuses.items():
+                statuses.setdefault(phase, {}).setdefault(status, 0)
+                statuses[phase][status] += n
+    for rate, run, _ in paced:
+        statuses[f"{rate:.0f}/s"] = run.statuses
+    print("statuses: " + ", ".join(f"{phase} {counts}" for phase, counts in statuses.items()))
 
 
 if __name__ == "__main__":
