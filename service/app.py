@@ -12,6 +12,7 @@ from flask_smorest import Api
 
 from worker.app import GradingCelery, broker_backlog, make_celery
 from worker.outbox import Outbox
+from worker.pressure import CpuPressure
 
 from . import api, auth, errors, ops, pipeline, schemas, student
 from .config import Settings, load_settings
@@ -70,7 +71,11 @@ def create_app(
             pipeline.mark_unpublished(session, ids)
 
     app.extensions["outbox"] = Outbox(
-        celery, unsent, interval=settings.publish_interval, backlog=broker_backlog(settings)
+        celery,
+        unsent,
+        interval=settings.publish_interval,
+        backlog=broker_backlog(settings),
+        contention=CpuPressure.find(),
     )
 
     openapi = ServiceApi(app, spec_kwargs={"security": [{"bearer": []}, {"session": []}]})
@@ -85,3 +90,4 @@ def create_app(
     app.register_blueprint(student.bp)
     errors.init_app(app)
     return app
+

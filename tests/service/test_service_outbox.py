@@ -221,3 +221,60 @@ def test_a_backlog_that_cannot_be_read_holds_nothing(
         wait_until(lambda sent=sent: len(broker.ids) == sent)
         assert len(broker.ids) == sent
     outbox.close()
+
+
+def test_while_the_cpus_are_contended_a_batch_fills(
+    celery: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker, level = Broker(), [0.9]
+    outbox, _ = make_outbox(
+        celery, monkeypatch, broker, interval=0.02, max_hold=10.0, contention=lambda: level[0]
+    )
+    ids = [uuid.uuid4() for _ in range(60)]
+    for i in ids:  # 0.3 s of arrivals, 15 intervals, all on saturated CPUs
+        outbox.put([i])
+        time.sleep(0.005)
+    assert broker.sent == []
+    outbox.put([uuid.uuid4() for _ in range(40)])  # a full batch of 100 goes at once
+    wait_until(lambda: broker.sent)
+    assert [len(batch) for _, batch in broker.sent] == [100]
+    level[0] = 0.2  # the CPUs keep up again: ids go out at the interval
+    start = time.monotonic()
+    outbox.put([uuid.uuid4()])
+    wait_until(lambda: len(broker.sent) == 2)
+    assert len(broker.sent) == 2 and broker.sent[1][0] - start < 1.0
+    outbox.close()
+
+
+def test_contention_holds_ids_no_longer_than_max_hold(
+    celery: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker = Broker()
+    outbox, _ = make_outbox(
+        celery, monkeypatch, broker, interval=0.01, max_hold=0.2, contention=lambda: 1.0
+    )
+    start = time.monotonic()
+    outbox.put([uuid.uuid4()])
+    wait_until(lambda: broker.sent, timeout=3)
+    assert broker.sent, "the id was never sent"
+    assert 0.15 <= broker.sent[0][0] - start < 1.0
+    outbox.close()
+
+
+def test_a_contention_reading_that_fails_holds_nothing(
+    celery: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker = Broker()
+
+    def unreadable() -> float:
+        raise OSError("no reading")
+
+    outbox, _ = make_outbox(
+        celery, monkeypatch, broker, interval=0.01, max_hold=30.0, contention=unreadable
+    )
+    for sent in range(1, 4):
+        time.sleep(0.02)
+        outbox.put([uuid.uuid4()])
+        wait_until(lambda sent=sent: len(broker.ids) == sent)
+        assert len(broker.ids) == sent
+    outbox.close()
