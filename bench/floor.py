@@ -11,6 +11,7 @@ import os
 from flask import Flask, jsonify, request
 from sqlalchemy import text
 
+from service.app import settle
 from service.config import load_settings
 from service.db import make_engine
 
@@ -33,4 +34,5 @@ def create_app() -> Flask:
             ).scalar_one()
         return jsonify({"id": row_id}), 201
 
+    settle()  # as `backprop-quiz serve` does once its app is built
     return app

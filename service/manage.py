@@ -77,7 +77,7 @@ def demo(host: str, port: int, grading_threads: int) -> None:
     from worker.sweeper import Sweeper
 
     from . import demo as seed
-    from .app import create_app
+    from .app import create_app, settle
 
     settings = _settings()
     _log_to_stderr(settings)
@@ -92,6 +92,7 @@ def demo(host: str, port: int, grading_threads: int) -> None:
     sweeper = Sweeper(app.extensions["db"], celery, settings)
     sweeper.start()
     server = make_server(host, port, app, threaded=True)
+    settle()
     click.echo(f"backprop-quiz demo: http://{host}:{server.port}/")
     click.echo(f"  database: {settings.database_url}")
     for login in logins:
@@ -178,9 +179,11 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
                 self.cfg.set(key, value)
 
         def load(self) -> Flask:
-            from .app import create_app
+            from .app import create_app, settle
 
-            return create_app(settings)
+            app = create_app(settings)
+            settle()
+            return app
 
     Gunicorn().run()
 

@@ -23,11 +23,12 @@ def run_worker(settings: Settings, concurrency: int, loglevel: str, hostname: st
 
     @worker_process_init.connect(weak=False)
     def _build_app(**_: object) -> None:
-        from service.app import create_app
+        from service.app import create_app, settle
 
         # Binds itself as celery.flask_app. A grader's writes (claim, result) can all be
         # redone from the submission row the web app committed durably.
         create_app(settings, celery=celery, durable_commits=False)
+        settle()
 
     # The parent forks children, so its engine keeps no pooled connections to inherit.
     sessions = sessionmaker(
