@@ -22,7 +22,7 @@ It starts everything itself: a fresh database on the local PostgreSQL (migrated 
 `backprop-quiz db upgrade`), a private redis-server with its append-only file on,
 `backprop-quiz serve`, `backprop-quiz worker`(s) and the floor app.
 
-    .venv/bin/python bench/load.py [--rounds 5] [--submissions 2000] [--rates 200 100]
+    .venv/bin/python bench/load.py [--rounds 5] [--submissions 2000] [--students 32]
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ import exercises as ex
 BIN = Path(sys.executable).with_name("backprop-quiz")
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 HERE = Path(__file__).resolve().parent
+PAUSE_SECONDS = 3.0  # quiet before each paced run
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -75,20 +76,27 @@ def wait_healthy(url: str, timeout: float = 60) -> None:
 
 # --- a small keep-alive HTTP/1.1 client, cheap enough not to be the bottleneck ------------
 
+# One POST: path, JSON body, and its extra header lines (the caller's bearer token).
+Job = tuple[str, bytes, str]
+
+
+def bearer(token: str) -> str:
+    return f"Authorization: Bearer {token}\r\n"
+
 
 class Connection:
     # gunicorn closes a keep-alive connection idle for 5 s; reconnect well before that,
     # rather than race the server's close with a request.
     MAX_IDLE = 2.0
 
-    def __init__(self, port: int, headers: dict[str, str]):
+    def __init__(self, port: int):
         self.port = port
-        self.head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.used = 0.0
 
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+    async def post(self, job: Job) -> tuple[int, bytes]:
+        path, body, head = job
         if self.writer is not None and time.monotonic() - self.used > self.MAX_IDLE:
             self.writer.close()
             self.writer = None
@@ -97,7 +105,7 @@ class Connection:
         assert self.reader is not None
         self.writer.write(
             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"{self.head}Content-Length: {len(body)}\r\n\r\n".encode()
+            f"{head}Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
         status = int((await self.reader.readline()).split()[1])
@@ -125,9 +133,7 @@ class Run:
     sent: dict[str, float]  # id -> wall-clock time the client sent it
 
 
-async def closed_loop(
-    port: int, headers: dict[str, str], jobs: list[tuple[str, bytes]], clients: int
-) -> Run:
+async def closed_loop(port: int, jobs: list[Job], clients: int) -> Run:
     """``clients`` connections each post the next job as soon as the last one answered."""
     queue = iter(jobs)
     latencies: list[float] = []
@@ -136,10 +142,10 @@ async def closed_loop(
     sent: dict[str, float] = {}
 
     async def client() -> None:
-        connection = Connection(port, headers)
-        for path, body in queue:
+        connection = Connection(port)
+        for job in queue:
             wall, start = time.time(), time.perf_counter()
-            status, payload = await connection.post(path, body)
+            status, payload = await connection.post(job)
             latencies.append(time.perf_counter() - start)
             statuses[status] = statuses.get(status, 0) + 1
             if status in (201, 202):
@@ -151,9 +157,7 @@ async def closed_loop(
     return Run(time.perf_counter() - start, latencies, statuses, ids, sent)
 
 
-async def open_loop(
-    port: int, headers: dict[str, str], jobs: list[tuple[str, bytes]], rate: float
-) -> Run:
+async def open_loop(port: int, jobs: list[Job], rate: float) -> Run:
     """Offer one job every 1/rate seconds, whatever the server's pace (idle connections reused)."""
     idle: list[Connection] = []
     latencies: list[float] = []
@@ -161,10 +165,10 @@ async def open_loop(
     ids: list[str] = []
     sent: dict[str, float] = {}
 
-    async def send(path: str, body: bytes) -> None:
-        connection = idle.pop() if idle else Connection(port, headers)
+    async def send(job: Job) -> None:
+        connection = idle.pop() if idle else Connection(port)
         wall, start = time.time(), time.perf_counter()
-        status, payload = await connection.post(path, body)
+        status, payload = await connection.post(job)
         latencies.append(time.perf_counter() - start)
         statuses[status] = statuses.get(status, 0) + 1
         if status == 202:
@@ -174,11 +178,11 @@ async def open_loop(
 
     start = time.perf_counter()
     tasks = []
-    for i, (path, body) in enumerate(jobs):
+    for i, job in enumerate(jobs):
         delay = start + i / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(send(path, body)))
+        tasks.append(asyncio.create_task(send(job)))
     await asyncio.gather(*tasks)
     return Run(time.perf_counter() - start, latencies, statuses, ids, sent)
 
@@ -250,7 +254,7 @@ class System:
     database_url: str
     web_port: int
     floor_port: int
-    token: str
+    tokens: list[str]  # one student's API token each
     cpu: CpuMeter
     workers: Callable[[signal.Signals], None]  # sends the signal to every worker process
 
@@ -344,30 +348,8 @@ def system(args: argparse.Namespace) -> Iterator[System]:
                 os.killpg(sid, signum)  # each worker leads its own session and group
 
         wait_healthy(f"http://127.0.0.1:{web_port}/healthz")
-        subprocess.run(
-            [
-                str(BIN),
-                "users",
-                "create",
-                "--email",
-                "bench@example.org",
-                "--password",
-                "benchmark-pw",
-                "--role",
-                "student",
-            ],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        token = subprocess.run(
-            [str(BIN), "tokens", "create", "--email", "bench@example.org"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        yield System(env, database_url, web_port, floor_port, token, CpuMeter(roles), workers)
+        tokens = students(env, args.students)
+        yield System(env, database_url, web_port, floor_port, tokens, CpuMeter(roles), workers)
     finally:
         for process in processes:
             os.killpg(process.pid, signal.SIGCONT)  # a stopped worker cannot act on SIGTERM
@@ -378,24 +360,59 @@ def system(args: argparse.Namespace) -> Iterator[System]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def practice_problems(sut: System, count: int) -> list[tuple[str, dict]]:
+def students(env: dict[str, str], count: int) -> list[str]:
+    """``count`` student logins and an API token for each, made as the CLI's `users create`
+    and `tokens create` make them (a class, not one user posting from 32 places at once)."""
+    from service import auth
+    from service.app import create_app
+    from service.config import load_settings
+    from service.db import db
+    from service.models import Role
+
+    app = create_app(load_settings(env))
+    with app.app_context():
+        users = [
+            auth.create_user(f"student{i}@bench.local", "benchmark-pw", Role.student)
+            for i in range(count)
+        ]
+        tokens = [auth.issue_token(user) for user in users]
+        db.session.commit()
+    return tokens
+
+
+# A student's practice problem: (their token, problem id, the key's answers).
+Practice = tuple[str, str, dict]
+
+
+def practice_problems(sut: System, each: int) -> list[Practice]:
+    """``each`` practice problems per student, drawn over the API."""
     out = []
-    for seed in range(count):
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{sut.web_port}/api/v1/problems",
-            data=json.dumps({"type": "weight-gradient", "seed": seed}).encode(),
-            headers={"Authorization": f"Bearer {sut.token}", "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request) as response:
-            out.append((json.load(response)["id"], ex.generate("weight-gradient", seed, 1).key))
+    for token in sut.tokens:
+        for seed in range(each):
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{sut.web_port}/api/v1/problems",
+                data=json.dumps({"type": "weight-gradient", "seed": seed}).encode(),
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request) as response:
+                key = ex.generate("weight-gradient", seed, 1).key
+                out.append((token, json.load(response)["id"], key))
     return out
 
 
-def submission_jobs(problems: list[tuple[str, dict]], count: int) -> list[tuple[str, bytes]]:
-    return [
-        (f"/api/v1/problems/{pid}/submissions", json.dumps({"answers": key}).encode())
-        for pid, key in (problems[i % len(problems)] for i in range(count))
-    ]
+def submission_jobs(problems: list[Practice], count: int) -> list[Job]:
+    """``count`` correct submissions, each student's turn in order (students interleaved)."""
+    by_student: dict[str, list[Practice]] = {}
+    for problem in problems:
+        by_student.setdefault(problem[0], []).append(problem)
+    turns = list(by_student.values())
+    jobs = []
+    for i in range(count):
+        own = turns[i % len(turns)]
+        token, pid, key = own[(i // len(turns)) % len(own)]
+        body = json.dumps({"answers": key}).encode()
+        jobs.append((f"/api/v1/problems/{pid}/submissions", body, bearer(token)))
+    return jobs
 
 
 @dataclass
@@ -467,7 +484,6 @@ class Round:
 def one_round(sut: System, args: argparse.Namespace, jobs: dict[str, list]) -> Round:
     cpu: dict[str, dict[str, float]] = {}
     tasks: dict[str, int] = {}
-    auth = {"Authorization": f"Bearer {sut.token}"}
 
     def measured(phase: str, work: Callable[[], object]) -> object:
         sut.cpu.start()
@@ -478,13 +494,13 @@ def one_round(sut: System, args: argparse.Namespace, jobs: dict[str, list]) -> R
         return out
 
     floor = measured(
-        "floor", lambda: asyncio.run(closed_loop(sut.floor_port, {}, jobs["floor"], args.clients))
+        "floor", lambda: asyncio.run(closed_loop(sut.floor_port, jobs["floor"], args.clients))
     )
     # Intake: the submissions taken in with the workers stopped, so nothing is graded: what
     # the web app and the database can take in is a ceiling on what can be graded.
     sut.workers(signal.SIGSTOP)
     intake = measured(
-        "intake", lambda: asyncio.run(closed_loop(sut.web_port, auth, jobs["e2e"], args.clients))
+        "intake", lambda: asyncio.run(closed_loop(sut.web_port, jobs["e2e"], args.clients))
     )
     # Drain: the workers grade that backlog, its tasks as full as the outbox made them.
     sut.workers(signal.SIGCONT)
@@ -492,7 +508,7 @@ def one_round(sut: System, args: argparse.Namespace, jobs: dict[str, list]) -> R
     tasks["drain"] = tasks.pop("intake")  # the intake's tasks are the ones the drain ran
 
     def e2e() -> tuple[Run, Graded]:
-        run = asyncio.run(closed_loop(sut.web_port, auth, jobs["e2e"], args.clients))
+        run = asyncio.run(closed_loop(sut.web_port, jobs["e2e"], args.clients))
         return run, graded(sut, run)
 
     e2e_run, e2e_graded = measured("e2e", e2e)
@@ -507,7 +523,9 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=5, help="interleaved rounds of floor, intake, drain, e2e"
     )
-    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--clients", type=int, default=32, help="connections posting at once")
+    parser.add_argument("--students", type=int, default=32, help="each with an API token")
+    parser.add_argument("--problems", type=int, default=2, help="practice problems per student")
     parser.add_argument(
         "--rates", type=float, nargs="*", default=[200.0, 100.0], help="offered rates, per second"
     )
@@ -520,26 +538,27 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
 
     with system(args) as sut:
-        auth = {"Authorization": f"Bearer {sut.token}"}
-        problems = practice_problems(sut, 50)
-        body = json.dumps({"answers": problems[0][1]}).encode()
+        problems = practice_problems(sut, args.problems)
+        # The floor stores the same body (the same size of JSON) with no token.
+        floor_job = ("/floor", json.dumps({"answers": problems[0][2]}).encode(), "")
         jobs = {
-            "floor": [("/floor", body)] * args.submissions,
+            "floor": [floor_job] * args.submissions,
             "e2e": submission_jobs(problems, args.submissions),
         }
         # Warm both apps (connection pools, imports) and the workers.
-        warm = asyncio.run(
-            closed_loop(sut.web_port, auth, submission_jobs(problems, 200), args.clients)
-        )
-        asyncio.run(closed_loop(sut.floor_port, {}, [("/floor", body)] * 200, args.clients))
+        warm = asyncio.run(closed_loop(sut.web_port, submission_jobs(problems, 200), args.clients))
+        asyncio.run(closed_loop(sut.floor_port, [floor_job] * 200, args.clients))
         graded(sut, warm)
         # The machine's speed drifts by a fifth within a minute, so the phases are
         # interleaved in short rounds and each ratio is taken within its round.
         rounds = [one_round(sut, args, jobs) for _ in range(args.rounds)]
         paced = []
         for rate in args.rates:
+            # A steady rate, not the way down from saturation: the outbox's reading of the
+            # CPUs' contention takes about a second to fall back (bench notes in README).
+            time.sleep(PAUSE_SECONDS)
             run_jobs = submission_jobs(problems, int(rate * args.seconds))
-            run = asyncio.run(open_loop(sut.web_port, auth, run_jobs, rate))
+            run = asyncio.run(open_loop(sut.web_port, run_jobs, rate))
             paced.append((rate, run, graded(sut, run)))
 
     print(
