@@ -175,21 +175,6 @@ def test_while_the_workers_are_behind_ids_wait_and_then_go_out_together(
     outbox.close()
 
 
-def test_a_backlog_holds_ids_no_longer_than_max_hold(
-    celery: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    broker = Broker()
-    outbox, _ = make_outbox(
-        celery, monkeypatch, broker, interval=0.01, backlog=Backlog(5), max_hold=0.2
-    )
-    start = time.monotonic()
-    outbox.put([uuid.uuid4()])
-    wait_until(lambda: broker.sent, timeout=3)
-    assert broker.sent, "the id was never sent"
-    assert 0.15 <= broker.sent[0][0] - start < 1.0  # held while workers were behind, then sent
-    outbox.close()
-
-
 def test_a_flush_does_not_wait_for_the_backlog(
     celery: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -201,25 +186,6 @@ def test_a_flush_does_not_wait_for_the_backlog(
     start = time.monotonic()
     assert outbox.flush(timeout=5)
     assert time.monotonic() - start < 1.0 and len(broker.ids) == 3
-    outbox.close()
-
-
-def test_a_backlog_that_cannot_be_read_holds_nothing(
-    celery: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    broker = Broker()
-
-    def unreadable() -> int:
-        raise RuntimeError("no reading")
-
-    outbox, _ = make_outbox(
-        celery, monkeypatch, broker, interval=0.01, backlog=unreadable, max_hold=30.0
-    )
-    for sent in range(1, 4):  # each goes out, and the thread lives on after the failure
-        time.sleep(0.02)  # past the interval, so the backlog is read
-        outbox.put([uuid.uuid4()])
-        wait_until(lambda sent=sent: len(broker.ids) == sent)
-        assert len(broker.ids) == sent
     outbox.close()
 
 
@@ -246,23 +212,29 @@ def test_while_the_cpus_are_contended_a_batch_fills(
     outbox.close()
 
 
-def test_contention_holds_ids_no_longer_than_max_hold(
-    celery: Any, monkeypatch: pytest.MonkeyPatch
+# Each signal of load, always on: the workers behind, and the CPUs saturated.
+SIGNALS = {"backlog": lambda: 5, "contention": lambda: 1.0}
+
+
+@pytest.mark.parametrize("signal", SIGNALS)
+def test_load_holds_ids_no_longer_than_max_hold(
+    celery: Any, monkeypatch: pytest.MonkeyPatch, signal: str
 ) -> None:
     broker = Broker()
     outbox, _ = make_outbox(
-        celery, monkeypatch, broker, interval=0.01, max_hold=0.2, contention=lambda: 1.0
+        celery, monkeypatch, broker, interval=0.01, max_hold=0.2, **{signal: SIGNALS[signal]}
     )
     start = time.monotonic()
     outbox.put([uuid.uuid4()])
     wait_until(lambda: broker.sent, timeout=3)
     assert broker.sent, "the id was never sent"
-    assert 0.15 <= broker.sent[0][0] - start < 1.0
+    assert 0.15 <= broker.sent[0][0] - start < 1.0  # held under load, then sent
     outbox.close()
 
 
-def test_a_contention_reading_that_fails_holds_nothing(
-    celery: Any, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("signal", SIGNALS)
+def test_a_load_signal_that_cannot_be_read_holds_nothing(
+    celery: Any, monkeypatch: pytest.MonkeyPatch, signal: str
 ) -> None:
     broker = Broker()
 
@@ -270,10 +242,10 @@ def test_a_contention_reading_that_fails_holds_nothing(
         raise OSError("no reading")
 
     outbox, _ = make_outbox(
-        celery, monkeypatch, broker, interval=0.01, max_hold=30.0, contention=unreadable
+        celery, monkeypatch, broker, interval=0.01, max_hold=30.0, **{signal: unreadable}
     )
-    for sent in range(1, 4):
-        time.sleep(0.02)
+    for sent in range(1, 4):  # each goes out, and the thread lives on after the failure
+        time.sleep(0.02)  # past the interval, so the signal is read
         outbox.put([uuid.uuid4()])
         wait_until(lambda sent=sent: len(broker.ids) == sent)
         assert len(broker.ids) == sent
