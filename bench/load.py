@@ -17,6 +17,9 @@ Then:
   CPU       milliseconds of CPU per request of each phase by process (web, workers, Redis,
             PostgreSQL, this load generator), read from /proc: on a machine the benchmark
             saturates, the ratio of two phases' CPU is what bounds the ratio of their rates
+  stolen    the share of the CPUs' time the hypervisor gave to other guests during each
+            round and paced run (/proc/stat): a virtual machine's neighbours stall it for
+            tens to hundreds of milliseconds at a time, whatever the code does
 
 It starts everything itself: a fresh database on the local PostgreSQL (migrated by
 `backprop-quiz db upgrade`), a private redis-server with its append-only file on,
@@ -31,6 +34,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -199,6 +203,24 @@ def pct(values: list[float], q: float) -> float:
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+def stolen() -> float:
+    """CPU seconds the hypervisor gave elsewhere while this machine's CPUs wanted to run,
+    summed over them (the ``steal`` column of /proc/stat)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return int(fields[8]) / TICK
+
+
+class Stopwatch:
+    """Wall time, and the share of the CPUs' time stolen by the hypervisor, since started."""
+
+    def __init__(self) -> None:
+        self.wall, self.steal = time.monotonic(), stolen()
+
+    def stolen_share(self) -> float:
+        wall = (time.monotonic() - self.wall) * (os.cpu_count() or 1)
+        return (stolen() - self.steal) / wall if wall > 0 else 0.0
+
+
 def _proc_stats() -> dict[int, tuple[str, int, float]]:
     """pid -> (command, session id, CPU seconds of it and of its reaped children)."""
     out = {}
@@ -358,6 +380,7 @@ def system(args: argparse.Namespace) -> Iterator[System]:
             process.wait(timeout=30)
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def students(env: dict[str, str], count: int) -> list[str]:
@@ -471,6 +494,7 @@ class Round:
     e2e_graded: Graded
     cpu: dict[str, dict[str, float]]  # phase -> role -> CPU seconds
     tasks: dict[str, int]  # phase -> grading tasks sent
+    stolen: float  # share of the CPUs' time the hypervisor took over the round
 
     @property
     def rates(self) -> dict[str, float]:
@@ -484,6 +508,7 @@ class Round:
 def one_round(sut: System, args: argparse.Namespace, jobs: dict[str, list]) -> Round:
     cpu: dict[str, dict[str, float]] = {}
     tasks: dict[str, int] = {}
+    watch = Stopwatch()
 
     def measured(phase: str, work: Callable[[], object]) -> object:
         sut.cpu.start()
@@ -512,7 +537,7 @@ def one_round(sut: System, args: argparse.Namespace, jobs: dict[str, list]) -> R
         return run, graded(sut, run)
 
     e2e_run, e2e_graded = measured("e2e", e2e)
-    return Round(floor, intake, e2e_run, e2e_graded, cpu, tasks)
+    return Round(floor, intake, e2e_run, e2e_graded, cpu, tasks, watch.stolen_share())
 
 
 def main() -> None:
@@ -558,8 +583,9 @@ def main() -> None:
             # CPUs' contention takes about a second to fall back (bench notes in README).
             time.sleep(PAUSE_SECONDS)
             run_jobs = submission_jobs(problems, int(rate * args.seconds))
+            watch = Stopwatch()
             run = asyncio.run(open_loop(sut.web_port, run_jobs, rate))
-            paced.append((rate, run, graded(sut, run)))
+            paced.append((rate, run, graded(sut, run), watch.stolen_share()))
 
     print(
         f"\nbackprop-quiz load benchmark  ({os.cpu_count()} CPUs; gunicorn {args.web_workers}x"
@@ -568,7 +594,7 @@ def main() -> None:
     )
     print(
         f"\n{'round':<7}{'floor /s':>10}{'intake /s':>11}{'e2e graded /s':>15}"
-        f"{'intake/floor':>14}{'e2e/floor':>11}{'a task: drain':>15}{'e2e':>6}"
+        f"{'intake/floor':>14}{'e2e/floor':>11}{'a task: drain':>15}{'e2e':>6}{'stolen':>8}"
     )
     ratios = {"intake": [], "e2e": []}
     for i, r in enumerate(rounds, 1):
@@ -579,7 +605,7 @@ def main() -> None:
         print(
             f"{i:<7}{rates['floor']:>10.0f}{rates['intake']:>11.0f}{rates['e2e']:>15.0f}"
             f"{ratios['intake'][-1]:>13.2f}x{ratios['e2e'][-1]:>10.2f}x"
-            f"{a_task['drain']:>15.1f}{a_task['e2e']:>6.1f}"
+            f"{a_task['drain']:>15.1f}{a_task['e2e']:>6.1f}{r.stolen:>8.0%}"
         )
     median = {phase: statistics.median(values) for phase, values in ratios.items()}
     print(
@@ -609,10 +635,10 @@ def main() -> None:
         ("e2e: graded, sent -> graded", mean_rate["e2e"], pooled["e2e client"]),
         ("e2e: graded, received -> graded", mean_rate["e2e"], pooled["e2e server"]),
     ]
-    for rate, run, done in paced:
+    for rate, run, done, steal in paced:
         label, per_second = f"{rate:.0f}/s offered", len(run.ids) / done.span
         rows += [
-            (f"{label}: POST answered, HTTP", len(run.ids) / run.seconds, run.latencies),
+            (f"{label} ({steal:.0%} stolen): POST", len(run.ids) / run.seconds, run.latencies),
             (f"{label}: sent -> graded", per_second, done.client),
             (f"{label}: received -> graded", per_second, done.server),
         ]
@@ -657,7 +683,7 @@ def main() -> None:
             for status, n in run.statuses.items():
                 statuses.setdefault(phase, {}).setdefault(status, 0)
                 statuses[phase][status] += n
-    for rate, run, _ in paced:
+    for rate, run, *_ in paced:
         statuses[f"{rate:.0f}/s"] = run.statuses
     print("statuses: " + ", ".join(f"{phase} {counts}" for phase, counts in statuses.items()))
 
