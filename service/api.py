@@ -73,8 +73,7 @@ def documented(*decorators: Any) -> Any:
 
     For the submit route, the hot path, which reads its body with ``read_json`` and
     builds its own response: at run time the decorators are five wrapper layers (each
-    asking whether the view is a coroutine), about a seventh of a submission's CPU in
-    the web process.
+    asking whether the view is a coroutine), about a tenth of the route's CPU.
     """
 
     def decorate(view: Any) -> Any:

@@ -97,8 +97,8 @@ def settle() -> None:
     """Take what start-up built (imports, app, engine) out of the garbage collector's reach.
 
     Call it once a long-running process is ready to serve. It keeps all of that for its
-    life, yet each full collection walked it: about 100 ms with the GIL held in a web
-    process, a stall of every request in flight there (the p99 latency at a steady 200
-    submissions a second). Frozen objects are never collected, hence not for tests.
+    life, yet each full collection walked it: about 100 ms with the GIL held in a process
+    holding the app, a stall of every request in flight there. Frozen objects are never
+    collected, hence not for tests.
     """
     gc.freeze()

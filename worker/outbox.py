@@ -13,7 +13,7 @@ Two signals of load make a batch wait longer than an interval, up to ``max_hold`
   tasks wait for a CPU most of the time, a batch keeps gathering until it is full. The
   web app and the workers then share a saturated CPU, which a task per interval would
   spend on Celery's per-task costs (a backlog drained in full batches costs the workers
-  about a third of the CPU per submission that batches of 15 do); a machine that keeps
+  a quarter to a third of the CPU per submission that batches of 15 do); a machine that keeps
   up, as at a steady 200 submissions a second, waits only the interval.
 - the workers behind: where the broker's queue can be read cheaply (``backlog``), the
   outbox clocks itself on the workers, as Nagle's algorithm does on a link: while tasks
