@@ -505,7 +505,7 @@ class Round:
         }
 
 
-def one_round(sut: System, args: argparse.Namespace, jobs: dict[str, list]) -> Round:
+def one_round(sut: System, args: argparse.Namespace, jobs: dict[str, list[Job]]) -> Round:
     cpu: dict[str, dict[str, float]] = {}
     tasks: dict[str, int] = {}
     watch = Stopwatch()
