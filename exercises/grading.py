@@ -41,6 +41,9 @@ class PartResult:
     misconceptions: tuple[str, ...] = ()
     entries: list[list[bool]] | None = None
     carried_forward: bool = False
+    # Each explanation that fits the answer equally well (a tag tuple: one mistake, or a pair
+    # made together); several when mistakes coincide in this variant, and all are named.
+    explanations: tuple[tuple[str, ...], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -53,6 +56,8 @@ class PartResult:
             out["entries"] = self.entries
         if self.carried_forward:
             out["carried_forward"] = True
+        if len(self.explanations) > 1:
+            out["explanations"] = [list(e) for e in self.explanations]
         return out
 
 
@@ -141,10 +146,11 @@ def _grade_part(variant: Variant, part: Part, given: dict[str, Any]) -> PartResu
                 entries=_entries(part, answer, expected), carried_forward=True,
             )
 
-    tags = _matching_mistake(variant, part, answer)
-    if tags:
-        return PartResult(0.0, False, _explain(tags, part, answer, key),
-                          misconceptions=tags, entries=entries)
+    explanations = _matching_mistakes(variant, part, answer)
+    if explanations:
+        tags = tuple(dict.fromkeys(t for e in explanations for t in e))
+        return PartResult(0.0, False, _explain(explanations, part, answer, key),
+                          misconceptions=tags, entries=entries, explanations=explanations)
 
     if entries is not None:
         wrong = [(i, j) for i, row in enumerate(entries) for j, ok in enumerate(row) if not ok]
@@ -183,11 +189,15 @@ def _setup(variant: Variant, t: ExerciseType) -> Setup:
     return variant.cache["setup"]
 
 
-def _matching_mistake(variant: Variant, part: Part, answer: Any) -> tuple[str, ...]:
-    """The tags of the first prediction (singles before pairs) the answer matches, or ()."""
+def _matching_mistakes(variant: Variant, part: Part, answer: Any) -> tuple[tuple[str, ...], ...]:
+    """Every prediction the answer matches at the simplest level (fewest tags), or ().
+
+    Mistakes that coincide in this variant give equal predictions; the answer cannot tell
+    them apart, so all of them are named, never only the first.
+    """
     preds = variant.predictions.get(part.name, ())
     if part.kind not in ("matrix", "scalar"):
-        return next((p.tags for p in preds if _close(part, answer, p.value)), ())
+        return _simplest([p.tags for p in preds if _close(part, answer, p.value)])
     groups = variant.cache.get(("predictions", part.name))
     if groups is None:
         # Same-shape predictions stacked, so one comparison tests them all.
@@ -203,7 +213,15 @@ def _matching_mistake(variant: Variant, part: Part, answer: Any) -> tuple[str, .
     stack, tags = group
     axes = tuple(range(1, stack.ndim))
     ok = np.all(np.abs(stack - answer) <= part.atol + part.rtol * np.abs(stack), axis=axes)
-    return tags[int(np.argmax(ok))] if ok.any() else ()
+    return _simplest([tags[i] for i in np.flatnonzero(ok)])
+
+
+def _simplest(matches: list[tuple[str, ...]]) -> tuple[tuple[str, ...], ...]:
+    """The distinct matches with the fewest tags: the simplest explanations."""
+    if not matches:
+        return ()
+    fewest = min(map(len, matches))
+    return tuple(dict.fromkeys(m for m in matches if len(m) == fewest))
 
 
 def _key_entries(variant: Variant, part: Part, answer: Any) -> list[list[bool]] | None:
@@ -226,8 +244,14 @@ def _entries(part: Part, answer: Any, key: Any) -> list[list[bool]] | None:
     return ok.tolist()
 
 
-def _explain(tags: tuple[str, ...], part: Part, answer: Any, key: Any) -> str:
-    text = " ".join(f"{MISTAKES[t].name}: {MISTAKES[t].explanation}" for t in tags)
+def _explain(explanations: tuple[tuple[str, ...], ...], part: Part, answer: Any,
+             key: Any) -> str:
+    """Each explanation's mistakes; coinciding ones joined by "or" (the answer fits each)."""
+    said = [" ".join(f"{MISTAKES[t].name}: {MISTAKES[t].explanation}" for t in e)
+            for e in explanations]
+    text = said[0] if len(said) == 1 else (
+        "Your answer fits more than one mistake here, and this problem cannot tell them "
+        "apart. " + " Or: ".join(said))
     if part.kind == "matrix" and np.shape(answer) != np.shape(key):
         r, c = np.shape(key)
         text += f" ({part.name} should be {r}×{c}.)"
