@@ -46,6 +46,10 @@ def types(as_json: bool) -> None:
         click.echo(f"{t['id']:<{width}}  {t['summary']}  [parts: {parts}]")
 
 
+# Only public seeds: a graded variant's seed lies beyond them (CONTRACT §11).
+PUBLIC_SEED = click.IntRange(0, ex.SEED_MAX)
+
+
 def _variant(type_id: str, seed: int, difficulty: int) -> ex.Variant:
     try:
         return ex.generate(type_id, seed, difficulty)
@@ -56,7 +60,7 @@ def _variant(type_id: str, seed: int, difficulty: int) -> ex.Variant:
 
 @main.command()
 @click.argument("type_id", metavar="TYPE")
-@click.option("--seed", type=click.IntRange(min=0), required=True)
+@click.option("--seed", type=PUBLIC_SEED, required=True)
 @click.option("--difficulty", type=click.IntRange(1, 3), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the problem as JSON (CONTRACT §4).")
 @click.option("--with-key", is_flag=True, help="Include the answer key.")
@@ -79,7 +83,7 @@ def generate(type_id: str, seed: int, difficulty: int, as_json: bool, with_key: 
 
 @main.command()
 @click.argument("type_id", metavar="TYPE")
-@click.option("--seed", type=click.IntRange(min=0), required=True)
+@click.option("--seed", type=PUBLIC_SEED, required=True)
 @click.option("--difficulty", type=click.IntRange(1, 3), default=1, show_default=True)
 @click.option("--answers", "answers_file", type=click.File("r"), required=True,
               help='JSON file {"answers": {...}} (CONTRACT §4); - for stdin.')
