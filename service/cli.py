@@ -46,8 +46,25 @@ def types(as_json: bool) -> None:
         click.echo(f"{t['id']:<{width}}  {t['summary']}  [parts: {parts}]")
 
 
-# Only public seeds: a graded variant's seed lies beyond them (CONTRACT §11).
-PUBLIC_SEED = click.IntRange(0, ex.SEED_MAX)
+class PublicSeed(click.ParamType):
+    """A whole number from 0 to ``ex.SEED_MAX``: a graded variant's seed lies beyond them
+    (CONTRACT §11). Digits only, so 7.5 or 1e3 is refused rather than read as something."""
+
+    name = "seed"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        text = str(value).strip()
+        # ASCII digits, and no more of them than SEED_MAX has (int() refuses 4,300 and up).
+        if not (text.isascii() and text.isdigit() and len(text) <= len(str(ex.SEED_MAX))
+                and int(text) <= ex.SEED_MAX):
+            self.fail(f"seed must be a whole number from 0 to {ex.SEED_MAX}, got {value!r}",
+                      param, ctx)
+        return int(text)
+
+
+PUBLIC_SEED = PublicSeed()
 
 
 def _variant(type_id: str, seed: int, difficulty: int) -> ex.Variant:

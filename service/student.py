@@ -325,7 +325,9 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name, "")
     if raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # ASCII digits only ("²" is a digit to isdigit, not to int), and few enough for int().
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(high))
+            and low <= int(raw) <= high):
         raise BadRequest(f"{name} must be a whole number from {low} to {high}.")
     return int(raw)
 

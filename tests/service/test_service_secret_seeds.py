@@ -338,7 +338,9 @@ def test_the_api_refuses_a_seed_that_is_not_a_public_whole_number(
     assert "seed" in error["fields"] and "seed" in error["message"] + str(error["fields"])
 
 
-@pytest.mark.parametrize("seed", ["7.5", "-1", "1e3", str(2**63), str(2**64 + 5)])
+@pytest.mark.parametrize(
+    "seed", ["7.5", "-1", "1e3", "\u00b2", "9" * 5000, str(2**63), str(2**64 + 5)]
+)
 def test_the_practice_page_refuses_a_seed_that_is_not_a_public_whole_number(
     app: Flask, student: Caller, seed: str
 ) -> None:
@@ -356,7 +358,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("seed", ["7.5", "-1", str(2**63), str(2**64 + 5)])
+@pytest.mark.parametrize("seed", ["7.5", "-1", "\u00b2", "9" * 5000, str(2**63), str(2**64 + 5)])
 @pytest.mark.parametrize("command", ["generate", "grade"])
 def test_the_cli_refuses_a_seed_that_is_not_a_public_whole_number(
     command: str, seed: str
