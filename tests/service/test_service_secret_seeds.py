@@ -191,6 +191,15 @@ def student_reads(app: Flask, graded: dict[str, Any], client: FlaskClient,
     assert wrong.status_code == 202, wrong.get_data(as_text=True)
     grade_queued(app)
     sid = wrong.json["id"]
+    read("GET", f"/problems/{pid}")  # with one result in its history
+    # Out of attempts (3), the worked solution opens: its route and the page with it.
+    for _ in range(2):
+        assert read("POST", f"/api/v1/problems/{pid}/submissions",
+                    json={"answers": {"dC_dW": [[0]]}}).status_code == 202
+    grade_queued(app)
+    assert read("GET", f"/api/v1/problems/{pid}/solution").status_code == 200
+    assert read("POST", f"/api/v1/problems/{pid}/submissions",
+                json={"answers": {"dC_dW": [[0]]}}).status_code == 409
     # Another student's problem: 404.
     assert read("GET", f"/api/v1/problems/{graded['theirs']['id']}").status_code == 404
     read("GET", f"/problems/{graded['theirs']['id']}")  # 404 with a session; a token: login
