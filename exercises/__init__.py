@@ -10,6 +10,8 @@ from .network import Network, NetworkError, parse_network
 from .problem import Part, Variant
 from .registry import (
     DIFFICULTIES,
+    GRADED_SEED_BASE,
+    SEED_MAX,
     ExerciseType,
     InvalidDifficulty,
     UnknownExerciseType,
@@ -20,7 +22,8 @@ from .registry import (
 from .solution import Solution, Step, worked_solution
 
 __all__ = [
-    "DIFFICULTIES", "MISTAKES", "AnswerFormatError", "Answers", "ExerciseType", "Grade",
+    "DIFFICULTIES", "GRADED_SEED_BASE", "MISTAKES", "SEED_MAX", "AnswerFormatError", "Answers",
+    "ExerciseType", "Grade",
     "InvalidDifficulty", "Mistake", "Network", "NetworkError", "Part", "PartResult", "Solution",
     "Step", "UnknownExerciseType", "Variant", "catalogue", "generate", "get_type", "grade",
     "parse_answers", "parse_network", "worked_solution",

@@ -181,15 +181,31 @@ def _load_catalogue() -> None:
 # --- drawing a variant ---------------------------------------------------------------
 
 
+# Seeds split in two ranges. A caller (the practice pages, POST /api/v1/problems, the CLI)
+# may pass only a public seed, 0..SEED_MAX. A graded (assignment) variant is drawn from a
+# seed of GRADED_SEED_BASE or more, derived from the server's secret (service.problems):
+# its entropy list for numpy's SeedSequence is longer than any public seed's, so no public
+# seed yields its generator, and it never leaves the server.
+SEED_MAX = 2**63 - 1
+GRADED_SEED_BASE = 2**64
+
+
 def rng_for(type_id: str, seed: int, difficulty: int) -> np.random.Generator:
-    """The one generator of a variant: (type, seed, difficulty) reproduce it exactly."""
+    """The one generator of a variant: (type, seed, difficulty) reproduce it exactly.
+
+    Takes any non-negative integer: a public seed (0..SEED_MAX) or an internal graded one
+    (GRADED_SEED_BASE and up); checking that a caller's seed is public is the caller's job.
+    """
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     return np.random.default_rng([zlib.crc32(type_id.encode()), difficulty, seed])
 
 
 def generate(type_id: str, seed: int, difficulty: int = 1) -> Variant:
-    """Draw the variant (type, seed, difficulty), redrawing degenerate setups."""
+    """Draw the variant (type, seed, difficulty), redrawing degenerate setups.
+
+    ``seed`` may be public or an internal graded seed, as for ``rng_for``.
+    """
     t = get_type(type_id)
     if difficulty not in DIFFICULTIES:
         raise InvalidDifficulty(difficulty)

@@ -31,12 +31,24 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     engine = make_engine(database_url(), poolclass=NullPool)
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode copies a table and drops the old one; with foreign keys on, that
+            # DROP deletes every row referring to it (ON DELETE CASCADE): a migration of
+            # problems would take every submission with it. The pragma only counts outside
+            # a transaction, so it goes to the driver before SQLAlchemy begins one; the
+            # keys are checked before the migration commits.
+            connection.connection.cursor().execute("PRAGMA foreign_keys=OFF")
         # Batch mode lets later migrations alter SQLite tables (copy and swap).
         context.configure(
             connection=connection, target_metadata=target_metadata, render_as_batch=True
         )
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
     engine.dispose()
 
 

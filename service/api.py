@@ -169,9 +169,12 @@ def readable_problem(problem_id: uuid.UUID) -> Problem:
 def problem_json(problem: Problem, variant: ex.Variant | None = None) -> dict[str, Any]:
     variant = variant or pipeline.parsed_variant(problem.id, problem.variant)
     slot = problem.slot
+    shown = variant.to_json(with_key=False)
+    if not policy.can_see_seed(caller(), problem):
+        del shown["seed"]
     return {
         "id": problem.id,
-        **variant.to_json(with_key=False),
+        **shown,
         "attempts_used": problem.attempts_used,
         "attempts_allowed": problem.attempts_allowed,
         "assignment_id": slot.assignment_id if slot is not None else None,

@@ -46,6 +46,27 @@ def types(as_json: bool) -> None:
         click.echo(f"{t['id']:<{width}}  {t['summary']}  [parts: {parts}]")
 
 
+class PublicSeed(click.ParamType):
+    """A whole number from 0 to ``ex.SEED_MAX``: a graded variant's seed lies beyond them
+    (CONTRACT §11). Digits only, so 7.5 or 1e3 is refused rather than read as something."""
+
+    name = "seed"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        text = str(value).strip()
+        # ASCII digits, and no more of them than SEED_MAX has (int() refuses 4,300 and up).
+        if not (text.isascii() and text.isdigit() and len(text) <= len(str(ex.SEED_MAX))
+                and int(text) <= ex.SEED_MAX):
+            self.fail(f"seed must be a whole number from 0 to {ex.SEED_MAX}, got {value!r}",
+                      param, ctx)
+        return int(text)
+
+
+PUBLIC_SEED = PublicSeed()
+
+
 def _variant(type_id: str, seed: int, difficulty: int) -> ex.Variant:
     try:
         return ex.generate(type_id, seed, difficulty)
@@ -56,7 +77,7 @@ def _variant(type_id: str, seed: int, difficulty: int) -> ex.Variant:
 
 @main.command()
 @click.argument("type_id", metavar="TYPE")
-@click.option("--seed", type=click.IntRange(min=0), required=True)
+@click.option("--seed", type=PUBLIC_SEED, required=True)
 @click.option("--difficulty", type=click.IntRange(1, 3), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the problem as JSON (CONTRACT §4).")
 @click.option("--with-key", is_flag=True, help="Include the answer key.")
@@ -79,7 +100,7 @@ def generate(type_id: str, seed: int, difficulty: int, as_json: bool, with_key: 
 
 @main.command()
 @click.argument("type_id", metavar="TYPE")
-@click.option("--seed", type=click.IntRange(min=0), required=True)
+@click.option("--seed", type=PUBLIC_SEED, required=True)
 @click.option("--difficulty", type=click.IntRange(1, 3), default=1, show_default=True)
 @click.option("--answers", "answers_file", type=click.File("r"), required=True,
               help='JSON file {"answers": {...}} (CONTRACT §4); - for stdin.')

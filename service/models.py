@@ -223,7 +223,9 @@ class Problem(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     type: Mapped[str] = mapped_column(String(64))
     type_version: Mapped[int]
-    seed: Mapped[int] = mapped_column(BigInteger)
+    # The public seed of a practice problem; None for a graded one, whose seed is secret
+    # (and too large for the column): it stays inside ``variant`` (service.problems).
+    seed: Mapped[int | None] = mapped_column(BigInteger)
     difficulty: Mapped[int]
     variant: Mapped[dict[str, Any]]  # Variant.to_record(): network, parts and key
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -61,6 +61,12 @@ def can_read_problem(user: Person, problem: Problem) -> bool:
     return problem.owner_id == user.id or teaches(user, problem_course_id(problem))
 
 
+def can_see_seed(user: Person, problem: Problem) -> bool:
+    """A practice problem's seed is public; a graded one's only its course's staff see,
+    since the key follows from it (CONTRACT §11)."""
+    return problem.slot_id is None or teaches(user, problem_course_id(problem))
+
+
 class Owned(Protocol):
     @property
     def owner_id(self) -> int: ...

@@ -3,12 +3,19 @@
 The API and the pages both come here, so a variant is drawn in one place. A stored
 problem is found before anything is generated: drawing a variant costs far more than
 looking one up.
+
+A graded variant's seed is derived, not drawn (CONTRACT §11): an HMAC of the app's
+secret with the course, assignment, slot and student. It is stable for the student, lies
+beyond every seed a caller may pass (``ex.SEED_MAX``), and is kept only inside the stored
+variant record; the ``seed`` column holds practice seeds only.
 """
 
 from __future__ import annotations
 
-import secrets
+import hashlib
+import hmac
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -56,7 +63,8 @@ def draw_for_slot(slot: Slot, user: Person) -> Problem:
     problem = of_slot(slot, user)
     if problem is not None:
         return problem
-    seed = secrets.randbelow(2**31)
+    seed = graded_seed(current_app.config["SECRET_KEY"], slot.assignment.course_id,
+                       slot.assignment_id, slot.id, user.id)
     variant = ex.generate(slot.exercise_type, seed, slot.difficulty)
     db.session.add(_new(variant, user, attempts_allowed=slot.assignment.attempts_allowed,
                         slot=slot))
@@ -69,10 +77,31 @@ def draw_for_slot(slot: Slot, user: Person) -> Problem:
     return problem
 
 
+GRADED_SEED_LABEL = "backprop-quiz graded variant v1"
+
+
+def graded_seed(secret: str | bytes, course_id: int, assignment_id: int, slot_id: int,
+                student_id: int) -> int:
+    """The secret seed of a student's variant of a slot: ``ex.GRADED_SEED_BASE`` plus the
+    first 128 bits of HMAC-SHA256(secret, label, course, assignment, slot, student).
+
+    The label keeps this use of the secret apart from every other; the NUL-separated
+    decimal ids cannot run into one another.
+    """
+    key = secret.encode() if isinstance(secret, str) else secret
+    message = "\0".join(
+        [GRADED_SEED_LABEL, *(str(n) for n in (course_id, assignment_id, slot_id, student_id))]
+    )
+    digest = hmac.new(key, message.encode(), hashlib.sha256).digest()
+    return ex.GRADED_SEED_BASE + int.from_bytes(digest[:16], "big")
+
+
 def _new(variant: ex.Variant, user: Person, *, attempts_allowed: int | None,
          slot: Slot | None = None) -> Problem:
     return Problem(
-        type=variant.type, type_version=variant.type_version, seed=variant.seed,
+        # A graded problem's seed is secret: it stays in the variant record only.
+        type=variant.type, type_version=variant.type_version,
+        seed=None if slot is not None else variant.seed,
         difficulty=variant.difficulty, variant=variant.to_record(), owner_id=user.id,
         slot=slot, attempts_allowed=attempts_allowed,
     )

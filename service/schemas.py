@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 
 import exercises as ex
 
-SEED_MAX = 2**63 - 1  # the seed column is a BIGINT
+SEED_RULE = f"seed must be a whole number from 0 to {ex.SEED_MAX}"
 
 
 class ErrorBody(Schema):
@@ -46,8 +46,12 @@ class ExerciseType(Schema):
 
 class ProblemCreate(Schema):
     type = fields.String(required=True, metadata={"example": "weight-gradient"})
+    # strict: 7.5 or "7" is refused, not read as 7 (a JSON whole number is asked for).
     seed = fields.Integer(
-        validate=validate.Range(0, SEED_MAX), metadata={"description": "random when left out"}
+        strict=True,
+        validate=validate.Range(0, ex.SEED_MAX, error=SEED_RULE),
+        error_messages={"invalid": SEED_RULE},
+        metadata={"description": "a public seed, 0 to 2**63 - 1; random when left out"},
     )
     difficulty = fields.Integer(load_default=1, validate=validate.OneOf(ex.DIFFICULTIES))
 
@@ -58,7 +62,12 @@ class Problem(Schema):
     id = fields.UUID(required=True)
     type = fields.String(required=True)
     type_version = fields.Integer(required=True)
-    seed = fields.Integer(required=True)
+    seed = fields.Integer(
+        metadata={
+            "description": "present for practice problems and for course staff; absent for "
+            "a student's graded (assignment) problem, whose seed is secret (CONTRACT §11)"
+        }
+    )
     difficulty = fields.Integer(required=True)
     title = fields.String()
     prompt = fields.String(required=True)

@@ -51,7 +51,6 @@ from .models import (
     User,
     utcnow,
 )
-from .schemas import SEED_MAX
 
 bp = Blueprint("student", __name__, template_folder="templates", static_folder="static")
 
@@ -317,7 +316,7 @@ def practice(type_id: str) -> Response | str:
         return redirect(
             url_for("student.practice", type_id=exercise.id, seed=seed, difficulty=difficulty)
         )
-    seed = _int_arg("seed", 0, 0, SEED_MAX)
+    seed = _int_arg("seed", 0, 0, ex.SEED_MAX)
     problem = problems.practice(_user(), exercise.id, seed, difficulty)
     return _problem_page(problem)
 
@@ -326,7 +325,9 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name, "")
     if raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # ASCII digits only ("²" is a digit to isdigit, not to int), and few enough for int().
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(high))
+            and low <= int(raw) <= high):
         raise BadRequest(f"{name} must be a whole number from {low} to {high}.")
     return int(raw)
 
@@ -402,6 +403,7 @@ def _problem_page(problem: Problem) -> str:
         solution=_solution_view(variant) if policy.can_see_solution(user, problem, now) else None,
         solution_rule=_solution_rule(problem),
         difficulties=ex.DIFFICULTIES,
+        seed=variant.seed if policy.can_see_seed(user, problem) else None,
     )
 
 

@@ -18,7 +18,19 @@ from sqlalchemy.pool import NullPool
 from migrations import alembic_config, upgrade
 from service import pipeline
 from service.db import make_engine
-from service.models import Base, Role, Status, Submission, User, utcnow
+from service.models import (
+    Assignment,
+    Base,
+    Course,
+    Mode,
+    Problem,
+    Role,
+    Slot,
+    Status,
+    Submission,
+    User,
+    utcnow,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -116,3 +128,43 @@ def test_0002_upgrades_a_database_with_submissions_in_play(database_url: str) ->
         # The row waiting since before the upgrade is still swept; the graded one is not.
         assert pipeline.sweep(session, requeue_after=60).stale == [waiting_id]
         assert session.scalar(select(func.count()).select_from(Submission)) == 2
+
+
+def test_0003_clears_the_public_seed_of_graded_rows_and_keeps_every_variant(
+    database_url: str,
+) -> None:
+    """A graded and a practice problem made under 0002 (when a graded seed was a public
+    number): after the upgrade, the same variants; the graded row's seed column is empty."""
+    command.downgrade(alembic_config(database_url), "0002")
+    engine = make_engine(database_url, poolclass=NullPool)
+    with Session(engine) as session:
+        student = User(email="s@example.org", password_hash="-", role=Role.student)
+        course = Course(code="C1", title="Course")
+        slot = Slot(position=1, exercise_type="weight-gradient")
+        session.add(Assignment(course=course, title="A", mode=Mode.homework,
+                               attempts_allowed=3, slots=[slot]))
+        graded = practice_problem(123456789, owner=student, slot=slot)
+        graded.attempts_allowed = 3
+        practice = practice_problem(7, owner=student)
+        attempt = Submission(problem=graded, user=student, attempt=1, answers={},
+                             status=Status.queued, received_at=utcnow(), queued_at=utcnow())
+        session.add_all([graded, practice, attempt])
+        session.commit()
+        before = {p.id: (p.seed, p.variant) for p in (graded, practice)}
+        graded_id, practice_id = graded.id, practice.id
+
+    upgrade(database_url)
+    assert schema_diff(database_url) == []
+    with Session(engine) as session:
+        after = {p.id: (p.seed, p.variant) for p in session.scalars(select(Problem))}
+        # SQLite copies the table to change it: the rows referring to it stay.
+        assert session.scalar(select(func.count()).select_from(Submission)) == 1
+    assert after == {
+        graded_id: (None, before[graded_id][1]),  # the variant as it was, seed 123456789 in it
+        practice_id: before[practice_id],
+    }
+
+    command.downgrade(alembic_config(database_url), "0002")
+    with Session(engine) as session:
+        seeds = {pid: seed for pid, seed in session.execute(select(Problem.id, Problem.seed))}
+    assert seeds == {graded_id: -1, practice_id: 7}
