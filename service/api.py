@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 import exercises as ex
 
-from . import auth, pipeline, policy, problems
+from . import auth, inputs, pipeline, policy, problems
 from . import schemas as s
 from .db import db
 from .errors import APIError
@@ -44,6 +44,7 @@ from .models import (
 bp = Blueprint(
     "api", __name__, url_prefix="/api/v1", description="backprop-quiz API v1 (CONTRACT §7)"
 )
+bp.ARGUMENTS_PARSER = inputs.JsonParser()  # strict, bounded JSON bodies (before any route)
 
 M = TypeVar("M")
 

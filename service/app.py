@@ -10,12 +10,13 @@ from collections.abc import Sequence
 
 from flask import Flask
 from flask_smorest import Api
+from flask_smorest.spec.plugins import integerconverter2paramschema
 
 from worker.app import GradingCelery, broker_backlog, make_celery
 from worker.outbox import Outbox
 from worker.pressure import CpuPressure
 
-from . import api, auth, errors, ops, pipeline, schemas, student
+from . import api, auth, errors, inputs, ops, pipeline, schemas, student
 from .config import Settings, load_settings
 from .db import db
 
@@ -42,6 +43,8 @@ def create_app(
     """
     settings = settings or load_settings()
     app = Flask(__name__, instance_path=str(settings.instance_path))
+    # Before any route is added: every <int:...> in a URL stops at an INTEGER column's range.
+    app.url_map.converters["int"] = inputs.IdConverter
     app.config.update(
         # No key means one random per process: fine for workers and tests, not for `serve`.
         SECRET_KEY=settings.secret_key or secrets.token_hex(32),
@@ -80,6 +83,7 @@ def create_app(
     )
 
     openapi = ServiceApi(app, spec_kwargs={"security": [{"bearer": []}, {"session": []}]})
+    openapi.register_converter(inputs.IdConverter, integerconverter2paramschema)
     openapi.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     openapi.spec.components.security_scheme(
         "session", {"type": "apiKey", "in": "cookie", "name": app.config["SESSION_COOKIE_NAME"]}

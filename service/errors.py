@@ -43,17 +43,22 @@ def handle_http_exception(error: HTTPException) -> Response | HTTPException:
     if isinstance(error, CSRFError):
         return error_response(status, "csrf_failed", error.description or "CSRF check failed")
     code = re.sub(r"[^a-z]+", "_", error.name.lower()).strip("_")
+    message = error.description or error.name
     extra: dict[str, Any] = {}
     messages = (getattr(error, "data", None) or {}).get("messages")
-    if messages:
-        # webargs validation: {"json": {"field": ["message"]}} -> {"field": "message"}
+    if isinstance(messages, dict) and messages:
+        # webargs: {"json": {"field": ["message"]}} for fields that fail validation,
+        # {"json": ["message"]} for a body that could not be read at all.
+        unreadable = [m for msgs in messages.values() if isinstance(msgs, list) for m in msgs]
+        if unreadable:
+            return error_response(status, "invalid_json", " ".join(map(str, unreadable)))
         code = "invalid_request"
         extra["fields"] = {
-            field: " ".join(msgs) if isinstance(msgs, list) else str(msgs)
+            field: " ".join(map(str, msgs)) if isinstance(msgs, list) else str(msgs)
             for location in messages.values()
+            if isinstance(location, dict)
             for field, msgs in location.items()
         }
-    message = error.description or error.name
     if status >= 500:
         message = "internal error; it has been logged"
     response = error_response(status, code, message, **extra)

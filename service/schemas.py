@@ -8,6 +8,10 @@ from marshmallow import Schema, fields, validate
 import exercises as ex
 
 SEED_MAX = 2**63 - 1  # the seed column is a BIGINT
+# Bounds on what instructors set: generous for any course, far inside an INTEGER column
+# and a float that prints as a number (1e308 points summed made Infinity, invalid JSON).
+MAX_ATTEMPTS = 1000
+MAX_POINTS = 1000.0
 
 
 class ErrorBody(Schema):
@@ -152,13 +156,17 @@ class Enrollment(Schema):
 class SlotCreate(Schema):
     exercise_type = fields.String(required=True)
     difficulty = fields.Integer(load_default=1, validate=validate.OneOf(ex.DIFFICULTIES))
-    points = fields.Float(load_default=1.0, validate=validate.Range(min=0))
+    points = fields.Float(
+        load_default=1.0, allow_nan=False, validate=validate.Range(0, MAX_POINTS)
+    )
 
 
 class AssignmentCreate(Schema):
     title = fields.String(required=True, validate=validate.Length(1, 200))
     mode = fields.String(load_default="homework", validate=validate.OneOf(["homework", "exam"]))
-    attempts_allowed = fields.Integer(load_default=3, validate=validate.Range(min=1))
+    attempts_allowed = fields.Integer(
+        load_default=3, strict=True, validate=validate.Range(1, MAX_ATTEMPTS)
+    )
     due_at = fields.AwareDateTime(load_default=None, allow_none=True)
     slots = fields.List(fields.Nested(SlotCreate), required=True, validate=validate.Length(1, 50))
 
