@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,14 +12,14 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from servicekit import practice_problem
-from sqlalchemy import func, inspect, select
+from sqlalchemy import MetaData, Table, func, insert, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from migrations import alembic_config, upgrade
 from service import pipeline
 from service.db import make_engine
-from service.models import Base, Role, Status, Submission, User, utcnow
+from service.models import Base, Problem, Submission, User, utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,27 +89,44 @@ def test_0002_upgrades_a_database_with_submissions_in_play(database_url: str) ->
     command.downgrade(alembic_config(database_url), "0001")
     engine = make_engine(database_url, poolclass=NullPool)
     long_ago = utcnow() - timedelta(hours=1)
-    with Session(engine) as session:
-        student = User(email="s@example.org", password_hash="-", role=Role.student)
-        problem = practice_problem(3, owner=student, attempts_used=2)
-
-        def submission(attempt: int, status: Status) -> Submission:
-            return Submission(
-                problem=problem,
-                user=student,
-                attempt=attempt,
-                answers=problem.variant["key"],
-                status=status,
-                received_at=long_ago,
-                queued_at=long_ago,
-                published_at=long_ago,
-                graded_at=long_ago if status == Status.graded else None,
+    # The models' tables cut to the columns 0001 made (columns were added since).
+    present = MetaData()
+    present.reflect(engine)
+    old = MetaData()
+    users, problems, submissions = (
+        Table(
+            model.__tablename__,
+            old,
+            *(c._copy() for c in model.__table__.columns
+              if c.name in present.tables[model.__tablename__].c),
+        )
+        for model in (User, Problem, Submission)
+    )
+    problem = practice_problem(3)
+    with engine.begin() as connection:
+        student_id = connection.execute(
+            insert(users).returning(users.c.id),
+            {"email": "s@example.org", "name": "", "password_hash": "-", "role": "student",
+             "created_at": long_ago},
+        ).scalar_one()
+        problem_id = uuid.uuid4()
+        connection.execute(
+            insert(problems),
+            {"id": problem_id, "type": problem.type, "type_version": problem.type_version,
+             "seed": 3, "difficulty": 1, "variant": problem.variant, "owner_id": student_id,
+             "attempts_allowed": None, "attempts_used": 2,
+             "created_at": long_ago},
+        )
+        waiting_id = uuid.uuid4()
+        for attempt, status, sid in ((1, "queued", waiting_id), (2, "graded", uuid.uuid4())):
+            connection.execute(
+                insert(submissions),
+                {"id": sid, "problem_id": problem_id, "user_id": student_id,
+                 "attempt": attempt, "answers": problem.variant["key"], "status": status,
+                 "tries": 0, "received_at": long_ago, "queued_at": long_ago,
+                 "published_at": long_ago,
+                 "graded_at": long_ago if status == "graded" else None},
             )
-
-        waiting, done = submission(1, Status.queued), submission(2, Status.graded)
-        session.add_all([waiting, done])
-        session.commit()
-        waiting_id = waiting.id
 
     upgrade(database_url)
     assert schema_diff(database_url) == []
