@@ -51,8 +51,10 @@ def create_app(
         MAX_CONTENT_LENGTH=settings.max_content_length,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
-        REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
+        SESSION_COOKIE_SECURE=bool(settings.session_cookie_secure),
+        REMEMBER_COOKIE_SECURE=bool(settings.session_cookie_secure),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,  # valid for the session's life
         API_TITLE="backprop-quiz",
         API_VERSION="v1",

@@ -26,12 +26,13 @@ from cachetools import TTLCache
 from flask import Flask, Request, current_app, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .caches import Locked
 from .db import db
 from .errors import API_PREFIX, APIError
+from .inputs import MAX_ID
 from .models import ApiToken, Role, User
 
 TOKEN_PREFIX = "bpq_"
@@ -59,8 +60,13 @@ class UserError(ValueError):
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+def _load_user(session_id: str) -> User | None:
+    """The session's user, if the session was made in the user's current epoch."""
+    user_id, _, epoch = session_id.partition(".")
+    if not (user_id.isdigit() and epoch.isdigit() and int(user_id) <= MAX_ID):
+        return None  # a session from before epochs, or not ours
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.session_epoch == int(epoch) else None
 
 
 def create_user(email: str, password: str, role: Role, name: str = "") -> User:
@@ -99,7 +105,33 @@ def log_in(email: str, password: str, remember: bool = False) -> User | None:
 
 
 def log_out() -> None:
+    """End the session, on the server too: every cookie of the user's sessions stops working.
+
+    A session is a signed cookie the server keeps nothing of; moving the user's epoch on
+    is what makes a copy of it (or any other device's session) useless. Commits.
+    """
+    user = flask_login.current_user
+    if user.is_authenticated:
+        end_sessions(user)
+        db.session.commit()
     flask_login.logout_user()
+
+
+def end_sessions(user: User) -> None:
+    """Make every session of ``user`` made so far invalid (not committed)."""
+    db.session.execute(
+        update(User).where(User.id == user.id).values(session_epoch=User.session_epoch + 1)
+    )
+    db.session.refresh(user)
+
+
+def set_password(user: User, password: str) -> None:
+    """Give ``user`` a new password and end every session made with the old one; UserError."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = generate_password_hash(password)
+    db.session.flush()
+    end_sessions(user)
 
 
 def issue_token(user: User) -> str:
