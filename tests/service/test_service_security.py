@@ -18,11 +18,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from servicekit import PASSWORD, Caller, practice_problem
 from sqlalchemy import event, func, select
+from conftest import _admin, _pg_url
 from test_pages import csrf_token, log_in
 
 from service import auth, pipeline
 from service.app import create_app
-from service.config import Settings
+from service.config import Settings, load_settings
 from service.db import db
 from service.models import LoginFailure, Problem, Submission, User
 
@@ -191,20 +192,35 @@ def test_api_answers_503_with_retry_after_while_the_database_is_down(
 
 @pytest.mark.integration
 def test_a_database_dropped_mid_test_gives_503(
-    settings: Settings, app: Flask, student: Caller
+    postgres_template: str, tmp_path: Any, make_caller: Any
 ) -> None:
-    if not settings.database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only: the SQLite case is above")
-    from conftest import _admin
-
-    name = settings.database_url.rsplit("/", 1)[1]
-    assert student.get("/api/v1/me").status_code == 200
+    """PostgreSQL only (the fixtures above run on both): the database goes away under a
+    running app."""
+    name = f"bpq_test_{uuid.uuid4().hex[:12]}"
     with _admin() as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    app.extensions["token_cache"] = auth.token_cache()  # forget the caller's token
-    response = student.get("/api/v1/me")
-    assert response.status_code == 503 and response.json["error"]["code"] == "unavailable"
-    assert "Retry-After" in response.headers
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
+    try:
+        settings = load_settings(
+            {"INSTANCE_PATH": str(tmp_path / "instance"), "DATABASE_URL": _pg_url(name)}
+        )
+        app = create_app(settings)
+        client = app.test_client()
+        with app.app_context():
+            user = auth.create_user("ada@example.org", PASSWORD, auth.Role.student)
+            token = auth.issue_token(user)
+            db.session.commit()
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+        with _admin() as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        app.extensions["token_cache"] = auth.token_cache()  # forget the caller's token
+        response = client.get("/api/v1/me", headers=headers)
+        assert response.status_code == 503 and response.json["error"]["code"] == "unavailable"
+        assert int(response.headers["Retry-After"]) > 0
+        app.extensions["db"].kw["bind"].dispose()
+    finally:
+        with _admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- Idempotency-Key -----------------------------------------------------------------------
