@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from prometheus_client.parser import text_string_to_metric_families
 from flask.testing import FlaskClient
 from servicekit import PASSWORD, Caller, practice_problem
 from sqlalchemy import event, func, select
@@ -25,7 +26,7 @@ from service import auth, pipeline
 from service.app import create_app
 from service.config import Settings, load_settings
 from service.db import db
-from service.models import LoginFailure, Problem, Submission, User
+from service.models import LoginFailure, Problem, Result, Status, Submission, User, utcnow
 
 # --- open redirect -------------------------------------------------------------------------
 
@@ -390,3 +391,49 @@ def test_a_scrape_reads_only_results_it_has_not_counted(
     assert all("results.id >" in s for s in on_results), on_results
 
 
+
+
+def test_running_totals_count_each_result_once(settings: Settings, student: Caller) -> None:
+    """Results settled and fresh, across scrapes: each counted once, with its latency."""
+    app = create_app(replace(settings, metrics_token="m" * 32))
+    client = app.test_client()
+    headers = {"Authorization": "Bearer " + "m" * 32}
+    problem_id, key = _problem(app, student)
+
+    def graded(latency: float, age_seconds: float) -> None:
+        with app.app_context():
+            target = pipeline.target(db.session, problem_id)
+            sid = pipeline.submit(db.session, target, student.user_id, key, utcnow())
+            submission = db.session.get(Submission, sid)
+            submission.status, submission.graded_at = Status.graded, utcnow()
+            db.session.add(
+                Result(submission=submission, score=1.0, parts={}, latency_seconds=latency,
+                       created_at=utcnow() - timedelta(seconds=age_seconds))
+            )
+            db.session.commit()
+
+    def scrape() -> tuple[float, float, float]:
+        text = client.get("/metrics", headers=headers).get_data(as_text=True)
+        samples = {
+            (s.name, s.labels.get("le")): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+        return (
+            samples[("backprop_quiz_grading_latency_seconds_count", None)],
+            samples[("backprop_quiz_grading_latency_seconds_bucket", "0.1")],
+            samples[("backprop_quiz_grading_latency_seconds_sum", None)],
+        )
+
+    graded(0.05, age_seconds=3600)  # settled
+    graded(2.0, age_seconds=0)  # fresh: read again on every scrape until it settles
+    assert scrape() == (2, 1, pytest.approx(2.05))
+    assert scrape() == (2, 1, pytest.approx(2.05))
+    with app.app_context():  # the fresh one settles; one more arrives, already settled
+        for result in db.session.scalars(select(Result)):
+            result.created_at -= timedelta(hours=1)
+        db.session.commit()
+    graded(0.08, age_seconds=7200)
+    graded(400.0, age_seconds=0)
+    assert scrape() == (4, 2, pytest.approx(402.13))
+    assert scrape() == (4, 2, pytest.approx(402.13))
