@@ -18,6 +18,7 @@ import hashlib
 import re
 import secrets
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import bindparam, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import identifiers
 from .caches import Locked
 from .db import db
 from .errors import API_PREFIX, APIError
@@ -70,8 +72,15 @@ def _load_user(session_id: str) -> User | None:
 
 
 def create_user(email: str, password: str, role: Role, name: str = "") -> User:
-    """Add a user with a hashed password to the current session; raise UserError."""
-    email = email.strip().lower()
+    """Add a user with a hashed password to the current session; raise UserError.
+
+    The email and name are normalised and must hold no invisible character (``identifiers``).
+    """
+    try:
+        email = identifiers.clean("email", email, max_length=254).lower()
+        name = identifiers.clean("name", name, max_length=120, required=False)
+    except identifiers.IdentifierError as exc:
+        raise UserError(str(exc)) from None
     if not EMAIL.fullmatch(email):
         raise UserError(f"not an email address: {email!r}")
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -84,7 +93,12 @@ def create_user(email: str, password: str, role: Role, name: str = "") -> User:
 
 
 def find_user(email: str) -> User | None:
-    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    return db.session.scalar(select(User).where(User.email == normal_email(email)))
+
+
+def normal_email(email: str) -> str:
+    """An email as accounts store it (NFKC, lower case); ``create_user`` refuses the rest."""
+    return unicodedata.normalize("NFKC", email).strip().lower()
 
 
 def authenticate(email: str, password: str) -> User | None:

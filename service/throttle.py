@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from .auth import normal_email
 from .config import Settings
 from .models import LoginFailure
 
@@ -39,7 +40,7 @@ class Limited:
 
 
 def account_of(email: str) -> str:
-    return email.strip().lower()[:MAX_ACCOUNT]
+    return normal_email(email)[:MAX_ACCOUNT]
 
 
 def limited(
