@@ -49,7 +49,6 @@ def course_code(value: str, *, field: str = "code", max_length: int = 32) -> str
     if not COURSE_CODE.fullmatch(text):
         raise IdentifierError(
             field,
-            "use ASCII letters and digits, with - _ . / or spaces between them "
-            f"(got {text!r})",
+            f"use ASCII letters and digits, with - _ . / or spaces between them (got {text!r})",
         )
     return text

@@ -58,9 +58,7 @@ def loads(data: str | bytes) -> Any:
     """Parse a request body as strict, bounded JSON; ValueError says what is wrong."""
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        value = json.loads(
-            text, parse_int=_int, parse_float=_float, parse_constant=_constant
-        )
+        value = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
     except UnicodeDecodeError:
         raise ValueError("the body is not UTF-8") from None
     except RecursionError:
@@ -91,6 +89,6 @@ class JsonParser(FlaskParser):
 class IdConverter(IntegerConverter):
     """``<int:...>`` that stops at MAX_ID: a larger id is no route (404), not a database error."""
 
-    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 -- werkzeug's
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)

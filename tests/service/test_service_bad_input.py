@@ -43,8 +43,16 @@ def assert_error_shape(response: Any, status: int) -> dict[str, Any]:
         b'{"answers": {"C": NaN}}',
         b"\xff\xfe not utf-8",
     ],
-    ids=["garbage", "deep", "deep-inside", "long-int", "long-int-answer", "overflow", "nan",
-         "bytes"],
+    ids=[
+        "garbage",
+        "deep",
+        "deep-inside",
+        "long-int",
+        "long-int-answer",
+        "overflow",
+        "nan",
+        "bytes",
+    ],
 )
 def test_a_body_that_is_not_reasonable_json_is_a_400(
     instructor: Caller, method: str, path: str, raw: bytes
@@ -86,7 +94,11 @@ def test_numbers_a_user_sets_are_bounded(instructor: Caller, field: str, value: 
 
 def test_points_in_range_still_work_and_stay_finite(instructor: Caller) -> None:
     course = _course(instructor)
-    body = {"title": "HW", "attempts_allowed": 5, "slots": [{"exercise_type": "loss", "points": 2.5}]}
+    body = {
+        "title": "HW",
+        "attempts_allowed": 5,
+        "slots": [{"exercise_type": "loss", "points": 2.5}],
+    }
     response = instructor.post(f"/api/v1/courses/{course}/assignments", json=body)
     assert response.status_code == 201
     assert response.json["points"] == 2.5 and math.isfinite(response.json["score"])

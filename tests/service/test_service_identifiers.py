@@ -94,8 +94,18 @@ def test_users_create_command_names_the_field(settings: Settings) -> None:
     env = {"INSTANCE_PATH": str(settings.instance_path), "DATABASE_URL": settings.database_url}
     result = CliRunner().invoke(
         main,
-        ["users", "create", "--email", "t@example.org", "--password", PASSWORD,
-         "--role", "instructor", "--name", "Eve\u200bAdmin"],
+        [
+            "users",
+            "create",
+            "--email",
+            "t@example.org",
+            "--password",
+            PASSWORD,
+            "--role",
+            "instructor",
+            "--name",
+            "Eve\u200bAdmin",
+        ],
         env=env,
     )
     assert result.exit_code != 0

@@ -14,12 +14,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from conftest import _admin, _pg_url
 from flask import Flask
-from prometheus_client.parser import text_string_to_metric_families
 from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
 from servicekit import PASSWORD, Caller, practice_problem
 from sqlalchemy import event, func, select
-from conftest import _admin, _pg_url
 from test_pages import csrf_token, log_in
 
 from service import auth, pipeline
@@ -103,9 +103,7 @@ def test_a_new_password_ends_other_sessions(app: Flask, student: Caller) -> None
 @pytest.fixture
 def limited(settings: Settings) -> Flask:
     """An app whose limits are small enough to reach in a test."""
-    app = create_app(
-        replace(settings, login_failures_per_account=3, login_failures_per_address=5)
-    )
+    app = create_app(replace(settings, login_failures_per_account=3, login_failures_per_address=5))
     app.config["TESTING"] = True
     with app.app_context():
         auth.create_user("owner@example.org", PASSWORD, auth.Role.student)
@@ -391,8 +389,6 @@ def test_a_scrape_reads_only_results_it_has_not_counted(
     assert all("results.id >" in s for s in on_results), on_results
 
 
-
-
 def test_running_totals_count_each_result_once(settings: Settings, student: Caller) -> None:
     """Results settled and fresh, across scrapes: each counted once, with its latency."""
     app = create_app(replace(settings, metrics_token="m" * 32))
@@ -407,8 +403,13 @@ def test_running_totals_count_each_result_once(settings: Settings, student: Call
             submission = db.session.get(Submission, sid)
             submission.status, submission.graded_at = Status.graded, utcnow()
             db.session.add(
-                Result(submission=submission, score=1.0, parts={}, latency_seconds=latency,
-                       created_at=utcnow() - timedelta(seconds=age_seconds))
+                Result(
+                    submission=submission,
+                    score=1.0,
+                    parts={},
+                    latency_seconds=latency,
+                    created_at=utcnow() - timedelta(seconds=age_seconds),
+                )
             )
             db.session.commit()
 
