@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from servicekit import Caller
+from test_pages import log_in
 
 JSON_ROUTES = [
     ("POST", "/api/v1/problems"),
@@ -124,5 +125,11 @@ def test_ids_past_a_32_bit_integer_are_404(instructor: Caller, path: str, big: i
 
 
 def test_pages_with_huge_ids_are_404(instructor: Caller) -> None:
-    response = instructor.get(f"/courses/{2**31}/assignments/{2**40}")
-    assert response.status_code in (302, 404)  # pages log in by session: a redirect is fine
+    log_in(instructor.client, instructor.email)  # a signed-in session, as a browser has
+    course = _course(instructor)
+    for path in (
+        f"/courses/{2**31}/assignments/1",
+        f"/courses/{course}/assignments/{2**40}",
+        f"/courses/{course}/assignments/1/problems/{2**63}",
+    ):
+        assert instructor.client.get(path).status_code == 404, path

@@ -438,3 +438,24 @@ def test_running_totals_count_each_result_once(settings: Settings, student: Call
     graded(400.0, age_seconds=0)
     assert scrape() == (4, 2, pytest.approx(402.13))
     assert scrape() == (4, 2, pytest.approx(402.13))
+
+
+def test_without_a_key_submit_makes_no_extra_round_trip(app: Flask, student: Caller) -> None:
+    """One statement on PostgreSQL (a data-modifying CTE), two on SQLite, as before."""
+    problem_id, key = _problem(app, student)
+    assert _submit(student, problem_id, key, None).status_code == 202  # caches warm
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert _submit(student, problem_id, key, None).status_code == 202
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    writes = [s for s in statements if not s.startswith("BEGIN")]
+    assert len(writes) == (1 if engine.dialect.name == "postgresql" else 2), writes
+    assert not any(s.lstrip().startswith("SELECT") for s in writes)
