@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from flask import Flask
 from flask_smorest import Api
 from flask_smorest.spec.plugins import integerconverter2paramschema
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from worker.app import GradingCelery, broker_backlog, make_celery
 from worker.outbox import Outbox
@@ -63,6 +64,11 @@ def create_app(
         OPENAPI_JSON_PATH="openapi.json",
     )
     app.extensions["settings"] = settings
+    if settings.proxy_hops:
+        # Believe only as many forwarding hops as there are proxies we run: a client
+        # could write any X-Forwarded-For itself.
+        n = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.logger.setLevel(logging.getLevelName(settings.log_level))
 
     db.init_app(app, settings.database_url, durable_commits)

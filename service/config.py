@@ -52,6 +52,9 @@ class Settings:
     login_failures_per_address: int = 100
     login_failure_window: int = 900  # seconds
     metrics_token: str | None = None  # bearer token for /metrics; None: /metrics is off
+    # Proxies in front of the app whose X-Forwarded-For/-Proto to believe (0: none), so
+    # that a client's address (login limits) is its own, not the proxy's.
+    proxy_hops: int = 0
 
     @property
     def embedded_broker(self) -> bool:
@@ -82,6 +85,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         login_failures_per_address=_int(env, "LOGIN_FAILURES_PER_ADDRESS", 100, minimum=1),
         login_failure_window=_int(env, "LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1),
         metrics_token=_token(env, "METRICS_TOKEN"),
+        proxy_hops=_int(env, "PROXY_HOPS", 0, minimum=0),
     )
     # The lease must outlive the hard limit, or a slow but live grader loses its claim.
     if settings.soft_time_limit >= settings.hard_time_limit:

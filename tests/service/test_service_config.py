@@ -75,6 +75,7 @@ def test_broker_url_kept_as_given() -> None:
         ("LOGIN_FAILURE_WINDOW_SECONDS", "-1"),
         ("METRICS_TOKEN", "short"),
         ("METRICS_TOKEN", "a token with spaces in it"),
+        ("PROXY_HOPS", "one"),
     ],
 )
 def test_bad_value_names_the_variable(variable: str, value: str) -> None:

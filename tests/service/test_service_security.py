@@ -459,3 +459,24 @@ def test_without_a_key_submit_makes_no_extra_round_trip(app: Flask, student: Cal
     writes = [s for s in statements if not s.startswith("BEGIN")]
     assert len(writes) == (1 if engine.dialect.name == "postgresql" else 2), writes
     assert not any(s.lstrip().startswith("SELECT") for s in writes)
+
+
+def test_behind_a_proxy_the_limit_counts_the_clients_address(settings: Settings) -> None:
+    """With PROXY_HOPS=1 the address is X-Forwarded-For's; without it the header is ignored."""
+    for hops, counted in ((1, "198.51.100.5"), (0, "127.0.0.1")):
+        app = create_app(replace(settings, proxy_hops=hops))
+        app.config["TESTING"] = True
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = "127.0.0.1"  # the proxy
+        response = client.post(
+            "/login",
+            data={"email": "x@example.org", "password": "nope", "csrf_token": csrf_token(client)},
+            headers={"X-Forwarded-For": "198.51.100.5"},
+        )
+        assert response.status_code == 401
+        with app.app_context():
+            addresses = db.session.scalars(
+                select(LoginFailure.address).order_by(LoginFailure.id)
+            ).all()
+            assert addresses[-1] == counted
+        app.extensions["db"].kw["bind"].dispose()
