@@ -149,7 +149,7 @@ def index() -> Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | tuple[str, int] | str:
+def login() -> Response | tuple[str, int, dict[str, str]] | str:
     """The login form (fields labelled Email and Password); CSRF-checked like every form."""
     if request.method == "GET" and current_user.is_authenticated:
         return redirect(_next_page())
