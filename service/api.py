@@ -7,6 +7,7 @@ The OpenAPI document at /api/v1/openapi.json is generated from these views and s
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from collections import Counter, defaultdict
@@ -21,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 import exercises as ex
 
-from . import auth, pipeline, policy, problems
+from . import auth, inputs, pipeline, policy, problems
 from . import schemas as s
 from .db import db
 from .errors import APIError
@@ -44,6 +45,7 @@ from .models import (
 bp = Blueprint(
     "api", __name__, url_prefix="/api/v1", description="backprop-quiz API v1 (CONTRACT §7)"
 )
+bp.ARGUMENTS_PARSER = inputs.JsonParser()  # strict, bounded JSON bodies (before any route)
 
 M = TypeVar("M")
 
@@ -183,6 +185,29 @@ def problem_json(problem: Problem, variant: ex.Variant | None = None) -> dict[st
 
 
 SUBMISSION_CREATE = s.SubmissionCreate()
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces
+
+
+IDEMPOTENCY_KEY_PARAMETER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+    "description": "a retry with the same key and answers returns the same submission "
+    "and uses no attempt",
+}
+
+
+def idempotency_key() -> str | None:
+    """The request's Idempotency-Key header, if any; 400 when it is malformed."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise APIError(
+            400,
+            "invalid_idempotency_key",
+            "the Idempotency-Key header must be 1 to 128 printable ASCII characters, no spaces",
+        )
+    return key
 
 
 @bp.route("/problems/<uuid:problem_id>/submissions")
@@ -194,12 +219,22 @@ class ProblemSubmissions(MethodView):
             422, schema=s.Error, description="answers that cannot be read (no attempt used)"
         ),
         bp.alt_response(409, schema=s.Error, description="no attempt left, or past the due date"),
+        bp.alt_response(
+            400, schema=s.Error, description="a malformed Idempotency-Key, or a body not JSON"
+        ),
+        bp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER]),
         responds(401, 404),
     )
     def post(self, problem_id: uuid.UUID) -> Response:
-        """Submit answers: read now, graded asynchronously; poll the submission for the result."""
+        """Submit answers: read now, graded asynchronously; poll the submission for the result.
+
+        With an ``Idempotency-Key`` header (1 to 128 printable ASCII characters), a retry
+        of the same answers gets the same submission back (202) and uses no attempt; the
+        key reused for other answers or another problem is a 422.
+        """
         received_at = utcnow()
         user = caller()
+        key = idempotency_key()
         answers = read_json(SUBMISSION_CREATE)["answers"]
         try:
             # The hot path: one connection, no Session (see pipeline.Db).
@@ -207,14 +242,26 @@ class ProblemSubmissions(MethodView):
                 problem = pipeline.target(connection, problem_id)
                 if problem is None or not policy.can_submit(user, problem):
                     raise APIError(404, "not_found", "no such problem")
-                submission_id = pipeline.submit(connection, problem, user.id, answers, received_at)
+                if key is None:
+                    accepted = pipeline.Accepted(
+                        pipeline.submit(connection, problem, user.id, answers, received_at),
+                        Status.queued,
+                        replayed=False,
+                    )
+                else:
+                    accepted = pipeline.submit_once(
+                        connection, problem, user.id, answers, received_at, key
+                    )
         except ex.AnswerFormatError as exc:
             raise APIError(422, "invalid_answer", exc.message, parts=exc.parts) from None
         except pipeline.Refused as exc:
             raise refused(exc) from None
-        # Only now, with the row committed, is its id handed on to be published.
-        current_app.extensions["outbox"].put([submission_id])
-        response = jsonify({"id": submission_id, "status": Status.queued.value})
+        except pipeline.KeyReused as exc:
+            raise APIError(422, "idempotency_key_reused", str(exc)) from None
+        if not accepted.replayed:
+            # Only now, with the row committed, is its id handed on to be published.
+            current_app.extensions["outbox"].put([accepted.id])
+        response = jsonify({"id": accepted.id, "status": accepted.status.value})
         response.status_code = 202
         return response
 

@@ -10,12 +10,14 @@ from collections.abc import Sequence
 
 from flask import Flask
 from flask_smorest import Api
+from flask_smorest.spec.plugins import integerconverter2paramschema
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from worker.app import GradingCelery, broker_backlog, make_celery
 from worker.outbox import Outbox
 from worker.pressure import CpuPressure
 
-from . import api, auth, errors, ops, pipeline, schemas, student
+from . import api, auth, errors, inputs, ops, pipeline, schemas, student
 from .config import Settings, load_settings
 from .db import db
 
@@ -42,14 +44,18 @@ def create_app(
     """
     settings = settings or load_settings()
     app = Flask(__name__, instance_path=str(settings.instance_path))
+    # Before any route is added: every <int:...> in a URL stops at an INTEGER column's range.
+    app.url_map.converters["int"] = inputs.IdConverter
     app.config.update(
         # No key means one random per process: fine for workers and tests, not for `serve`.
         SECRET_KEY=settings.secret_key or secrets.token_hex(32),
         MAX_CONTENT_LENGTH=settings.max_content_length,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
-        REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
+        SESSION_COOKIE_SECURE=bool(settings.session_cookie_secure),
+        REMEMBER_COOKIE_SECURE=bool(settings.session_cookie_secure),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,  # valid for the session's life
         API_TITLE="backprop-quiz",
         API_VERSION="v1",
@@ -58,6 +64,11 @@ def create_app(
         OPENAPI_JSON_PATH="openapi.json",
     )
     app.extensions["settings"] = settings
+    if settings.proxy_hops:
+        # Believe only as many forwarding hops as there are proxies we run: a client
+        # could write any X-Forwarded-For itself.
+        n = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.logger.setLevel(logging.getLevelName(settings.log_level))
 
     db.init_app(app, settings.database_url, durable_commits)
@@ -80,6 +91,7 @@ def create_app(
     )
 
     openapi = ServiceApi(app, spec_kwargs={"security": [{"bearer": []}, {"session": []}]})
+    openapi.register_converter(inputs.IdConverter, integerconverter2paramschema)
     openapi.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     openapi.spec.components.security_scheme(
         "session", {"type": "apiKey", "in": "cookie", "name": app.config["SESSION_COOKIE_NAME"]}

@@ -18,6 +18,7 @@ import hashlib
 import re
 import secrets
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,12 +27,14 @@ from cachetools import TTLCache
 from flask import Flask, Request, current_app, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import identifiers
 from .caches import Locked
 from .db import db
 from .errors import API_PREFIX, APIError
+from .inputs import MAX_ID
 from .models import ApiToken, Role, User
 
 TOKEN_PREFIX = "bpq_"
@@ -59,13 +62,25 @@ class UserError(ValueError):
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+def _load_user(session_id: str) -> User | None:
+    """The session's user, if the session was made in the user's current epoch."""
+    user_id, _, epoch = session_id.partition(".")
+    if not (user_id.isdigit() and epoch.isdigit() and int(user_id) <= MAX_ID):
+        return None  # a session from before epochs, or not ours
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.session_epoch == int(epoch) else None
 
 
 def create_user(email: str, password: str, role: Role, name: str = "") -> User:
-    """Add a user with a hashed password to the current session; raise UserError."""
-    email = email.strip().lower()
+    """Add a user with a hashed password to the current session; raise UserError.
+
+    The email and name are normalised and must hold no invisible character (``identifiers``).
+    """
+    try:
+        email = identifiers.clean("email", email, max_length=254).lower()
+        name = identifiers.clean("name", name, max_length=120, required=False)
+    except identifiers.IdentifierError as exc:
+        raise UserError(str(exc)) from None
     if not EMAIL.fullmatch(email):
         raise UserError(f"not an email address: {email!r}")
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -78,7 +93,12 @@ def create_user(email: str, password: str, role: Role, name: str = "") -> User:
 
 
 def find_user(email: str) -> User | None:
-    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    return db.session.scalar(select(User).where(User.email == normal_email(email)))
+
+
+def normal_email(email: str) -> str:
+    """An email as accounts store it (NFKC, lower case); ``create_user`` refuses the rest."""
+    return unicodedata.normalize("NFKC", email).strip().lower()
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -99,7 +119,33 @@ def log_in(email: str, password: str, remember: bool = False) -> User | None:
 
 
 def log_out() -> None:
+    """End the session, on the server too: every cookie of the user's sessions stops working.
+
+    A session is a signed cookie the server keeps nothing of; moving the user's epoch on
+    is what makes a copy of it (or any other device's session) useless. Commits.
+    """
+    user = flask_login.current_user
+    if user.is_authenticated:
+        end_sessions(user)
+        db.session.commit()
     flask_login.logout_user()
+
+
+def end_sessions(user: User) -> None:
+    """Make every session of ``user`` made so far invalid (not committed)."""
+    db.session.execute(
+        update(User).where(User.id == user.id).values(session_epoch=User.session_epoch + 1)
+    )
+    db.session.refresh(user)
+
+
+def set_password(user: User, password: str) -> None:
+    """Give ``user`` a new password and end every session made with the old one; UserError."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = generate_password_hash(password)
+    db.session.flush()
+    end_sessions(user)
 
 
 def issue_token(user: User) -> str:

@@ -44,8 +44,17 @@ class Settings:
     publish_interval: float  # seconds; a web process sends at most one grading task per interval
     visibility_timeout: int  # seconds before Redis hands an unacknowledged task to another worker
     max_content_length: int  # bytes in one request body
-    session_cookie_secure: bool
+    # None: by command (Secure under `serve`, which is behind HTTPS; not for the demo).
+    session_cookie_secure: bool | None
     log_level: str
+    # Failed logins counted over a sliding window, per account and per client address.
+    login_failures_per_account: int = 10
+    login_failures_per_address: int = 100
+    login_failure_window: int = 900  # seconds
+    metrics_token: str | None = None  # bearer token for /metrics; None: /metrics is off
+    # Proxies in front of the app whose X-Forwarded-For/-Proto to believe (0: none), so
+    # that a client's address (login limits) is its own, not the proxy's.
+    proxy_hops: int = 0
 
     @property
     def embedded_broker(self) -> bool:
@@ -70,8 +79,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         publish_interval=_int(env, "PUBLISH_INTERVAL_MS", 40, minimum=0) / 1000,
         visibility_timeout=_int(env, "BROKER_VISIBILITY_TIMEOUT", 3600, minimum=1),
         max_content_length=_int(env, "MAX_CONTENT_LENGTH", 64 * 1024, minimum=1024),
-        session_cookie_secure=_bool(env, "SESSION_COOKIE_SECURE", False),
+        session_cookie_secure=_bool(env, "SESSION_COOKIE_SECURE", None),
         log_level=_choice(env, "LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"}),
+        login_failures_per_account=_int(env, "LOGIN_FAILURES_PER_ACCOUNT", 10, minimum=1),
+        login_failures_per_address=_int(env, "LOGIN_FAILURES_PER_ADDRESS", 100, minimum=1),
+        login_failure_window=_int(env, "LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1),
+        metrics_token=_token(env, "METRICS_TOKEN"),
+        proxy_hops=_int(env, "PROXY_HOPS", 0, minimum=0),
     )
     # The lease must outlive the hard limit, or a slow but live grader loses its claim.
     if settings.soft_time_limit >= settings.hard_time_limit:
@@ -149,6 +163,17 @@ def _secret_key(env: Mapping[str, str]) -> str | None:
     return value
 
 
+def _token(env: Mapping[str, str], name: str) -> str | None:
+    value = _get(env, name)
+    if value is not None and (
+        len(value) < MIN_SECRET_KEY_LENGTH or not re.fullmatch(r"[\x21-\x7e]+", value)
+    ):
+        raise ConfigError(
+            name, f"must be at least {MIN_SECRET_KEY_LENGTH} printable characters, no spaces"
+        )
+    return value
+
+
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
     value = _get(env, name)
     if value is None:
@@ -173,7 +198,7 @@ def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float)
     return number
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+def _bool(env: Mapping[str, str], name: str, default: bool | None) -> bool | None:
     value = _get(env, name)
     if value is None:
         return default

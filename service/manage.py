@@ -161,6 +161,9 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     settings = _settings()
     if settings.secret_key is None:
         _fail("SECRET_KEY: must be set to serve in production (sessions are signed with it)")
+    if settings.session_cookie_secure is None:
+        # Production is served over HTTPS: cookies never travel in clear text.
+        settings = replace(settings, session_cookie_secure=True)
     _log_to_stderr(settings)
 
     class Gunicorn(BaseApplication):  # type: ignore[misc]

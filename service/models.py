@@ -118,6 +118,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Part of every session's user id: logging out or a new password moves it on, which
+    # ends every session made before, copied cookies included.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all")
 
@@ -127,7 +130,22 @@ class User(Base):
     is_anonymous = False
 
     def get_id(self) -> str:
-        return str(self.id)
+        return f"{self.id}.{self.session_epoch}"
+
+
+class LoginFailure(Base):
+    """One failed login, counted for a while against its account and its client address."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_account_failed_at", "account", "failed_at"),
+        Index("ix_login_failures_address_failed_at", "address", "failed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(254))  # the email tried, known or not
+    address: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ApiToken(Base):
@@ -276,6 +294,8 @@ class Submission(Base):
     published_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     graded_at: Mapped[datetime | None]
+    # The client's Idempotency-Key: a retry with it gets this row back, using no attempt.
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
 
     problem: Mapped[Problem] = relationship()
     user: Mapped[User] = relationship()
@@ -291,6 +311,17 @@ Index(
     Submission.queued_at,
     postgresql_where=UNGRADED,
     sqlite_where=UNGRADED,
+)
+
+# One submission per user and key; rows without a key (nearly all) are not in the index.
+HAS_IDEMPOTENCY_KEY = Submission.idempotency_key.is_not(None)
+Index(
+    "uq_submissions_user_id_idempotency_key",
+    Submission.user_id,
+    Submission.idempotency_key,
+    unique=True,
+    postgresql_where=HAS_IDEMPOTENCY_KEY,
+    sqlite_where=HAS_IDEMPOTENCY_KEY,
 )
 
 

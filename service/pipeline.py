@@ -190,6 +190,7 @@ _QUEUED_ROW = {
     "received_at": bindparam("now", type_=UTCDateTime()),
     "queued_at": bindparam("queued", type_=UTCDateTime()),
     "published_at": bindparam("queued", type_=UTCDateTime()),
+    "idempotency_key": bindparam("client_key", type_=String()),
 }
 # On PostgreSQL, taking the attempt and adding the row are one statement (a data-modifying
 # CTE; SQLite has none): one round trip, and the row exists only if the attempt was taken.
@@ -219,12 +220,18 @@ def target(session: Db, problem_id: uuid.UUID) -> Target | None:
 
 
 def submit(
-    session: Db, problem: Target, user_id: int, raw: Any, received_at: datetime
+    session: Db,
+    problem: Target,
+    user_id: int,
+    raw: Any,
+    received_at: datetime,
+    idempotency_key: str | None = None,
 ) -> uuid.UUID:
     """Read ``raw`` answers, use an attempt and add a queued row (not committed); its id.
 
     Raises AnswerFormatError before anything is written, and a Refused: NoAttemptsLeft,
-    PastDue or ProblemGone.
+    PastDue or ProblemGone. With an ``idempotency_key`` the row carries it, and a second
+    row with the same user and key is an IntegrityError (see ``submit_once``).
     """
     ex.parse_answers(problem.variant, raw)
     row = {
@@ -234,6 +241,7 @@ def submit(
         "raw_answers": raw,
         "now": received_at,
         "queued": utcnow(),
+        "client_key": idempotency_key,
     }
     if _dialect(session) == "postgresql":
         attempt = session.execute(_SUBMIT, row).scalar()
@@ -246,6 +254,70 @@ def submit(
     if attempt is None:
         raise _refusal(session, problem, received_at)
     return row["submission_id"]
+
+
+class KeyReused(Exception):
+    """The Idempotency-Key names a submission of other answers, or to another problem."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A submission taken under an Idempotency-Key: new, or the one the key already names."""
+
+    id: uuid.UUID
+    status: Status
+    replayed: bool  # True: taken before, nothing written now
+
+
+_KEYED = select(
+    _submissions.c.id, _submissions.c.problem_id, _submissions.c.answers, _submissions.c.status
+).where(
+    _submissions.c.user_id == bindparam("submitter"),
+    _submissions.c.idempotency_key == bindparam("client_key"),
+)
+
+
+def keyed_submission(session: Db, user_id: int, key: str) -> Any:
+    """The user's submission under this key (id, problem_id, answers, status), or None."""
+    return session.execute(_KEYED, {"submitter": user_id, "client_key": key}).one_or_none()
+
+
+def submit_once(
+    session: Db, problem: Target, user_id: int, raw: Any, received_at: datetime, key: str
+) -> Accepted:
+    """``submit`` under a client's Idempotency-Key: a retry gets the first row back.
+
+    The same key from the same user, on the same problem with the same answers, returns
+    the submission taken first and uses no attempt; the key on anything else raises
+    KeyReused. Two retries racing past the look-up meet at the unique index on
+    (user_id, idempotency_key): the loser's statement fails whole (on PostgreSQL the
+    attempt it took is part of that statement; on SQLite its transaction is rolled
+    back) and it answers with the winner's row.
+    """
+    found = _replayed(session, problem, user_id, raw, key)
+    if found is not None:
+        return found
+    try:
+        submission_id = submit(session, problem, user_id, raw, received_at, key)
+        return Accepted(submission_id, Status.queued, replayed=False)
+    except IntegrityError:
+        session.rollback()
+        found = _replayed(session, problem, user_id, raw, key)
+        if found is None:
+            raise
+        return found
+
+
+def _replayed(session: Db, problem: Target, user_id: int, raw: Any, key: str) -> Accepted | None:
+    row = keyed_submission(session, user_id, key)
+    if row is None:
+        return None
+    if row.problem_id != problem.id or row.answers != raw:
+        raise KeyReused(
+            "this Idempotency-Key was used for another submission (other answers or "
+            "another problem); use a new key for new answers"
+        )
+    return Accepted(row.id, Status(row.status), replayed=True)
 
 
 def _refusal(session: Db, problem: Target, now: datetime) -> Refused:

@@ -3,11 +3,38 @@ what the OpenAPI document is generated from."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
 
 import exercises as ex
 
+from . import identifiers
+
 SEED_RULE = f"seed must be a whole number from 0 to {ex.SEED_MAX}"
+# Bounds on what instructors set: generous for any course, far inside an INTEGER column
+# and a float that prints as a number (1e308 points summed made Infinity, invalid JSON).
+MAX_ATTEMPTS = 1000
+MAX_POINTS = 1000.0
+
+
+class Identifier(fields.String):
+    """A name, title or code people read: NFKC-normalised, no invisible characters."""
+
+    def __init__(self, *, max_length: int, code: bool = False, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.max_length = max_length
+        self.code = code
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        field = self.data_key or attr or "value"
+        try:
+            if self.code:
+                return identifiers.course_code(text, field=field, max_length=self.max_length)
+            return identifiers.clean(field, text, max_length=self.max_length)
+        except identifiers.IdentifierError as exc:
+            raise ValidationError(str(exc)) from None
 
 
 class ErrorBody(Schema):
@@ -135,8 +162,8 @@ class Me(Schema):
 
 
 class CourseCreate(Schema):
-    code = fields.String(required=True, validate=validate.Length(1, 32))
-    title = fields.String(required=True, validate=validate.Length(1, 200))
+    code = Identifier(required=True, max_length=32, code=True)
+    title = Identifier(required=True, max_length=200)
 
 
 class Course(Schema):
@@ -161,13 +188,17 @@ class Enrollment(Schema):
 class SlotCreate(Schema):
     exercise_type = fields.String(required=True)
     difficulty = fields.Integer(load_default=1, validate=validate.OneOf(ex.DIFFICULTIES))
-    points = fields.Float(load_default=1.0, validate=validate.Range(min=0))
+    points = fields.Float(
+        load_default=1.0, allow_nan=False, validate=validate.Range(0, MAX_POINTS)
+    )
 
 
 class AssignmentCreate(Schema):
-    title = fields.String(required=True, validate=validate.Length(1, 200))
+    title = Identifier(required=True, max_length=200)
     mode = fields.String(load_default="homework", validate=validate.OneOf(["homework", "exam"]))
-    attempts_allowed = fields.Integer(load_default=3, validate=validate.Range(min=1))
+    attempts_allowed = fields.Integer(
+        load_default=3, strict=True, validate=validate.Range(1, MAX_ATTEMPTS)
+    )
     due_at = fields.AwareDateTime(load_default=None, allow_none=True)
     slots = fields.List(fields.Nested(SlotCreate), required=True, validate=validate.Length(1, 50))
 

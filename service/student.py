@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import math
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
     Response,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -36,7 +39,7 @@ import exercises as ex
 from exercises.answers import PartFormatError
 from exercises.expressions import MAX_TEXT, parse_expression, to_latex
 
-from . import api, auth, diagram, mathml, pipeline, policy, problems
+from . import api, auth, diagram, mathml, pipeline, policy, problems, throttle
 from .db import db
 from .models import (
     Assignment,
@@ -145,24 +148,60 @@ def index() -> Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | tuple[str, int] | str:
+def login() -> Response | tuple[str, int, dict[str, str]] | str:
     """The login form (fields labelled Email and Password); CSRF-checked like every form."""
     if request.method == "GET" and current_user.is_authenticated:
         return redirect(_next_page())
     email = request.form.get("email", "")
     if request.method == "POST":
-        if auth.log_in(email, request.form.get("password", "")) is not None:
-            return redirect(_next_page())
-        return render_template("login.html", email=email, failed=True), 401
+        return _log_in(email, request.form.get("password", ""))
     return render_template("login.html", email=email, failed=False)
 
 
+def _log_in(email: str, password: str) -> Response | tuple[str, int, dict[str, str]]:
+    """Check the credentials unless too many failures came first (429, not checked)."""
+    settings = current_app.extensions["settings"]
+    address, now = request.remote_addr or "unknown", utcnow()
+    limited = throttle.limited(db.session, settings, email, address, now)
+    if limited is not None:
+        db.session.rollback()
+        page = render_template("login.html", email=email, failed=False, limited=limited)
+        return page, 429, {"Retry-After": str(limited.retry_after)}
+    if auth.log_in(email, password) is not None:
+        throttle.succeeded(db.session, email)
+        db.session.commit()
+        return redirect(_next_page())
+    throttle.failed(db.session, settings, email, address, now)
+    db.session.commit()
+    return render_template("login.html", email=email, failed=True), 401, {}
+
+
 def _next_page() -> str:
-    """Where to go after logging in: a local path from ``next``, else my courses."""
-    target = request.values.get("next", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("student.courses")
+    """Where to go after logging in: a path on this site from ``next``, else my courses."""
+    return safe_next(request.values.get("next", "")) or url_for("student.courses")
+
+
+def safe_next(target: str) -> str | None:
+    """``target`` as a path on this site, or None when it could lead anywhere else.
+
+    Browsers drop tabs and newlines from a URL and read a backslash as a slash, so
+    ``/%09/evil.com`` (a tab) becomes ``//evil.com``, another site. Those characters are
+    removed first (with every other control, format or space character); what is left
+    must be a plain absolute path, with no scheme or host.
+    """
+    cleaned = "".join(
+        ch for ch in target if not unicodedata.category(ch).startswith(("C", "Z"))
+    )
+    parts = urlsplit(cleaned)
+    if (
+        not cleaned.startswith("/")
+        or cleaned.startswith("//")
+        or "\\" in cleaned
+        or parts.scheme
+        or parts.netloc
+    ):
+        return None
+    return cleaned
 
 
 @bp.post("/logout")

@@ -125,7 +125,7 @@ def test_a_bearer_request_neither_reads_nor_sets_a_session_cookie(
 def _session_client(app: Flask, user_id: int) -> FlaskClient:
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
+        session["_user_id"] = f"{user_id}.0"  # the user's first session epoch
         session["_fresh"] = True
     return client
 
@@ -213,4 +213,4 @@ def test_role_choice_is_checked(settings: Settings) -> None:
 def test_users_are_flask_login_users(ctx: None, make_caller: Callable[..., Caller]) -> None:
     caller = make_caller("admin")
     user = db.session.get(User, caller.user_id)
-    assert user.get_id() == str(caller.user_id) and user.is_authenticated
+    assert user.get_id() == f"{caller.user_id}.0" and user.is_authenticated

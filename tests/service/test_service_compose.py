@@ -1,8 +1,10 @@
 """docker-compose.yml is valid, has the production services with health checks, and
-every backprop-quiz command it runs exists with those options."""
+every backprop-quiz command it runs exists with those options; its secrets come from the
+environment, and it refuses to start without them."""
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,56 @@ def test_the_app_is_configured_for_postgres_and_redis() -> None:
         assert env["DATABASE_URL"].startswith("postgresql://")
         assert env["CELERY_BROKER_URL"].startswith("redis://")
         assert "SECRET_KEY" in env
+
+
+SECRETS = ("SECRET_KEY", "POSTGRES_PASSWORD", "REDIS_PASSWORD")
+GIVEN = {"SECRET_KEY": "s" * 64, "POSTGRES_PASSWORD": "pg-secret", "REDIS_PASSWORD": "rd-secret"}
+_VARIABLE = re.compile(r"\$\{(\w+)(?:(:\?|:-)([^}]*))?\}")
+
+
+def interpolate(text: str, env: dict[str, str]) -> dict[str, Any]:
+    """docker compose's ${VAR}, ${VAR:-default} and ${VAR:?error} (what this file uses)."""
+
+    def value(match: re.Match[str]) -> str:
+        name, kind, rest = match.groups()
+        if env.get(name):
+            return env[name]
+        if kind == ":?":
+            raise LookupError(f"{name}: {rest}")
+        return rest if kind == ":-" else ""
+
+    return yaml.safe_load(_VARIABLE.sub(value, text))
+
+
+def test_no_secret_is_written_in_the_file() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "quiz:quiz@" not in text and "POSTGRES_PASSWORD: quiz" not in text
+    services = interpolate(text, GIVEN)["services"]
+    for name in ("web", "worker", "migrate"):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"] == "postgresql://quiz:pg-secret@postgres:5432/quiz"
+        assert env["CELERY_BROKER_URL"] == "redis://:rd-secret@redis:6379/0"
+        assert env["SECRET_KEY"] == GIVEN["SECRET_KEY"]
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == "pg-secret"
+
+
+@pytest.mark.parametrize("missing", SECRETS)
+def test_compose_refuses_to_start_without_each_secret(missing: str) -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    env = {k: v for k, v in GIVEN.items() if k != missing}
+    with pytest.raises(LookupError, match=missing):
+        interpolate(text, env)
+    with pytest.raises(LookupError, match=missing):
+        interpolate(text, {**env, missing: ""})  # set but empty is refused too
+
+
+def test_redis_requires_the_password_and_its_health_check_sends_it() -> None:
+    redis = interpolate((ROOT / "docker-compose.yml").read_text(), GIVEN)["services"]["redis"]
+    command = redis["command"]
+    assert command[command.index("--requirepass") + 1] == "rd-secret"
+    # redis-cli reads REDISCLI_AUTH, so the check's command line holds no password.
+    assert redis["environment"]["REDISCLI_AUTH"] == "rd-secret"
+    assert "rd-secret" not in " ".join(redis["healthcheck"]["test"])
 
 
 def _commands() -> list[tuple[str, list[str]]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -69,6 +70,12 @@ def test_broker_url_kept_as_given() -> None:
         ("PUBLISH_INTERVAL_MS", "0.5"),
         ("SESSION_COOKIE_SECURE", "maybe"),
         ("LOG_LEVEL", "LOUD"),
+        ("LOGIN_FAILURES_PER_ACCOUNT", "0"),
+        ("LOGIN_FAILURES_PER_ADDRESS", "many"),
+        ("LOGIN_FAILURE_WINDOW_SECONDS", "-1"),
+        ("METRICS_TOKEN", "short"),
+        ("METRICS_TOKEN", "a token with spaces in it"),
+        ("PROXY_HOPS", "one"),
     ],
 )
 def test_bad_value_names_the_variable(variable: str, value: str) -> None:
@@ -106,3 +113,42 @@ def test_worker_refuses_the_embedded_broker(tmp_path: Path) -> None:
     )
     assert result.exit_code != 0
     assert "CELERY_BROKER_URL" in result.output
+
+
+def _served_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> Any:
+    """The Flask app ``serve`` would hand gunicorn (gunicorn itself is not started)."""
+    from gunicorn.app.base import BaseApplication
+
+    built = []
+    monkeypatch.setattr(BaseApplication, "run", lambda self: built.append(self.load()))
+    monkeypatch.setattr("service.app.settle", lambda: None)  # no gc.freeze in tests
+    base = {"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "k" * 32}
+    result = CliRunner().invoke(main, ["serve"], env={**base, **env})
+    assert result.exit_code == 0, result.output
+    return built[0]
+
+
+def test_serve_sets_secure_http_only_same_site_cookies(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    app = _served_app(monkeypatch, tmp_path)
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["REMEMBER_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    cookie = app.test_client().get("/login", base_url="https://quiz.example").headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_serve_keeps_an_explicit_insecure_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    app = _served_app(monkeypatch, tmp_path, SESSION_COOKIE_SECURE="false")
+    assert app.config["SESSION_COOKIE_SECURE"] is False
+
+
+def test_the_demo_default_is_not_secure(tmp_path: Path) -> None:
+    from service.app import create_app
+
+    app = create_app(load_settings({"INSTANCE_PATH": str(tmp_path)}))
+    assert app.config["SESSION_COOKIE_SECURE"] is False  # the demo runs on plain http

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from servicekit import practice_problem
-from sqlalchemy import func, inspect, select
+from sqlalchemy import Engine, MetaData, Table, func, insert, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -22,11 +23,8 @@ from service.models import (
     Assignment,
     Base,
     Course,
-    Mode,
     Problem,
-    Role,
     Slot,
-    Status,
     Submission,
     User,
     utcnow,
@@ -96,31 +94,53 @@ def test_submissions_are_laid_out_for_grading_rewrites(database_url: str) -> Non
         assert options.get("postgresql_with") == {"fillfactor": "80"}
 
 
+def tables_as_migrated(engine: Engine, *models: type[Base]) -> tuple[Table, ...]:
+    """The models' tables cut to the columns the database has now: rows written at an older
+    revision through these (columns were added since)."""
+    present = MetaData()
+    present.reflect(engine)
+    old = MetaData()
+    return tuple(
+        Table(
+            model.__tablename__,
+            old,
+            *(c._copy() for c in model.__table__.columns
+              if c.name in present.tables[model.__tablename__].c),
+        )
+        for model in models
+    )
+
+
 def test_0002_upgrades_a_database_with_submissions_in_play(database_url: str) -> None:
     command.downgrade(alembic_config(database_url), "0001")
     engine = make_engine(database_url, poolclass=NullPool)
     long_ago = utcnow() - timedelta(hours=1)
-    with Session(engine) as session:
-        student = User(email="s@example.org", password_hash="-", role=Role.student)
-        problem = practice_problem(3, owner=student, attempts_used=2)
-
-        def submission(attempt: int, status: Status) -> Submission:
-            return Submission(
-                problem=problem,
-                user=student,
-                attempt=attempt,
-                answers=problem.variant["key"],
-                status=status,
-                received_at=long_ago,
-                queued_at=long_ago,
-                published_at=long_ago,
-                graded_at=long_ago if status == Status.graded else None,
+    users, problems, submissions = tables_as_migrated(engine, User, Problem, Submission)
+    problem = practice_problem(3)
+    with engine.begin() as connection:
+        student_id = connection.execute(
+            insert(users).returning(users.c.id),
+            {"email": "s@example.org", "name": "", "password_hash": "-", "role": "student",
+             "created_at": long_ago},
+        ).scalar_one()
+        problem_id = uuid.uuid4()
+        connection.execute(
+            insert(problems),
+            {"id": problem_id, "type": problem.type, "type_version": problem.type_version,
+             "seed": 3, "difficulty": 1, "variant": problem.variant, "owner_id": student_id,
+             "attempts_allowed": None, "attempts_used": 2,
+             "created_at": long_ago},
+        )
+        waiting_id = uuid.uuid4()
+        for attempt, status, sid in ((1, "queued", waiting_id), (2, "graded", uuid.uuid4())):
+            connection.execute(
+                insert(submissions),
+                {"id": sid, "problem_id": problem_id, "user_id": student_id,
+                 "attempt": attempt, "answers": problem.variant["key"], "status": status,
+                 "tries": 0, "received_at": long_ago, "queued_at": long_ago,
+                 "published_at": long_ago,
+                 "graded_at": long_ago if status == "graded" else None},
             )
-
-        waiting, done = submission(1, Status.queued), submission(2, Status.graded)
-        session.add_all([waiting, done])
-        session.commit()
-        waiting_id = waiting.id
 
     upgrade(database_url)
     assert schema_diff(database_url) == []
@@ -137,21 +157,47 @@ def test_0003_clears_the_public_seed_of_graded_rows_and_keeps_every_variant(
     number): after the upgrade, the same variants; the graded row's seed column is empty."""
     command.downgrade(alembic_config(database_url), "0002")
     engine = make_engine(database_url, poolclass=NullPool)
-    with Session(engine) as session:
-        student = User(email="s@example.org", password_hash="-", role=Role.student)
-        course = Course(code="C1", title="Course")
-        slot = Slot(position=1, exercise_type="weight-gradient")
-        session.add(Assignment(course=course, title="A", mode=Mode.homework,
-                               attempts_allowed=3, slots=[slot]))
-        graded = practice_problem(123456789, owner=student, slot=slot)
-        graded.attempts_allowed = 3
-        practice = practice_problem(7, owner=student)
-        attempt = Submission(problem=graded, user=student, attempt=1, answers={},
-                             status=Status.queued, received_at=utcnow(), queued_at=utcnow())
-        session.add_all([graded, practice, attempt])
-        session.commit()
-        before = {p.id: (p.seed, p.variant) for p in (graded, practice)}
-        graded_id, practice_id = graded.id, practice.id
+    users, courses, assignments, slots, problems, submissions = tables_as_migrated(
+        engine, User, Course, Assignment, Slot, Problem, Submission)
+    graded, practice = practice_problem(123456789), practice_problem(7)
+    now = utcnow()
+    with engine.begin() as connection:
+        student_id = connection.execute(
+            insert(users).returning(users.c.id),
+            {"email": "s@example.org", "name": "", "password_hash": "-", "role": "student",
+             "created_at": now},
+        ).scalar_one()
+        course_id = connection.execute(
+            insert(courses).returning(courses.c.id),
+            {"code": "C1", "title": "Course", "created_at": now},
+        ).scalar_one()
+        assignment_id = connection.execute(
+            insert(assignments).returning(assignments.c.id),
+            {"course_id": course_id, "title": "A", "mode": "homework", "attempts_allowed": 3,
+             "created_at": now},
+        ).scalar_one()
+        slot_id = connection.execute(
+            insert(slots).returning(slots.c.id),
+            {"assignment_id": assignment_id, "position": 1, "exercise_type": "weight-gradient",
+             "difficulty": 1, "points": 1.0},
+        ).scalar_one()
+        graded_id, practice_id = uuid.uuid4(), uuid.uuid4()
+        for pid, problem, slot, allowed in ((graded_id, graded, slot_id, 3),
+                                            (practice_id, practice, None, None)):
+            connection.execute(
+                insert(problems),
+                {"id": pid, "type": problem.type, "type_version": problem.type_version,
+                 "seed": problem.seed, "difficulty": problem.difficulty,
+                 "variant": problem.variant, "owner_id": student_id, "slot_id": slot,
+                 "attempts_allowed": allowed, "attempts_used": 1, "created_at": now},
+            )
+        connection.execute(
+            insert(submissions),
+            {"id": uuid.uuid4(), "problem_id": graded_id, "user_id": student_id, "attempt": 1,
+             "answers": {}, "status": "queued", "tries": 0, "received_at": now,
+             "queued_at": now},
+        )
+    before = {graded_id: (graded.seed, graded.variant), practice_id: (7, practice.variant)}
 
     upgrade(database_url)
     assert schema_diff(database_url) == []

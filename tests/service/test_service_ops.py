@@ -46,8 +46,16 @@ def test_healthz_with_the_database_down_is_503(settings: Settings, tmp_path: Pat
     assert response.json["status"] == "failing" and response.json["database"].startswith("down")
 
 
+METRICS_TOKEN = "metrics-token-0123456789"
+
+
 def _metrics(app: Flask) -> dict[str, dict[tuple, float]]:
-    text = app.test_client().get("/metrics").get_data(as_text=True)
+    app.extensions["settings"] = replace(app.extensions["settings"], metrics_token=METRICS_TOKEN)
+    response = app.test_client().get(
+        "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
     out: dict[str, dict[tuple, float]] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
