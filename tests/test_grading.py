@@ -133,5 +133,5 @@ def test_a_column_written_explicitly_as_a_row_is_refused_saying_a_column_is_want
 def test_a_transposed_matrix_typed_with_a_transpose_mark_scores_full():
     v = ex.generate("weight-gradient", 7, 1)
     k = _key(v)
-    text = "[" + "; ".join(" ".join(repr(x) for x in column) for column in k.T) + "]'"
+    text = "[" + "; ".join(" ".join(repr(float(x)) for x in column) for column in k.T) + "]'"
     assert _grade(v, text).score == 1.0
