@@ -98,7 +98,9 @@ def _column_key(v: ex.Variant, name: str) -> list[str]:
 
 @pytest.mark.parametrize("seed", range(10))
 @pytest.mark.parametrize(
-    "form", ["[{}]", "[{}]'", "[{}]ᵀ", "{}"], ids=["brackets", "transposed", "superscript-T", "bare"]
+    "form",
+    ["[{}]", "[{}]'", "[{}]ᵀ", "{}"],
+    ids=["brackets", "transposed", "superscript-T", "bare"],
 )
 @pytest.mark.parametrize("separator", [", ", " "])
 def test_a_right_column_typed_as_a_row_of_text_scores_full(seed, form, separator):
