@@ -4,6 +4,7 @@ scrolls inside its own box at phone width, and the network diagram's weights are
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,9 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
+import exercises as ex
 from browserkit import DESKTOP, PHONE, Demo, key_of, log_in
+from service import diagram
 
 pytestmark = pytest.mark.browser
 
@@ -178,3 +181,112 @@ def test_the_worked_solution_scrolls_in_its_own_box_at_phone_width(
                  if v["id"] == "scrollable-region-focusable"]
     assert focusable == [], results.generate_report()
     context.close()
+
+
+CSS = Path(__file__).resolve().parents[2] / "service" / "static" / "site.css"
+MEASURE = """() => [...document.querySelectorAll("svg.network")].map((svg) => ({
+  weights: [...svg.querySelectorAll("text.weight")].map((t) => {
+    const b = t.getBBox();
+    // The rotation about the label's own point (x, y), from its transform attribute.
+    const angle = Number(/rotate\\(([-\\d.]+)/.exec(t.getAttribute("transform"))[1]);
+    return {text: t.textContent, box: [b.x, b.y, b.width, b.height], angle,
+            at: [Number(t.getAttribute("x")), Number(t.getAttribute("y"))]};
+  }),
+  others: [...svg.querySelectorAll("circle, text.bias, text.side, text.node-label")]
+    .map((e) => { const b = e.getBBox(); return [b.x, b.y, b.width, b.height]; }),
+  lines: [...svg.querySelectorAll("line.edge")].map((l) =>
+    ["x1", "y1", "x2", "y2"].map((a) => Number(l.getAttribute(a)))),
+  title: svg.querySelector("title").textContent,
+}))"""
+HALO = 2.0  # the white stroke around each weight (site.css: stroke-width 4px)
+
+
+def corners(box: list[float], angle: float, about: list[float], grow: float) -> list[tuple]:
+    """The corners of a text's box as drawn: grown by the halo, turned about its point."""
+    x, y, w, h = box[0] - grow, box[1] - grow, box[2] + 2 * grow, box[3] + 2 * grow
+    a = math.radians(angle)
+    cx, cy = about
+    return [(cx + (px - cx) * math.cos(a) - (py - cy) * math.sin(a),
+             cy + (px - cx) * math.sin(a) + (py - cy) * math.cos(a))
+            for px, py in ((x, y), (x + w, y), (x + w, y + h), (x, y + h))]
+
+
+def separated(p: list[tuple], q: list[tuple]) -> bool:
+    """Two convex polygons do not intersect (some edge normal separates them)."""
+    for poly in (p, q):
+        for k in range(len(poly)):
+            (x0, y0), (x1, y1) = poly[k], poly[(k + 1) % len(poly)]
+            n = (y0 - y1, x1 - x0)
+            a = [n[0] * x + n[1] * y for x, y in p]
+            b = [n[0] * x + n[1] * y for x, y in q]
+            if max(a) <= min(b) or max(b) <= min(a):
+                return True
+    return False
+
+
+def crossings(lines: list[list[float]]) -> list[tuple]:
+    points = []
+    for k, (x1, y1, x2, y2) in enumerate(lines):
+        for x3, y3, x4, y4 in lines[k + 1:]:
+            den = (x1 - x2) * (y3 - y4) - (y1 - y2) * (x3 - x4)
+            if den == 0:
+                continue
+            t = ((x1 - x3) * (y3 - y4) - (y1 - y3) * (x3 - x4)) / den
+            u = ((x1 - x3) * (y1 - y2) - (y1 - y3) * (x1 - x2)) / den
+            if 0 < t < 1 and 0 < u < 1:
+                points.append((x1 + t * (x2 - x1), y1 + t * (y2 - y1)))
+    return points
+
+
+def assert_legible(drawing: dict[str, Any], network: dict[str, Any]) -> None:
+    """Every weight drawn once, on no other weight, neuron, bias or crossing of edges; and
+    every weight and bias named in the text alternative."""
+    weights = drawing["weights"]
+    expected = sorted(str(w).strip() if isinstance(w, str) else (f"{w:.4g}" if isinstance(
+        w, float) else str(w)) for layer in network["layers"] for row in layer["W"] for w in row)
+    assert sorted(w["text"] for w in weights) == expected
+    boxes = [corners(w["box"], w["angle"], w["at"], HALO) for w in weights]
+    for k, box in enumerate(boxes):
+        for other in boxes[k + 1:]:
+            assert separated(box, other), "two weight labels overlap"
+        for x, y, w, h in drawing["others"]:
+            rect = [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
+            assert separated(box, rect), f"{weights[k]['text']} covers a neuron or a label"
+        for cx, cy in crossings(drawing["lines"]):
+            dot = [(cx - 1, cy - 1), (cx + 1, cy - 1), (cx + 1, cy + 1), (cx - 1, cy + 1)]
+            assert separated(box, dot), f"{weights[k]['text']} sits on a crossing"
+    for layer in network["layers"]:
+        for row in layer["W"]:
+            for w in row:
+                assert f"= {diagram.number(w)}" in drawing["title"]
+        for (b,) in layer["b"]:
+            assert f"= {diagram.number(b)}" in drawing["title"]
+
+
+def test_no_weight_label_overlaps_in_any_diagram(page: Page) -> None:
+    """Every network of the catalogue over a sample of seeds, measured with the real font."""
+    networks = [v.network for t in ex.catalogue() for d in ex.DIFFICULTIES for seed in range(8)
+                if (v := ex.generate(t.id, seed, d)).network]
+    html = "".join(str(diagram.svg(n)) for n in networks)
+    page.set_content(f"<style>{CSS.read_text()}</style><main>{html}</main>")
+    drawings = page.evaluate(MEASURE)
+    assert len(drawings) == len(networks)
+    for drawing, network in zip(drawings, networks, strict=True):
+        assert_legible(drawing, network)
+
+
+def test_the_diagram_of_a_2_3_2_net_is_legible(page: Page, demo: Demo, screenshots: Path) -> None:
+    log_in(page, demo)
+    page.goto(practice_url(demo, 0, TYPE, 3))
+    figure = page.locator("figure.diagram")
+    expect(figure.locator("svg.network")).to_be_visible()
+    [drawing] = page.evaluate(MEASURE)
+    network = page.request.get(
+        demo.url + page.locator("#answer-form").get_attribute("data-submit-url")
+        .removesuffix("/submissions")).json()["network"]
+    sizes = [len(network["x"])] + [len(layer["W"]) for layer in network["layers"]]
+    assert sizes == [2, 3, 2]
+    assert_legible(drawing, network)
+    expect(page.get_by_role("img", name=re.compile("Network diagram"))).to_have_accessible_name(
+        re.compile(r"w₁₁ = .*w₂₃ = "))
+    figure.screenshot(path=screenshots / "diagram-2-3-2.png")
