@@ -33,7 +33,7 @@ def cell(page: Page, i: int, j: int) -> Any:
 
 
 def test_an_unreadable_answer_leaves_no_mark_of_the_earlier_result(page: Page, demo: Demo) -> None:
-    seed = 8
+    seed = 21  # seeds of its own: the walk expects its seeds unanswered
     key = key_of(TYPE, seed)[PART]
     transposed = [list(column) for column in zip(*key, strict=True)]
     log_in(page, demo)
@@ -62,7 +62,7 @@ def test_an_unreadable_answer_leaves_no_mark_of_the_earlier_result(page: Page, d
 def test_submit_without_javascript_shows_the_result_on_the_same_problem(
     browser: Browser, demo: Demo, screenshots: Path
 ) -> None:
-    seed = 7
+    seed = 22
     key = key_of(TYPE, seed)[PART]
     context = browser.new_context(viewport=DESKTOP, java_script_enabled=False)
     page = context.new_page()
