@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from browserkit import DESKTOP, PHONE, Demo, key_of, log_in
 from playwright.sync_api import Browser, Page, expect
 
 import exercises as ex
-from browserkit import DESKTOP, PHONE, Demo, key_of, log_in
 from service import diagram
 
 pytestmark = pytest.mark.browser

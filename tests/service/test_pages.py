@@ -405,7 +405,7 @@ def form_post(client: FlaskClient, problem_id: uuid.UUID, fields: dict[str, str]
               page: str) -> Any:
     """Post the problem page's form as a browser without JavaScript does."""
     html = client.get(page).get_data(as_text=True)
-    action = re.search(r'<form[^>]*id="answer-form"[^>]*>', html, re.S)
+    action = re.search(r'<form[^>]*id="answer-form"[^>]*>', html, re.DOTALL)
     assert action and 'method="post"' in action.group(0), "the form posts without a script"
     target = re.search(r'action="([^"]+)"', action.group(0)).group(1)
     return client.post(target, data={"csrf_token": csrf_token(client, page), **fields})
