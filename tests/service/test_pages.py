@@ -481,3 +481,33 @@ def test_the_form_post_needs_its_csrf_token(app: Flask, browser: FlaskClient) ->
     problem_id = practice_problem(app, browser, seed=7)
     response = browser.post(f"/problems/{problem_id}/answers", data=grid_fields("dC_dW", [[1]]))
     assert response.status_code == 400
+
+
+def test_without_javascript_an_assignment_problem_comes_back_to_its_page_until_no_attempt_left(
+    app: Flask, make_caller: Callable[..., Caller]
+) -> None:
+    teacher, student = make_caller("instructor"), make_caller("student")
+    cid = teacher.post("/api/v1/courses", json={"code": "NJ", "title": "No script"}).json["id"]
+    teacher.post(f"/api/v1/courses/{cid}/roster", json={"email": student.email})
+    aid = teacher.post(
+        f"/api/v1/courses/{cid}/assignments",
+        json={"title": "HW", "attempts_allowed": 1,
+              "slots": [{"exercise_type": "weight-gradient"}]},
+    ).json["id"]
+    log_in(student.client, student.email)
+    log_in(teacher.client, teacher.email)
+    page = student.client.get(f"/courses/{cid}/assignments/{aid}/problems/1").headers["Location"]
+    problem_id = uuid.UUID(page.rsplit("/", 1)[1])
+    fields = grid_fields("dC_dW", [[1, 2], [3, 4]])
+
+    # The teacher sees the page but may not answer for the student.
+    assert form_post(teacher.client, problem_id, fields, page).status_code == 404
+
+    response = form_post(student.client, problem_id, fields, page)
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith(f"{page}?submission=")
+    refused = form_post(student.client, problem_id, fields, page)
+    assert refused.status_code == 409
+    assert "Not sent" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Problem, problem_id).attempts_used == 1
