@@ -13,7 +13,13 @@ Accepted forms:
   (``[1, 2]`` is 2×1), a bare number (1×1), or text in the MATLAB/Octave way, where commas
   or spaces separate the entries of a row and semicolons or newlines separate rows
   (``"[1 2; 3 4]"``, ``"1, 2; 3, 4"``, ``"[1 2]"`` is 1×2), or nested brackets of rows
-  (``"[[1, 2], [3, 4]]"``, also NumPy's printout).
+  (``"[[1, 2], [3, 4]]"``, also NumPy's printout); a transpose mark (``'`` or ``ᵀ``) after
+  the closing bracket transposes (``"[1 2]'"`` is 2×1).
+
+Orientation: given the part's shape, a vector whose form leaves its orientation open (a flat
+JSON list, or one row of text without brackets of rows or a transpose mark: ``"[1, 2]"``,
+``"1 2"``) is read in the part's orientation; a vector written explicitly the other way
+round (``"[1; 2]"`` where a row is wanted) is refused with a message saying which way.
 
 Everything is bounded so a hostile answer costs microseconds: number text up to
 ``MAX_NUMBER_TEXT`` characters, matrix text up to ``MAX_MATRIX_TEXT`` characters, at most
@@ -35,7 +41,9 @@ MAX_ENTRIES = 4096
 MAX_MATRIX_TEXT = 20_000
 
 # Characters students paste from typeset maths that mean plain ASCII ones.
-_ASCII = str.maketrans({"\u2212": "-", "\u2013": "-", "\u00a0": " "})
+_ASCII = str.maketrans(
+    {"\u2212": "-", "\u2013": "-", "\u00a0": " ", "\u2019": "'", "\u2032": "'"}
+)
 # The decimal/scientific subset of numbers.py's grammar: float() reads these exactly rounded,
 # as float(Fraction(text)) would, without the cost of a Fraction.
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?")
@@ -43,6 +51,8 @@ _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
 _ROW_BREAK = re.compile(r"[;\n]")
 _BRACKETED_ROW = re.compile(r"\[([^\[\]]*)\]")
 _ENTRY_BREAK = re.compile(r"[ ,]")
+# Transpose marks, longest first: MATLAB's ' and .', the typeset ᵀ, and ^T.
+_TRANSPOSE_MARKS = (".'", "'", "ᵀ", "^T")
 
 
 class PartFormatError(ValueError):
@@ -93,23 +103,53 @@ def read_number(value: object) -> float:
     raise PartFormatError(f"expected a number, got {_json_kind(value)}")
 
 
-def read_matrix(value: object) -> np.ndarray:
+def read_matrix(value: object, shape: tuple[int, int] | None = None) -> np.ndarray:
     """A 2-D float64 array from JSON rows, a flat list (a column), a number (1×1) or text.
+
+    With ``shape``, the part's own, a vector is read in the part's orientation where the
+    answer leaves it open, and refused (``PartFormatError`` saying which way) where it is
+    written explicitly the other way round at the right length.
 
     >>> read_matrix([[1, "1/4"], [0, -2]]).tolist(), read_matrix([1, 2]).shape
     ([[1.0, 0.25], [0.0, -2.0]], (2, 1))
-    >>> read_matrix("[1 2; 3 4]").tolist(), read_matrix("[1, 2]").shape
-    ([[1.0, 2.0], [3.0, 4.0]], (1, 2))
+    >>> read_matrix("[1 2; 3 4]").tolist(), read_matrix("[1, 2]").shape, read_matrix("[1 2]'").shape
+    ([[1.0, 2.0], [3.0, 4.0]], (1, 2), (2, 1))
+    >>> read_matrix("[1, 2]", shape=(2, 1)).shape
+    (2, 1)
     """
     if isinstance(value, list):
-        return _matrix_from_json(value)
-    if isinstance(value, str):
-        return _matrix_from_text(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # Rows of lists say their orientation; a flat list does not.
+        matrix, oriented = _matrix_from_json(value), bool(value) and isinstance(value[0], list)
+    elif isinstance(value, str):
+        matrix, oriented = _matrix_from_text(value)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
         return np.array([[read_number(value)]], dtype=np.float64)
-    raise PartFormatError(
-        f"expected a matrix such as [[1, 2], [3, 4]], got {_json_kind(value)}"
-    )
+    else:
+        raise PartFormatError(
+            f"expected a matrix such as [[1, 2], [3, 4]], got {_json_kind(value)}"
+        )
+    if shape is None or not (_is_vector(shape) and _is_vector(matrix.shape)):
+        return matrix
+    column = shape[1] == 1
+    if not oriented:
+        return matrix.reshape((-1, 1) if column else (1, -1))
+    if matrix.shape != shape and matrix.size == max(shape):
+        n = matrix.size
+        if column:
+            raise PartFormatError(
+                f"a column is wanted here ({n}×1), but this is a row (1×{n}): separate the "
+                "entries with ';' as in [1; 2], or transpose the row with ' as in [1 2]'"
+            )
+        raise PartFormatError(
+            f"a row is wanted here (1×{n}), but this is a column ({n}×1): separate the "
+            "entries with commas or spaces as in [1, 2], or transpose the column with ' "
+            "as in [1; 2]'"
+        )
+    return matrix
+
+
+def _is_vector(shape: tuple[int, ...]) -> bool:
+    return len(shape) == 2 and min(shape) == 1 and max(shape) > 1
 
 
 def read_scalar(value: object) -> float:
@@ -246,17 +286,33 @@ def _entry(value: object, i: int, j: int) -> float:
         raise PartFormatError(f"row {i + 1}, column {j + 1}: {exc}") from None
 
 
-def _matrix_from_text(text: str) -> np.ndarray:
+def _matrix_from_text(text: str) -> tuple[np.ndarray, bool]:
+    """The matrix, and whether the text says its orientation (rows, brackets of rows, ')."""
     if len(text) > MAX_MATRIX_TEXT:
         raise PartFormatError(f"the matrix text is longer than {MAX_MATRIX_TEXT} characters")
     s = text.translate(_ASCII).strip()
     if not s:
         raise PartFormatError("empty answer")
+    transposed = False
+    mark = next((m for m in _TRANSPOSE_MARKS if s.endswith(m)), None)
+    if mark is not None:
+        s, transposed = s[: -len(mark)].rstrip(), True
+        if s.endswith(_TRANSPOSE_MARKS):
+            raise PartFormatError("write at most one transpose mark, as in [1 2]'")
+        if not (s.startswith("[") and s.endswith("]")):
+            raise PartFormatError(
+                "put the matrix in brackets before the transpose mark, as in [1 2]'"
+            )
+    if "'" in s or "ᵀ" in s:
+        raise PartFormatError("a transpose mark (' or ᵀ) goes right after the closing ']'")
+    oriented = transposed
     if s.startswith("["):
         if not s.endswith("]"):
             raise PartFormatError("a '[' is not closed: end the matrix with ']'")
         inner = s[1:-1]
-        lines = _bracketed_rows(inner) if "[" in inner or "]" in inner else _plain_rows(inner)
+        nested = "[" in inner or "]" in inner
+        oriented = oriented or nested
+        lines = _bracketed_rows(inner) if nested else _plain_rows(inner)
     elif "[" in s or "]" in s:
         raise PartFormatError("the brackets do not match: write [1 2; 3 4] or [[1, 2], [3, 4]]")
     else:
@@ -270,7 +326,8 @@ def _matrix_from_text(text: str) -> np.ndarray:
     for i, row in enumerate(rows):
         if len(row) != width:
             raise PartFormatError(f"row {i + 1} has {_entries(len(row))} but row 1 has {width}")
-    return np.array(rows, dtype=np.float64)
+    matrix = np.array(rows, dtype=np.float64)
+    return (matrix.T if transposed else matrix), oriented or len(rows) > 1
 
 
 def _plain_rows(text: str) -> list[str]:

@@ -90,7 +90,7 @@ def parse_answers(variant: Variant, raw: object) -> Answers:
             problems[part.name] = "no answer given"
             continue
         try:
-            values[part.name] = _read(part, raw[part.name])
+            values[part.name] = _read(part, raw[part.name], variant.key_values[part.name])
         except PartFormatError as exc:
             problems[part.name] = str(exc)
     if problems:
@@ -100,9 +100,11 @@ def parse_answers(variant: Variant, raw: object) -> Answers:
     return Answers(values)
 
 
-def _read(part: Part, value: object) -> Any:
+def _read(part: Part, value: object, key: Any) -> Any:
     if part.kind == "matrix":
-        return read_matrix(value)
+        # The key's shape only orients a vector the answer leaves open, or names the way
+        # round a vector written explicitly the other way should be (answers.read_matrix).
+        return read_matrix(value, shape=np.shape(key))
     if part.kind == "scalar":
         return read_scalar(value)
     if part.kind == "choice":

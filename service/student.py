@@ -3,8 +3,10 @@
 Server-rendered with Jinja; the maths is MathML made on the server (``mathml``), the
 network an inline SVG (``diagram``). A problem page answers through API v1 itself
 (``static/problem.js`` posts to ``/api/v1/problems/<id>/submissions`` and polls
-``/api/v1/submissions/<id>``), so there is one submission and grading path. Every page
-asks ``policy`` before it shows an object; what the caller may not see is a 404.
+``/api/v1/submissions/<id>``), so there is one submission and grading path; with
+JavaScript off the same form posts to ``submit_form``, which takes the same path
+(``pipeline.submit``) and comes back to the page the form was on. Every page asks
+``policy`` before it shows an object; what the caller may not see is a 404.
 """
 
 from __future__ import annotations
@@ -382,7 +384,8 @@ class Choice:
 
 @dataclass(frozen=True)
 class PartView:
-    """One answer box, prefilled with the caller's last answer when it fits the box."""
+    """One answer box, prefilled with the caller's last answer when it fits the box; with
+    the reason it could not be read, or the marks of the result shown, if any."""
 
     name: str
     kind: str
@@ -391,6 +394,10 @@ class PartView:
     symbols: tuple[str, ...] = ()
     cells: list[list[str]] = field(default_factory=lambda: [[""]])
     value: str = ""
+    error: str = ""
+    correct: bool | None = None  # None: no result shown
+    carried_forward: bool = False
+    entries: list[list[bool]] | None = None
 
 
 @dataclass(frozen=True)
@@ -416,11 +423,22 @@ def _readable_problem(problem_id: uuid.UUID) -> Problem:
     return problem
 
 
-def _problem_page(problem: Problem) -> str:
+def _problem_page(
+    problem: Problem,
+    given: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    notice: str | None = None,
+) -> str:
+    """The problem page; after a form posted without JavaScript, with the answers as
+    ``given``, each unreadable part's reason in ``errors`` and a ``notice`` in the status
+    region, or (``?submission=<id>``) with that submission's result there and in the grid."""
     user, now = _user(), utcnow()
     variant = pipeline.parsed_variant(problem.id, problem.variant)
     submissions = _submissions(problem)
-    last = submissions[0].answers if submissions else {}
+    last = given if given is not None else (submissions[0].answers if submissions else {})
+    shown = None if notice else _shown_submission(submissions)
+    graded = (shown.result.parts if shown is not None and shown.status == Status.graded
+              and shown.result is not None else {})
     slot = problem.slot
     assignment = slot.assignment if slot is not None else None
     closed = bool(assignment and assignment.due_at is not None and now > assignment.due_at)
@@ -430,7 +448,10 @@ def _problem_page(problem: Problem) -> str:
         problem=problem,
         variant=variant,
         exercise=ex.get_type(variant.type),
-        parts=[_part_view(p, last.get(p.name)) for p in variant.parts],
+        parts=[
+            _part_view(p, last.get(p.name), (errors or {}).get(p.name, ""), graded.get(p.name))
+            for p in variant.parts
+        ],
         diagram=diagram.svg(variant.network) if variant.network else None,
         slot=slot,
         assignment=assignment,
@@ -443,7 +464,91 @@ def _problem_page(problem: Problem) -> str:
         solution_rule=_solution_rule(problem),
         difficulties=ex.DIFFICULTIES,
         seed=variant.seed if policy.can_see_seed(user, problem) else None,
+        notice=notice,
+        shown=_result_view(shown, variant) if shown is not None else None,
     )
+
+
+def _shown_submission(submissions: list[Submission]) -> Submission | None:
+    """The submission named by ``?submission=`` (where a form posted without JavaScript
+    comes back to), if it is one of this problem's."""
+    wanted = request.args.get("submission", "")
+    return next((s for s in submissions if str(s.id) == wanted), None)
+
+
+@bp.post("/problems/<uuid:problem_id>/answers")
+@login_required
+def submit_form(problem_id: uuid.UUID) -> Response | tuple[str, int]:
+    """Submit from the problem page with JavaScript off: the answers read, the attempt taken
+    and the row queued exactly as API v1 does, then back (303) to the page the form was on,
+    which shows the result. Answers that cannot be read come back with their reasons and
+    use no attempt; a changed grid shape comes back reshaped, nothing graded."""
+    problem = _readable_problem(problem_id)
+    user = _user()
+    if not policy.can_submit(user, problem):
+        raise _no_such("problem")
+    variant = pipeline.parsed_variant(problem.id, problem.variant)
+    answers, reshaped = _posted_answers(variant)
+    if reshaped:
+        notice = (
+            f"The grid of {', '.join(reshaped)} now has the rows and columns you set: fill it "
+            "in and submit again. Nothing was graded and no attempt was used."
+        )
+        return _problem_page(problem, given=answers, notice=notice), 200
+    received_at = utcnow()
+    db.session.commit()  # end the page's read before the submit's own connection writes
+    try:
+        with pipeline.connect(db.engine) as connection:
+            target = pipeline.target(connection, problem_id)
+            if target is None:
+                raise _no_such("problem")
+            submission_id = pipeline.submit(connection, target, user.id, answers, received_at)
+    except ex.AnswerFormatError as exc:
+        notice = "Nothing was graded and no attempt was used: fix the answers marked below."
+        return _problem_page(problem, given=answers, errors=exc.parts, notice=notice), 422
+    except pipeline.Refused as exc:
+        return _problem_page(problem, given=answers, notice=f"Not sent: {exc}."), 409
+    current_app.extensions["outbox"].put([submission_id])
+    if problem.slot_id is None:  # practice: back to its own address (CONTRACT §8)
+        target_url = url_for(
+            "student.practice", type_id=variant.type, seed=variant.seed,
+            difficulty=variant.difficulty, submission=submission_id,
+        )
+    else:
+        target_url = url_for(
+            "student.problem", problem_id=problem.id, submission=submission_id
+        )
+    return redirect(target_url, 303)
+
+
+def _posted_answers(variant: ex.Variant) -> tuple[dict[str, Any], list[str]]:
+    """The answers of the page's form as its script would send them, and the matrix parts
+    whose rows and columns were changed (those come back reshaped, keeping their cells)."""
+    form = request.form
+    answers: dict[str, Any] = {}
+    reshaped: list[str] = []
+    for part in variant.parts:
+        name = part.name
+        if part.kind != "matrix":
+            answers[name] = form.get(name, "")
+            continue
+        rows = next(i for i in range(MAX_GRID + 1) if f"{name}.{i + 1}.1" not in form)
+        cols = next(j for j in range(MAX_GRID + 1) if f"{name}.1.{j + 1}" not in form)
+        grid = [[form.get(f"{name}.{i}.{j}", "").strip() for j in range(1, cols + 1)]
+                for i in range(1, rows + 1)] or [[""]]
+        want = (_form_size(f"{name}.rows", len(grid)), _form_size(f"{name}.cols", len(grid[0])))
+        if want != (len(grid), len(grid[0])):
+            reshaped.append(name)
+            grid = [[grid[i][j] if i < len(grid) and j < len(grid[0]) else ""
+                     for j in range(want[1])] for i in range(want[0])]
+        answers[name] = grid
+    return answers, reshaped
+
+
+def _form_size(field_name: str, default: int) -> int:
+    """A grid's rows or columns from the form; anything but 1 to MAX_GRID keeps the grid's."""
+    raw = request.form.get(field_name, "").strip()
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_GRID else default
 
 
 def _submissions(problem: Problem) -> list[Submission]:
@@ -463,14 +568,26 @@ def _solution_rule(problem: Problem) -> str:
     return "The worked solution opens once you solve the problem or use every attempt."
 
 
-def _part_view(part: ex.Part, last: Any) -> PartView:
+def _part_view(
+    part: ex.Part, last: Any, error: str = "", graded: dict[str, Any] | None = None
+) -> PartView:
     label = mathml.text(part.label)
+    marks: dict[str, Any] = {"error": error}
+    if graded is not None:
+        marks.update(correct=bool(graded.get("correct")),
+                     carried_forward=bool(graded.get("carried_forward")))
     if part.kind == "matrix":
-        return PartView(part.name, part.kind, label, cells=_grid(last))
+        cells = _grid(last)
+        entries = graded.get("entries") if graded is not None else None
+        if entries is not None and (len(entries), len(entries[0])) != (len(cells), len(cells[0])):
+            entries = None  # marks only where they fit the cells shown
+        return PartView(part.name, part.kind, label, cells=cells, entries=entries, **marks)
     if part.kind == "choice":
         choices = [Choice(o.id, mathml.text(o.label)) for o in part.options]
-        return PartView(part.name, part.kind, label, choices=choices, value=_plain(last))
-    return PartView(part.name, part.kind, label, symbols=part.symbols, value=_plain(last))
+        return PartView(part.name, part.kind, label, choices=choices, value=_plain(last), **marks)
+    return PartView(
+        part.name, part.kind, label, symbols=part.symbols, value=_plain(last), **marks
+    )
 
 
 def _plain(value: Any) -> str:

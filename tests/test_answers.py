@@ -364,3 +364,75 @@ def test_any_json_value_is_read_or_refused_with_a_reason(raw: object) -> None:
             assert str(exc)
         else:
             assert isinstance(value, (float, str, np.ndarray))
+
+
+# -- orientation and the transpose mark (issue 12, item 5) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("[1 2; 3 4]'", [[1.0, 3.0], [2.0, 4.0]]),
+        ("[1 2; 3 4]ᵀ", [[1.0, 3.0], [2.0, 4.0]]),
+        ("[1 2; 3 4]\u2019", [[1.0, 3.0], [2.0, 4.0]]),  # a phone's curly apostrophe
+        ("[[1, 2], [3, 4]]'", [[1.0, 3.0], [2.0, 4.0]]),
+        ("[1 2]'", [[1.0], [2.0]]),
+        ("[1; 2]'", [[1.0, 2.0]]),
+        (" [1, -1/2] ' ", [[1.0], [-0.5]]),
+    ],
+)
+def test_a_transpose_mark_parses(raw: str, expected: list[list[float]]) -> None:
+    assert read_matrix(raw).tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [("[1 2]''", "one transpose mark"), ("[1' 2]", "after the closing"), ("1 2'", "brackets")],
+)
+def test_a_misplaced_transpose_mark_is_named(raw: str, reason: str) -> None:
+    with pytest.raises(PartFormatError) as info:
+        read_matrix(raw)
+    assert reason in str(info.value)
+
+
+COLUMN, ROW = (2, 1), (1, 2)
+
+
+@pytest.mark.parametrize("raw", ["[1, 2]", "[1 2]", "1, 2", "[1; 2]", "[1 2]'", [1, 2], [[1], [2]]])
+def test_a_vector_is_read_as_the_column_the_part_asks_for(raw: object) -> None:
+    assert read_matrix(raw, shape=COLUMN).tolist() == [[1.0], [2.0]]
+
+
+@pytest.mark.parametrize("raw", ["[1, 2]", "[1 2]", "1 2", "[1; 2]'", [1, 2], [[1, 2]]])
+def test_a_vector_is_read_as_the_row_the_part_asks_for(raw: object) -> None:
+    assert read_matrix(raw, shape=ROW).tolist() == [[1.0, 2.0]]
+
+
+@pytest.mark.parametrize(
+    ("raw", "shape", "wanted"),
+    [
+        ("[1; 2]'", COLUMN, "a column is wanted here (2×1)"),
+        ("[[1, 2]]", COLUMN, "a column is wanted here (2×1)"),
+        ("[1; 2]", ROW, "a row is wanted here (1×2)"),
+        ("[1 2]'", ROW, "a row is wanted here (1×2)"),
+    ],
+)
+def test_a_vector_written_the_other_way_round_is_refused_saying_which_way(
+    raw: str, shape: tuple[int, int], wanted: str
+) -> None:
+    with pytest.raises(PartFormatError) as info:
+        read_matrix(raw, shape=shape)
+    assert wanted in str(info.value)
+
+
+def test_a_vector_of_another_length_keeps_the_parts_orientation() -> None:
+    # The shape message then compares like with like: 3×1 against 2×1.
+    assert read_matrix("[1, 2, 3]", shape=COLUMN).shape == (3, 1)
+    assert read_matrix([1, 2, 3], shape=ROW).shape == (1, 3)
+    assert read_matrix("[1; 2; 3]", shape=ROW).shape == (3, 1)  # explicit, and not 2 long
+
+
+def test_a_matrix_part_reads_vectors_as_before() -> None:
+    assert read_matrix("[1, 2]", shape=(2, 2)).shape == (1, 2)
+    assert read_matrix([1, 2], shape=(2, 2)).shape == (2, 1)
+    assert read_matrix("[1 2; 3 4]'", shape=(2, 2)).tolist() == [[1.0, 3.0], [2.0, 4.0]]

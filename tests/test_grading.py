@@ -84,3 +84,56 @@ def test_unknown_and_missing_parts_are_named():
         ex.parse_answers(v, {"dC_dw": [[1]]})
     assert set(err.value.parts) == {"dC_dw", "dC_dW"}
     assert err.value.parts["dC_dW"] == "no answer given"
+
+
+# -- a vector typed as text is read in the part's orientation (issue 12, item 5) -----------
+
+
+def _column_key(v: ex.Variant, name: str) -> list[str]:
+    """The key of a column part as the student would type its entries (decimals)."""
+    column = [[float(Fraction(str(c))) for c in row] for row in v.key[name]]
+    assert all(len(row) == 1 for row in column) and len(column) >= 2, "a column part"
+    return [repr(row[0]) for row in column]
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize(
+    "form",
+    ["[{}]", "[{}]'", "[{}]ᵀ", "{}"],
+    ids=["brackets", "transposed", "superscript-T", "bare"],
+)
+@pytest.mark.parametrize("separator", [", ", " "])
+def test_a_right_column_typed_as_a_row_of_text_scores_full(seed, form, separator):
+    v = ex.generate("delta", seed, 1)
+    entries = _column_key(v, "delta")
+    text = form.format(separator.join(entries))
+    if form == "{}" and separator == " ":
+        text = "[" + text + "]'"
+    graded = ex.grade(v, ex.parse_answers(v, {"delta": text}))
+    assert graded.parts["delta"].score == 1.0, text
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_every_way_to_write_a_column_agrees(seed):
+    v = ex.generate("bias-gradient", seed, 2)
+    entries = _column_key(v, "dC_db")
+    forms = ["[" + "; ".join(entries) + "]", "[" + ", ".join(entries) + "]",
+             "[" + " ".join(entries) + "]'", entries, [[e] for e in entries]]
+    for form in forms:
+        assert ex.grade(v, ex.parse_answers(v, {"dC_db": form})).score == 1.0, form
+
+
+def test_a_column_written_explicitly_as_a_row_is_refused_saying_a_column_is_wanted():
+    v = ex.generate("delta", 7, 1)
+    entries = _column_key(v, "delta")
+    for text in ("[" + "; ".join(entries) + "]'", "[[" + ", ".join(entries) + "]]"):
+        with pytest.raises(ex.AnswerFormatError) as err:
+            ex.parse_answers(v, {"delta": text})
+        assert "a column is wanted here (2×1)" in err.value.parts["delta"]
+
+
+def test_a_transposed_matrix_typed_with_a_transpose_mark_scores_full():
+    v = ex.generate("weight-gradient", 7, 1)
+    k = _key(v)
+    text = "[" + "; ".join(" ".join(repr(float(x)) for x in column) for column in k.T) + "]'"
+    assert _grade(v, text).score == 1.0

@@ -53,6 +53,26 @@
     return { submission, panel };
   }
 
+  // A formula wider than its box scrolls inside it (site.css); one that does is made a
+  // named region reachable with Tab, so it can be scrolled from the keyboard too.
+  function markScrollingFormulas() {
+    for (const box of document.querySelectorAll(".formula")) {
+      if (box.scrollWidth > box.clientWidth + 1) {
+        box.tabIndex = 0;
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", "Formula (scrolls sideways)");
+      } else if (box.getAttribute("role") === "region") {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+      }
+    }
+  }
+  // A closed <details> lays nothing out, so measure when it opens and when the width changes.
+  document.addEventListener("toggle", markScrollingFormulas, true);
+  window.addEventListener("resize", markScrollingFormulas);
+  markScrollingFormulas();
+
   // The submission page: a result still grading fills itself in.
   if (!form) {
     if (status && status.dataset.poll === "yes") {
@@ -81,6 +101,7 @@
     cell.setAttribute("autocapitalize", "off");
     cell.dataset.row = String(i);
     cell.dataset.col = String(j);
+    cell.name = `${name}.${i}.${j}`;
     cell.setAttribute("aria-label", `${name} row ${i} column ${j}`);
     cell.setAttribute("aria-describedby", `error-${name}`);
     cell.value = value;
@@ -277,7 +298,9 @@
     busy = true;
     const button = form.querySelector("#submit");
     button.disabled = true;
-    parts.forEach((part) => setError(part, ""));
+    // The earlier result's marks go now: whatever this submission turns out to be (unread,
+    // refused, failed), they no longer describe the answers in the grid.
+    parts.forEach((part) => { setError(part, ""); clearMarks(part); });
     say("grading", "Checking your answers…");
     try {
       const response = await fetch(form.dataset.submitUrl, {
@@ -318,6 +341,7 @@
       setAttempts(panel.attempts, panel.attempts_left);
       if (panel.solution && !document.getElementById("solution")) {
         document.getElementById("solution-slot").innerHTML = panel.solution;
+        markScrollingFormulas();
       }
     } catch (error) {
       say("alert", `Something went wrong (${error.message}). Your answers are kept: try again.`);

@@ -396,3 +396,118 @@ def test_carried_forward_credit_is_marked(app: Flask, browser: FlaskClient) -> N
     assert "75%" in result and "Sign flip" in result
     assert result.count("carried-forward credit") == 1
     assert "from your own earlier answers" in result
+
+
+# --- Submit with JavaScript off (issue 12, item 7) -----------------------------------------
+
+
+def form_post(client: FlaskClient, problem_id: uuid.UUID, fields: dict[str, str],
+              page: str) -> Any:
+    """Post the problem page's form as a browser without JavaScript does."""
+    html = client.get(page).get_data(as_text=True)
+    action = re.search(r'<form[^>]*id="answer-form"[^>]*>', html, re.DOTALL)
+    assert action and 'method="post"' in action.group(0), "the form posts without a script"
+    target = re.search(r'action="([^"]+)"', action.group(0)).group(1)
+    return client.post(target, data={"csrf_token": csrf_token(client, page), **fields})
+
+
+def grid_fields(name: str, rows: list[list[Any]]) -> dict[str, str]:
+    fields = {f"{name}.rows": str(len(rows)), f"{name}.cols": str(len(rows[0]))}
+    for i, row in enumerate(rows, start=1):
+        for j, value in enumerate(row, start=1):
+            fields[f"{name}.{i}.{j}"] = str(value)
+    return fields
+
+
+def test_submit_without_javascript_comes_back_to_the_practice_page_with_the_result(
+    app: Flask, browser: FlaskClient
+) -> None:
+    page = "/practice/weight-gradient?seed=7&difficulty=1"
+    problem_id = practice_problem(app, browser, seed=7)
+    key = key_of(app, problem_id)["dC_dW"]
+    response = form_post(browser, problem_id, grid_fields("dC_dW", key), page)
+    assert response.status_code == 303
+    location = response.headers["Location"]
+    assert location.startswith(page + "&submission="), location  # the same problem, same seed
+    grade_queued(app)
+    html = browser.get(location).get_data(as_text=True)
+    start = html.index('id="status"')
+    status = html[start:html.index("</form>", start)]
+    assert "100%" in status
+    assert 'http-equiv="refresh"' not in html  # graded: no more reloading
+    assert html.count("cell-right") == 4 and "cell-wrong" not in html  # marks in the grid
+
+
+def test_without_javascript_a_pending_result_reloads_until_graded(
+    app: Flask, browser: FlaskClient
+) -> None:
+    page = "/practice/weight-gradient?seed=7&difficulty=1"
+    problem_id = practice_problem(app, browser, seed=7)
+    response = form_post(browser, problem_id, grid_fields("dC_dW", [[1, 2], [3, 4]]), page)
+    html = browser.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'http-equiv="refresh"' in html and "Grading" in html
+
+
+def test_without_javascript_unreadable_answers_come_back_with_reasons_and_no_attempt(
+    app: Flask, browser: FlaskClient
+) -> None:
+    page = "/practice/weight-gradient?seed=7&difficulty=1"
+    problem_id = practice_problem(app, browser, seed=7)
+    response = form_post(browser, problem_id, grid_fields("dC_dW", [["1/", 2], [3, 4]]), page)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "no attempt was used" in html and "row 1, column 1" in html
+    assert 'value="1/"' in html  # the answer as typed stays in its cell
+    with app.app_context():
+        assert db.session.get(Problem, problem_id).attempts_used == 0
+
+
+def test_without_javascript_a_new_grid_shape_reshapes_the_grid_and_grades_nothing(
+    app: Flask, browser: FlaskClient
+) -> None:
+    page = "/practice/weight-gradient?seed=7&difficulty=1"
+    problem_id = practice_problem(app, browser, seed=7)
+    fields = {**grid_fields("dC_dW", [[5]]), "dC_dW.rows": "2", "dC_dW.cols": "3"}
+    response = form_post(browser, problem_id, fields, page)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'aria-label="dC_dW row 2 column 3"' in html and "Nothing was graded" in html
+    assert re.search(r'value="5"[^>]*aria-label="dC_dW row 1 column 1"', html)
+    with app.app_context():
+        assert db.session.get(Problem, problem_id).attempts_used == 0
+
+
+def test_the_form_post_needs_its_csrf_token(app: Flask, browser: FlaskClient) -> None:
+    problem_id = practice_problem(app, browser, seed=7)
+    response = browser.post(f"/problems/{problem_id}/answers", data=grid_fields("dC_dW", [[1]]))
+    assert response.status_code == 400
+
+
+def test_without_javascript_an_assignment_problem_comes_back_to_its_page_until_no_attempt_left(
+    app: Flask, make_caller: Callable[..., Caller]
+) -> None:
+    teacher, student = make_caller("instructor"), make_caller("student")
+    cid = teacher.post("/api/v1/courses", json={"code": "NJ", "title": "No script"}).json["id"]
+    teacher.post(f"/api/v1/courses/{cid}/roster", json={"email": student.email})
+    aid = teacher.post(
+        f"/api/v1/courses/{cid}/assignments",
+        json={"title": "HW", "attempts_allowed": 1,
+              "slots": [{"exercise_type": "weight-gradient"}]},
+    ).json["id"]
+    log_in(student.client, student.email)
+    log_in(teacher.client, teacher.email)
+    page = student.client.get(f"/courses/{cid}/assignments/{aid}/problems/1").headers["Location"]
+    problem_id = uuid.UUID(page.rsplit("/", 1)[1])
+    fields = grid_fields("dC_dW", [[1, 2], [3, 4]])
+
+    # The teacher sees the page but may not answer for the student.
+    assert form_post(teacher.client, problem_id, fields, page).status_code == 404
+
+    response = form_post(student.client, problem_id, fields, page)
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith(f"{page}?submission=")
+    refused = form_post(student.client, problem_id, fields, page)
+    assert refused.status_code == 409
+    assert "Not sent" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Problem, problem_id).attempts_used == 1

@@ -116,3 +116,18 @@ def test_due_text() -> None:
     assert due_text(now + timedelta(hours=1), now) == "due in 1 hour"
     assert due_text(now + timedelta(hours=21), now) == "due in 21 hours"
     assert re.fullmatch(r"was due 3 days ago", due_text(now - timedelta(days=3), now))
+
+
+def test_the_diagrams_text_alternative_lists_every_weight_and_bias() -> None:
+    two_layers = dict(NETWORK, y=[[1]], layers=[
+        NETWORK["layers"][0],
+        {"W": [["3/4", -5, 0.125]], "b": [["-7/8"]], "activation": "sigmoid"},
+    ])
+    root = ElementTree.fromstring(diagram.svg(two_layers))
+    title = root.find("{http://www.w3.org/2000/svg}title").text
+    for name, value in [("w₁₁", "-2"), ("w₁₂", "1"), ("w₂₁", "1"), ("w₂₂", "1"), ("w₃₁", "0.25"),
+                        ("w₃₂", "<b>"), ("b₁", "-1"), ("b₂", "1"), ("b₃", "0")]:
+        assert f"{name} = {value}" in title.split("Layer 2")[0].split("Layer 1")[1]
+    layer2 = title.split("Layer 2")[1]
+    for text in ("w₁₁ = 3/4", "w₁₂ = -5", "w₁₃ = 0.125", "b₁ = -7/8"):
+        assert text in layer2
