@@ -50,6 +50,9 @@ from ..solution import Step
 from . import draw, text
 
 PIECEWISE_LINEAR = ("relu", "leaky_relu")
+# Difficulty 1 has one example, where a ReLU unit below zero is dead (output and gradient
+# row 0): the leaky ReLU keeps the unit below zero, where a dropped σ' shows, alive.
+ONE_EXAMPLE_RECTIFIERS = ("leaky_relu",)
 SMOOTH = ("sigmoid", "tanh")
 SQUARED_LOSSES = ("half_sse", "mse")
 # Keep sigmoid/tanh inputs inside the generic health check (a in (0.02, 0.98), |tanh| <= 0.96).
@@ -124,6 +127,7 @@ class _TwoLayer(ExerciseType):
             raise Degenerate("W2 is symmetric: W2 and W2ᵀ send back the same error")
         setup = Setup(replace(net, layers=tuple(layers)))
         if difficulty == 1:
+            draw.alive(setup.network)
             largest = max(np.max(np.abs(v)) for v in self.extract(setup, setup.plain).values())
             if largest > HAND_LIMIT:
                 raise Degenerate(f"a key entry of {largest:g} is too large to work by hand")
@@ -254,7 +258,8 @@ class HiddenGradient(_TwoLayer):
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:
-            acts = (draw.pick(rng, PIECEWISE_LINEAR), draw.pick(rng, ("identity", "leaky_relu")))
+            acts = (draw.pick(rng, ONE_EXAMPLE_RECTIFIERS),
+                    draw.pick(rng, ("identity", *ONE_EXAMPLE_RECTIFIERS)))
             return self._draw_net(rng, 1, (2, 2, 2), acts, "half_sse", 1)
         if difficulty == 2:
             acts = (draw.pick(rng, SMOOTH), draw.pick(rng, SMOOTH))
@@ -346,7 +351,7 @@ class BackpropStory(_TwoLayer):
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:
-            acts = (draw.pick(rng, PIECEWISE_LINEAR), draw.pick(rng, PIECEWISE_LINEAR))
+            acts = (draw.pick(rng, ONE_EXAMPLE_RECTIFIERS), draw.pick(rng, ONE_EXAMPLE_RECTIFIERS))
             setup = self._draw_net(rng, 1, (2, 2, 2), acts, "half_sse", 1)
         elif difficulty == 2:
             setup = self._draw_net(rng, 2, (2, 2, 2), ("sigmoid", "sigmoid"),
