@@ -152,8 +152,10 @@ class Loss(ExerciseType):
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         # Piecewise-linear outputs at every difficulty: the prompt shows the prediction a,
         # and it must be shown exactly (a rounded sigmoid output would move C).
-        # Two outputs, so forgetting mse's 1/n is exactly the factor of two.
-        acts = ("identity", *(ONE_EXAMPLE_RECTIFIERS if difficulty == 1 else PIECEWISE_LINEAR))
+        # Two outputs, so forgetting mse's 1/n is exactly the factor of two. At difficulty 1
+        # the identity: a ReLU below zero would be a dead unit, and a leaky one's tenths,
+        # squared and halved, make C a number of 200ths.
+        acts = ("identity",) if difficulty == 1 else ("identity",) + PIECEWISE_LINEAR
         # A batch of 3, not 2: summing two examples would look exactly like a factor of two.
         net = _net(rng, 2, 2, acts, 3 if difficulty == 3 else 1, difficulty)
         # The cost is the answer: at difficulty 1 one a student works out by hand.

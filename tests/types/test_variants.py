@@ -8,6 +8,7 @@ pass written here in numpy, not the engine's, for the dead units and the costs.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from fractions import Fraction
 from typing import Any
@@ -173,3 +174,84 @@ def test_difficulty_one_costs_and_keys_stay_in_hand_range(type_id: str) -> None:
         for s in range(1000, 3000):
             C, _ = backprop(E.generate(type_id, s, 1).network)
             assert C < HAND_COST, (s, C)
+
+
+# --- concept-check: the drawn numbers and the right option ------------------------------------
+
+_NUMBER = re.compile(r"(-?\d+(?:\.\d+)?)(?: \\times 10\^\{(-?\d+)\})?")
+
+
+def label_numbers(label: str) -> np.ndarray:
+    """The numbers of an option's LaTeX label as a matrix: rows split at "\\\\", entries
+    at "&" ("1.2 \\times 10^{-3}" read as one number)."""
+    rows = [[float(m) * 10 ** int(e or 0) for m, e in _NUMBER.findall(row)]
+            for row in label.split("\\\\")]
+    return np.array(rows, dtype=np.float64)
+
+
+def _f(values: Any) -> np.ndarray:
+    return np.array([_number(v) for v in np.ravel(values)], dtype=np.float64)
+
+
+def _sig(z: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-z))
+
+
+def _col(v: np.ndarray) -> np.ndarray:
+    return v.reshape(-1, 1)
+
+
+def right_answer(template: str, v: dict[str, Any]) -> np.ndarray:
+    """Each numeric question's answer, worked here from its drawn numbers, in its shape."""
+    if template == "outer-product":
+        return np.outer(_f(v["delta"]), _f(v["x"]))
+    if template == "update-step":  # a row of two weights
+        return (_f(v["w"]) - _number(v["eta"]) * _f(v["g"])).reshape(1, -1)
+    if template == "loss-value":
+        return np.array([[0.5 * np.sum((_f(v["a"]) - _f(v["y"])) ** 2)]])
+    if template == "loss-gradient":
+        return _col(_f(v["a"]) - _f(v["y"]))
+    if template == "delta-values":
+        a, y = _f(v["a"]), _f(v["y"])
+        return _col((a - y) * a * (1 - a))
+    if template == "neuron-gradient":
+        a, y = _number(v["a"]), _number(v["y"])
+        return _col((a - y) * a * (1 - a) * _f(v["x"]))
+    if template == "sigmoid-slopes":
+        s = _sig(_f(v["z"]))
+        return _col(s * (1 - s))
+    if template == "send-back-values":
+        return _col(_f(v["W2"]).reshape(3, 3).T @ _f(v["delta2"]))
+    if template == "hidden-delta-values":
+        a1 = _f(v["a1"])
+        return _col((_f(v["W2"]).reshape(2, 2).T @ _f(v["delta2"])) * a1 * (1 - a1))
+    if template == "hidden-weight-values":
+        return np.outer(_f(v["delta1"]), _f(v["x"]))
+    if template == "batch-mean":  # one neuron: a row
+        return _f(v["D"]).reshape(1, 3) @ _f(v["X"]).reshape(2, 3).T / 3
+    raise AssertionError(f"no independent answer for {template}")
+
+
+def test_label_numbers_reads_matrices_and_powers_of_ten() -> None:
+    got = label_numbers(r"$\begin{bmatrix} 0.3333 & -2 \\ 1.5 \times 10^{-3} & 4 \end{bmatrix}$")
+    assert got == pytest.approx(np.array([[0.3333, -2], [0.0015, 4]]))
+    assert label_numbers("$-0.25$") == pytest.approx(np.array([[-0.25]]))
+
+
+@pytest.mark.parametrize("difficulty", DIFFICULTIES)
+def test_concept_questions_right_option_is_the_worked_answer(difficulty: int) -> None:
+    """Over drawn concept questions: the key's option shows the answer worked here from the
+    question's own numbers (4 significant figures), and no wrong option shows it too."""
+    for seed in range(300):
+        v = E.generate("concept-check", seed, difficulty)
+        params = dict(v.params)
+        want = right_answer(params.pop("template"), params)
+        (part,) = v.parts
+        labels = {o.id: label_numbers(o.label) for o in part.options}
+        got = labels[v.key["choice"]]
+        assert got.shape == want.shape and np.allclose(got, want, rtol=1e-3, atol=0), (
+            seed, v.params)
+        for option, numbers in labels.items():
+            if option != v.key["choice"]:
+                same = numbers.shape == want.shape and np.allclose(numbers, want, rtol=1e-3)
+                assert not same, (seed, option)
