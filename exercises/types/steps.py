@@ -538,7 +538,8 @@ class ChainRule(ExerciseType):
         return tuple(tags)
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
-        # One neuron with two inputs; the question names the weight w_j of the larger input
+        # One neuron with two inputs. At difficulty 1 every input is a nonzero integer and
+        # the question names either weight; above, it names the weight w_j of the larger input
         # (a small x_j would shrink every product to where mistakes look like rounding).
         if difficulty == 1:
             return Setup(_leaky_neuron(rng), {"input": int(rng.integers(2)) + 1})
