@@ -167,7 +167,7 @@ def test_difficulty_one_costs_and_keys_stay_in_hand_range(type_id: str) -> None:
         C, _ = backprop(v.network)
         assert C < HAND_COST or not asks_cost, (s, C)
         for p in v.parts:
-            if p.kind in ("matrix", "scalar"):
+            if p.kind in ("matrix", "scalar") and p.name != "C":  # the cost: bound above
                 key = np.abs(np.asarray(v.key_values[p.name], dtype=np.float64))
                 assert np.max(key) <= HAND_ENTRY, (s, p.name, np.max(key))
     if type_id == "loss":  # the cost is the answer: more seeds
