@@ -25,6 +25,10 @@ from . import draw, text
 
 # Activations whose outputs stay exact small rationals (difficulty 1, and the shown a of `loss`).
 PIECEWISE_LINEAR = ("relu", "leaky_relu")
+# Difficulty 1 asks about one example, where a ReLU unit below zero is dead (output and
+# gradient row 0) and one above zero is the identity: the leaky ReLU keeps a unit below zero
+# alive, and there a skipped activation or a dropped σ' still shows.
+ONE_EXAMPLE_RECTIFIERS = ("leaky_relu",)
 SMOOTH = ("sigmoid", "tanh")
 SQUARED_LOSSES = ("half_sse", "mse")
 # Keep sigmoid/tanh inputs where the generic check finds no saturation (a in (0.02, 0.98),
@@ -36,10 +40,12 @@ ROW_TRIES = 20
 def _net(rng: np.random.Generator, nin: int, nout: int, activations: tuple[str, ...],
          m: int, difficulty: int, losses: tuple[str, ...] = SQUARED_LOSSES) -> Network:
     """One layer, its activation and loss picked from the given options, its rows shaped
-    so that the generic checks seldom have to redraw (see ``_shape_rows``)."""
+    so that the generic checks seldom have to redraw (see ``_shape_rows``); at difficulty 1
+    no unit dead."""
     act = draw.pick(rng, activations)
     net = draw.network(rng, (nin, nout), [act], draw.pick(rng, losses), m, difficulty)
-    return _shape_rows(rng, net, difficulty)
+    net = _shape_rows(rng, net, difficulty)
+    return draw.alive(net) if difficulty == 1 else net
 
 
 def _shape_rows(rng: np.random.Generator, net: Network, difficulty: int) -> Network:
@@ -97,7 +103,7 @@ class ForwardPass(ExerciseType):
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:
-            return Setup(_net(rng, 2, 2, PIECEWISE_LINEAR, 1, 1))
+            return Setup(_net(rng, 2, 2, ONE_EXAMPLE_RECTIFIERS, 1, 1))
         if difficulty == 2:
             return Setup(_net(rng, 2, 2, SMOOTH, 1, 2))
         return Setup(_net(rng, 3, 3, PIECEWISE_LINEAR + SMOOTH, 2, 3))
@@ -146,10 +152,14 @@ class Loss(ExerciseType):
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         # Piecewise-linear outputs at every difficulty: the prompt shows the prediction a,
         # and it must be shown exactly (a rounded sigmoid output would move C).
-        # Two outputs, so forgetting mse's 1/n is exactly the factor of two.
-        acts = ("identity", "relu") if difficulty == 1 else ("identity",) + PIECEWISE_LINEAR
+        # Two outputs, so forgetting mse's 1/n is exactly the factor of two. At difficulty 1
+        # the identity: a ReLU below zero would be a dead unit, and a leaky one's tenths,
+        # squared and halved, make C a number of 200ths.
+        acts = ("identity",) if difficulty == 1 else ("identity",) + PIECEWISE_LINEAR
         # A batch of 3, not 2: summing two examples would look exactly like a factor of two.
-        return Setup(_net(rng, 2, 2, acts, 3 if difficulty == 3 else 1, difficulty))
+        net = _net(rng, 2, 2, acts, 3 if difficulty == 3 else 1, difficulty)
+        # The cost is the answer: at difficulty 1 one a student works out by hand.
+        return Setup(draw.hand_sized(net) if difficulty == 1 else net)
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         return {"C": d.loss}
@@ -179,7 +189,7 @@ class OutputError(ExerciseType):
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:
-            return Setup(_net(rng, 2, 2, PIECEWISE_LINEAR, 1, 1))
+            return Setup(_net(rng, 2, 2, ONE_EXAMPLE_RECTIFIERS, 1, 1))
         if difficulty == 2:
             return Setup(_net(rng, 2, 2, SMOOTH, 1, 2))
         return Setup(_net(rng, 2, 2, SMOOTH, 3, 3))
@@ -212,7 +222,7 @@ class ActivationDerivative(ExerciseType):
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:
-            return Setup(_net(rng, 2, 3, PIECEWISE_LINEAR, 1, 1))
+            return Setup(_net(rng, 2, 3, ONE_EXAMPLE_RECTIFIERS, 1, 1))
         if difficulty == 2:
             return Setup(_net(rng, 2, 2, SMOOTH, 1, 2))
         return Setup(_net(rng, 2, 3, SMOOTH, 3, 3))
@@ -250,7 +260,7 @@ class Delta(ExerciseType):
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:
-            return Setup(_net(rng, 2, 2, PIECEWISE_LINEAR, 1, 1))
+            return Setup(_net(rng, 2, 2, ONE_EXAMPLE_RECTIFIERS, 1, 1))
         if difficulty == 2:
             return Setup(_net(rng, 2, 2, SMOOTH, 1, 2))
         return Setup(_net(rng, 2, 2, SMOOTH, 3, 3))

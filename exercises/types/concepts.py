@@ -186,7 +186,8 @@ class SymbolicGradient(ExerciseType):
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:
-            net = draw.network(rng, (2, 2), ["identity"], "half_sse", 1, 1)
+            # Not an identity unit at z = 0 with y = 0: it would be dead (output and error 0).
+            net = draw.alive(draw.network(rng, (2, 2), ["identity"], "half_sse", 1, 1))
         elif difficulty == 2:
             n = int(rng.integers(2, 4))
             loss = draw.pick(rng, ("half_sse", "binary_cross_entropy"))
@@ -777,7 +778,8 @@ def _sizes(*names: str) -> Callable[[np.random.Generator], dict[str, Any]]:
     return values
 
 
-BANK: tuple[Template, ...] = (
+# Drawn until the bank got its numbers; kept so that their problems can be rebuilt.
+EARLIER: tuple[Template, ...] = (
     Template("gradient-shape", 1, _sizes("n", "k"), _gradient_shape),
     Template("update-rule", 1, lambda rng: {"eta": draw.pick(rng, ("1/10", "1/2", "1/4"))},
              _update_rule),
@@ -803,7 +805,316 @@ BANK: tuple[Template, ...] = (
              _batch_gradient),
     Template("softmax-delta", 3, _softmax_values, _softmax_delta),
 )
-TEMPLATES = {t.id: t for t in BANK}
+
+
+# --- the drawn bank: every question with its own numbers ---------------------------------------
+#
+# Each template below draws several numbers (vectors and matrices of them), so that a template
+# has millions of instances and two seeds seldom ask the same question; the right option and
+# each distractor are computed from those numbers. The templates above, whose only numbers
+# are a few sizes, are kept to rebuild problems drawn before, and are no longer drawn.
+
+
+def _drawn(rng: np.random.Generator, nums: Any, den: int, size: int) -> list[Any]:
+    """``size`` exact values k/den, k drawn from ``nums``, in their JSON form."""
+    return [to_answer(sympy.Rational(int(k), den)) for k in rng.choice(nums, size=size)]
+
+
+def _column(values: list[Any]) -> sympy.Matrix:
+    return sympy.Matrix([_q(v) for v in values])
+
+
+def _grid(values: list[Any], rows: int) -> sympy.Matrix:
+    """A rows × (len/rows) matrix, filled row by row."""
+    return sympy.Matrix(rows, len(values) // rows, [_q(v) for v in values])
+
+
+NONZERO_HALVES = np.r_[-6:0, 1:7]  # ±1/2 .. ±3
+NONZERO_TENTHS = np.r_[-20:0, 1:21]  # ±0.1 .. ±2
+SIGMOID_TWENTIETHS = np.arange(2, 19)  # a = 0.1 .. 0.9 in steps of 0.05
+
+
+def _outer_values(rng: np.random.Generator) -> dict[str, Any]:
+    return {"delta": _drawn(rng, NONZERO_HALVES, 2, 3), "x": _drawn(rng, np.r_[-5:0, 1:6], 1, 3)}
+
+
+def _outer(v: dict[str, Any]) -> Question:
+    delta, x = _column(v["delta"]), _column(v["x"])
+    return Question(
+        f"A layer of 3 neurons computes $z = Wx + b$ with $W$ a $3 \\times 3$ matrix. For the "
+        f"input $x = {tex.matrix(x)}$ its error is $\\delta = \\partial C/\\partial z = "
+        f"{tex.matrix(delta)}$. Which is ${FRAC_DC_DW}$?",
+        _distinct((
+            Choice(_vec(delta * x.T),
+                   "∂C/∂W = δ·xᵀ: entry (i, j) is δᵢ·xⱼ, the error of neuron i times the input "
+                   "that weight multiplies."),
+            Choice(_vec(x * delta.T), "x·δᵀ is the gradient transposed: entry (i, j) is xᵢ·δⱼ.",
+                   _mistake("transposed-gradient")),
+            Choice(_num((x.T * delta)[0, 0]),
+                   "xᵀδ is one number, but each of the 9 weights needs its own derivative.",
+                   _mistake("dot-instead-of-outer", S.DOT_NOT_OUTER)),
+        )),
+    )
+
+
+def _step_values(rng: np.random.Generator) -> dict[str, Any]:
+    return {"w": _drawn(rng, np.r_[-15:0, 1:16], 10, 2), "g": _drawn(rng, NONZERO_TENTHS, 10, 2),
+            "eta": draw.pick(rng, ("1/10", "1/5", "1/4", "1/2"))}
+
+
+def _step(v: dict[str, Any]) -> Question:
+    w, g, eta = _column(v["w"]).T, _column(v["g"]).T, _q(v["eta"])
+    return Question(
+        f"Two weights $w = {tex.matrix(w)}$ have the gradient $\\partial C/\\partial w = "
+        f"{tex.matrix(g)}$. With the learning rate $\\eta = {tex.number(eta)}$, what are they "
+        "after one step of gradient descent?",
+        _distinct((
+            Choice(_vec(w - eta * g), f"w − η·∂C/∂w, with η = {tex.number(eta)}: each weight "
+                   "steps against its own gradient."),
+            Choice(_vec(w + eta * g), "This adds η·∂C/∂w: a step uphill.",
+                   _mistake("gradient-ascent")),
+            Choice(_vec(w - g), "This subtracts the whole gradient, without η.",
+                   _mistake("missing-learning-rate")),
+        )),
+    )
+
+
+def _prediction_values(rng: np.random.Generator) -> dict[str, Any]:
+    return {"a": _drawn(rng, NONZERO_TENTHS, 10, 2), "y": _drawn(rng, np.arange(-20, 21), 10, 2)}
+
+
+def _loss_value(v: dict[str, Any]) -> Question:
+    a, y = _column(v["a"]), _column(v["y"])
+    e = a - y
+    return Question(
+        f"A network predicts $a = {tex.matrix(a)}$ for the target $y = {tex.matrix(y)}$. "
+        "What is the half squared error $C = \\tfrac12 \\lVert a - y \\rVert^2$?",
+        _distinct((
+            Choice(_num((e.T * e)[0, 0] / 2),
+                   "½ of the sum of the squared errors: ½·((a₁ − y₁)² + (a₂ − y₂)²)."),
+            Choice(_num(sum(e)), "This is the raw error a − y summed, not a loss: it can be "
+                   "negative, and it is not smallest when the prediction is right.",
+                   _mistake("raw-error-as-loss")),
+            Choice(_num((e.T * e)[0, 0]), "This is the squared error without the ½.",
+                   _mistake("factor-of-two", S.DOUBLE_LOSS_GRADIENT)),
+        )),
+    )
+
+
+def _loss_gradient(v: dict[str, Any]) -> Question:
+    a, y = _column(v["a"]), _column(v["y"])
+    e = a - y
+    return Question(
+        f"A network predicts $a = {tex.matrix(a)}$ for the target $y = {tex.matrix(y)}$, and "
+        "the loss is $C = \\tfrac12 \\lVert a - y \\rVert^2$. What is "
+        "$\\partial C/\\partial a$?",
+        _distinct((
+            Choice(_vec(e), "∂C/∂a = a − y, entry by entry (the ½ cancels the 2)."),
+            Choice(_vec(sympy.ones(2, 1)),
+                   "1 is the derivative of a − y itself, as if the raw error were the loss.",
+                   _mistake("raw-error-as-loss")),
+            Choice(_vec(-e), "This is y − a: the sign is flipped.", _mistake("sign-flip")),
+            Choice(_vec(2 * e), "2(a − y) is the derivative of ‖a − y‖², without the ½.",
+                   _mistake("factor-of-two", S.DOUBLE_LOSS_GRADIENT)),
+            Choice(_vec(e / 2), "This halves a − y: the ½ was kept after differentiating.",
+                   _mistake("factor-of-two", S.HALF_LOSS_GRADIENT)),
+        )),
+    )
+
+
+def _sigmoid_layer_values(rng: np.random.Generator) -> dict[str, Any]:
+    return {"a": _drawn(rng, SIGMOID_TWENTIETHS, 20, 3), "y": _drawn(rng, np.arange(0, 11), 10, 3)}
+
+
+def _delta_values(v: dict[str, Any]) -> Question:
+    a, y = _column(v["a"]), _column(v["y"])
+    e, slope = a - y, a.applyfunc(lambda p: p * (1 - p))
+    return Question(
+        f"An output layer of 3 sigmoid neurons, $a = \\sigma(z)$, predicts "
+        f"$a = {tex.matrix(a)}$ for the target $y = {tex.matrix(y)}$; the loss is "
+        "$C = \\tfrac12 \\lVert a - y \\rVert^2$. What is its error "
+        "$\\delta = \\partial C/\\partial z$?",
+        _distinct((
+            Choice(_vec(e.multiply_elementwise(slope)),
+                   "δ = (a − y) ⊙ σ'(z), and the sigmoid's σ'(z) = a(1 − a): each neuron's "
+                   "error times its own slope."),
+            Choice(_vec(e), "This is ∂C/∂a: the activation's derivative is left out.",
+                   _mistake("missing-activation-derivative")),
+            Choice(_vec(-e.multiply_elementwise(slope)), "y − a has the sign flipped.",
+                   _mistake("sign-flip")),
+            Choice(_num((e.T * slope)[0, 0]),
+                   "A dot product gives one number, but δ needs one entry for each neuron.",
+                   _mistake("dot-instead-of-hadamard")),
+            Choice(_vec(e.multiply_elementwise(a)), "This takes σ'(z) as σ(z) = a.",
+                   _mistake("wrong-activation-derivative", S.DERIVATIVE_AS_ACTIVATION)),
+        )),
+    )
+
+
+def _neuron_values(rng: np.random.Generator) -> dict[str, Any]:
+    return {"x": _drawn(rng, NONZERO_TENTHS, 10, 3),
+            "a": _drawn(rng, SIGMOID_TWENTIETHS, 20, 1)[0],
+            "y": _drawn(rng, np.arange(0, 11), 10, 1)[0]}
+
+
+def _neuron_gradient(v: dict[str, Any]) -> Question:
+    x, a, y = _column(v["x"]), _q(v["a"]), _q(v["y"])
+    delta = (a - y) * a * (1 - a)
+    return Question(
+        f"One sigmoid neuron, $a = \\sigma(w^\\top x + b)$, gets the input $x = {tex.matrix(x)}$ "
+        f"and outputs $a = {tex.number(a)}$; the target is $y = {tex.number(y)}$ and "
+        "$C = \\tfrac12 (a - y)^2$. What is $\\partial C/\\partial w$, one entry per weight?",
+        _distinct((
+            Choice(_vec(delta * x),
+                   "∂C/∂wⱼ = (a − y)·a(1 − a)·xⱼ: the loss's derivative, the sigmoid's, and "
+                   "the input the weight multiplies."),
+            Choice(_vec((a - y) * x), "(a − y)·x leaves out the sigmoid's derivative a(1 − a).",
+                   _mistake("missing-activation-derivative")),
+            Choice(_vec(-delta * x), "This uses y − a: the sign is flipped.",
+                   _mistake("sign-flip")),
+            Choice(_vec(delta * a * sympy.ones(3, 1)),
+                   "This multiplies by the output a where ∂z/∂wⱼ = xⱼ belongs.",
+                   _mistake("wrong-layer-input", S.OWN_OUTPUT_AS_INPUT)),
+            Choice(_vec((a - y) * a * x), "This takes σ'(z) as σ(z) = a.",
+                   _mistake("wrong-activation-derivative", S.DERIVATIVE_AS_ACTIVATION)),
+        )),
+    )
+
+
+def _slope_values(rng: np.random.Generator) -> dict[str, Any]:
+    return {"z": _drawn(rng, np.r_[-60:0, 1:61], 20, 3)}
+
+
+def _sigmoid_slopes(v: dict[str, Any]) -> Question:
+    z = _column(v["z"])
+    a = z.applyfunc(lambda t: 1 / (1 + sympy.exp(-t)))
+    return Question(
+        f"A layer of 3 sigmoid neurons has the weighted input $z = {tex.matrix(z)}$. What is "
+        "$\\sigma'(z)$, entry by entry?",
+        _distinct((
+            Choice(_vec(a.applyfunc(lambda p: p * (1 - p))),
+                   "σ'(z) = σ(z)(1 − σ(z)): first each a = σ(z), then a(1 − a)."),
+            Choice(_vec(z.applyfunc(lambda t: t * (1 - t))),
+                   "This is z(1 − z): the formula needs a = σ(z), not z.",
+                   _mistake("wrong-activation-derivative", S.DERIVATIVE_FORMULA_ON_Z)),
+            Choice(_vec(a), "This is σ(z) itself, not its derivative.",
+                   _mistake("wrong-activation-derivative", S.DERIVATIVE_AS_ACTIVATION)),
+            Choice(_vec(sympy.ones(3, 1)),
+                   "1 is σ'(z) of no activation at all: the sigmoid's derivative was dropped.",
+                   _mistake("missing-activation-derivative")),
+        )),
+    )
+
+
+def _back_values(rng: np.random.Generator) -> dict[str, Any]:
+    return {"W2": _drawn(rng, np.r_[-3:0, 1:4], 1, 9), "delta2": _drawn(rng, NONZERO_HALVES, 2, 3)}
+
+
+def _send_back_values(v: dict[str, Any]) -> Question:
+    W2, d2 = _grid(v["W2"], 3), _column(v["delta2"])
+    return Question(
+        f"In a two-layer network, layer 2 has the weights $W_2 = {tex.matrix(W2)}$ and the "
+        f"error $\\delta_2 = {tex.matrix(d2)}$. What is $\\partial C/\\partial a_1$, the error "
+        "sent back to the outputs of layer 1?",
+        _distinct((
+            Choice(_vec(W2.T * d2),
+                   "Backwards the arrows reverse, so W₂ is transposed: W₂ᵀδ₂, whose entry i "
+                   "sums δ₂ⱼ·w_ji over the neurons j that a₁ᵢ feeds."),
+            Choice(_vec(W2 * d2), "W₂δ₂ uses W₂ as in the forward pass, not transposed.",
+                   _mistake("untransposed-backprop")),
+            Choice(_vec(-W2.T * d2), "This sends back −δ₂: the sign is flipped.",
+                   _mistake("sign-flip")),
+        )),
+    )
+
+
+def _hidden_values(rng: np.random.Generator) -> dict[str, Any]:
+    return {"W2": _drawn(rng, np.r_[-3:0, 1:4], 1, 4), "delta2": _drawn(rng, NONZERO_HALVES, 2, 2),
+            "a1": _drawn(rng, SIGMOID_TWENTIETHS, 20, 2)}
+
+
+def _hidden_delta_values(v: dict[str, Any]) -> Question:
+    W2, d2, a1 = _grid(v["W2"], 2), _column(v["delta2"]), _column(v["a1"])
+    slope = a1.applyfunc(lambda p: p * (1 - p))
+    back = W2.T * d2
+    return Question(
+        f"A hidden layer of 2 sigmoid neurons outputs $a_1 = {tex.matrix(a1)}$ and feeds "
+        f"layer 2, whose weights are $W_2 = {tex.matrix(W2)}$ and whose error is "
+        f"$\\delta_2 = {tex.matrix(d2)}$. What is $\\delta_1 = \\partial C/\\partial z_1$?",
+        _distinct((
+            Choice(_vec(back.multiply_elementwise(slope)),
+                   "The error comes back through W₂ᵀ and then through layer 1's own "
+                   "activation: (W₂ᵀδ₂) ⊙ a₁(1 − a₁)."),
+            Choice(_vec((W2 * d2).multiply_elementwise(slope)),
+                   "Sending δ₂ back needs W₂ᵀ, not W₂.", _mistake("untransposed-backprop")),
+            Choice(_vec(back), "This is ∂C/∂a₁; δ₁ = ∂C/∂z₁ still needs σ'(z₁).",
+                   _mistake("missing-activation-derivative")),
+            Choice(_vec(back.multiply_elementwise(a1)), "This takes σ'(z₁) as σ(z₁) = a₁.",
+                   _mistake("wrong-activation-derivative", S.DERIVATIVE_AS_ACTIVATION)),
+        )),
+    )
+
+
+def _layer_one_values(rng: np.random.Generator) -> dict[str, Any]:
+    return {"delta1": _drawn(rng, NONZERO_HALVES, 2, 3), "x": _drawn(rng, np.r_[-5:0, 1:6], 1, 2),
+            "a1": _drawn(rng, SIGMOID_TWENTIETHS, 20, 3)}
+
+
+def _hidden_weight_values(v: dict[str, Any]) -> Question:
+    d1, x, a1 = _column(v["delta1"]), _column(v["x"]), _column(v["a1"])
+    return Question(
+        f"Layer 1 of a network takes the input $x = {tex.matrix(x)}$ and outputs "
+        f"$a_1 = {tex.matrix(a1)}$; its error is $\\delta_1 = {tex.matrix(d1)}$. What is "
+        "$\\partial C/\\partial W_1$?",
+        _distinct((
+            Choice(_vec(d1 * x.T),
+                   "z₁ = W₁x + b₁, so each weight's factor is the input x it multiplies: "
+                   "δ₁·xᵀ, 3×2 like W₁."),
+            Choice(_vec(d1 * a1.T), "a₁ is layer 1's output; its weights multiply its input x.",
+                   _mistake("wrong-layer-input", S.OWN_OUTPUT_AS_INPUT)),
+            Choice(_vec(x * d1.T), "x·δ₁ᵀ is the gradient transposed.",
+                   _mistake("transposed-gradient")),
+        )),
+    )
+
+
+def _batch_values(rng: np.random.Generator) -> dict[str, Any]:
+    return {"X": _drawn(rng, np.r_[-4:0, 1:5], 1, 6), "D": _drawn(rng, NONZERO_HALVES, 2, 3)}
+
+
+def _batch_mean(v: dict[str, Any]) -> Question:
+    X, D = _grid(v["X"], 2), _grid(v["D"], 1)
+    return Question(
+        "A layer of one neuron sees a mini-batch of 3 examples: its inputs are the columns of "
+        f"$X = {tex.matrix(X)}$ and each example's error, without any $\\tfrac13$, is an entry "
+        f"of $\\Delta = {tex.matrix(D)}$. The cost is the mean of the 3 losses. What is "
+        f"${FRAC_DC_DW}$?",
+        _distinct((
+            Choice(_vec(D * X.T / 3),
+                   "ΔXᵀ sums the 3 examples' gradients δ⁽ᵏ⁾x⁽ᵏ⁾ᵀ; the mean cost divides by 3."),
+            Choice(_vec(D * X.T), "This is the sum over the batch, not the mean.",
+                   _mistake("batch-sum-not-mean")),
+            Choice(_vec(X * D.T / 3), "X·Δᵀ/3 is the gradient transposed: a column, not a row.",
+                   _mistake("transposed-gradient")),
+        )),
+    )
+
+
+BANK: tuple[Template, ...] = (
+    Template("outer-product", 1, _outer_values, _outer),
+    Template("update-step", 1, _step_values, _step),
+    Template("loss-value", 1, _prediction_values, _loss_value),
+    Template("loss-gradient", 1, _prediction_values, _loss_gradient),
+    Template("delta-values", 2, _sigmoid_layer_values, _delta_values),
+    Template("neuron-gradient", 2, _neuron_values, _neuron_gradient),
+    Template("sigmoid-slopes", 2, _slope_values, _sigmoid_slopes),
+    Template("send-back-values", 3, _back_values, _send_back_values),
+    Template("hidden-delta-values", 3, _hidden_values, _hidden_delta_values),
+    Template("hidden-weight-values", 3, _layer_one_values, _hidden_weight_values),
+    Template("batch-mean", 3, _batch_values, _batch_mean),
+)
+TEMPLATES = {t.id: t for t in (*BANK, *EARLIER)}
+
 
 
 def _tags(t: Template) -> frozenset[str]:

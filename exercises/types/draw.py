@@ -11,7 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 import sympy
 
+from ..engine import FLOAT, derive
 from ..network import DEFAULT_ALPHA, Layer, Network
+from ..registry import Degenerate
 
 # Numerators and denominators of the values each difficulty draws from.
 _GRID = {
@@ -19,6 +21,10 @@ _GRID = {
     2: (np.arange(-15, 16), 10),
     3: (np.arange(-60, 61), 40),
 }
+# The largest cost, and the largest gradient entry, a difficulty-1 question asks a student
+# to work out by hand.
+HAND_COST = 50
+HAND_ENTRY = 30
 LEARNING_RATES = {1: ("1/10", "1/2", "1/4"), 2: ("1/10", "1/5", "1/2"), 3: ("1/20", "1/10", "3/10")}
 
 
@@ -70,3 +76,30 @@ def network(rng: np.random.Generator, widths: Sequence[int], activations: Sequen
 
 def pick(rng: np.random.Generator, options: Sequence[str]) -> str:
     return str(options[int(rng.integers(len(options)))])
+
+
+def alive(net: Network) -> Network:
+    """``net`` itself, or ``Degenerate`` when some unit is dead: its output is 0 on every
+    example and so is its whole gradient row, so it neither passes a signal on nor learns
+    (a ReLU below zero on every example; an identity unit at z = 0 with nothing to learn)."""
+    for l, L in enumerate(derive(net, FLOAT).layers):
+        for i in range(L.a.shape[0]):
+            if not (np.any(L.a[i]) or np.any(L.dC_dW[i]) or np.any(L.dC_db[i])):
+                raise Degenerate(f"unit {i + 1} of layer {l + 1} is dead")
+    return net
+
+
+def hand_sized(net: Network, limit: float = HAND_COST) -> Network:
+    """``net`` itself, or ``Degenerate`` when its cost is too large to work out by hand."""
+    if derive(net, FLOAT).loss >= limit:
+        raise Degenerate("the cost is too large to work out by hand")
+    return net
+
+
+def small_gradients(net: Network, limit: float = HAND_ENTRY) -> Network:
+    """``net`` itself, or ``Degenerate`` when an entry of some dC/dW or dC/db exceeds ``limit``
+    in size (too large to work out by hand)."""
+    for L in derive(net, FLOAT).layers:
+        if max(np.max(np.abs(L.dC_dW)), np.max(np.abs(L.dC_db))) > limit:
+            raise Degenerate("a gradient entry is too large to work out by hand")
+    return net

@@ -50,6 +50,13 @@ from ..solution import Step
 from . import draw, text
 
 PIECEWISE_LINEAR = ("relu", "leaky_relu")
+# Difficulty 1 has one example, where a ReLU unit below zero is dead (output and gradient
+# row 0): a leaky ReLU keeps the unit below zero, where a dropped σ' shows, alive. Only one
+# of the two layers is leaky: two would multiply their slopes, and the numbers would run to
+# ten-thousandths. hidden-gradient's is the hidden layer (δ1 goes through its σ');
+# backprop-story's the output, where a prediction taken as z shows.
+HIDDEN_LEAKY = ("leaky_relu", "identity")
+OUTPUT_LEAKY = ("identity", "leaky_relu")
 SMOOTH = ("sigmoid", "tanh")
 SQUARED_LOSSES = ("half_sse", "mse")
 # Keep sigmoid/tanh inputs inside the generic health check (a in (0.02, 0.98), |tanh| <= 0.96).
@@ -124,6 +131,7 @@ class _TwoLayer(ExerciseType):
             raise Degenerate("W2 is symmetric: W2 and W2ᵀ send back the same error")
         setup = Setup(replace(net, layers=tuple(layers)))
         if difficulty == 1:
+            draw.alive(setup.network)
             largest = max(np.max(np.abs(v)) for v in self.extract(setup, setup.plain).values())
             if largest > HAND_LIMIT:
                 raise Degenerate(f"a key entry of {largest:g} is too large to work by hand")
@@ -254,7 +262,7 @@ class HiddenGradient(_TwoLayer):
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:
-            acts = (draw.pick(rng, PIECEWISE_LINEAR), draw.pick(rng, ("identity", "leaky_relu")))
+            acts = HIDDEN_LEAKY
             return self._draw_net(rng, 1, (2, 2, 2), acts, "half_sse", 1)
         if difficulty == 2:
             acts = (draw.pick(rng, SMOOTH), draw.pick(rng, SMOOTH))
@@ -346,8 +354,7 @@ class BackpropStory(_TwoLayer):
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:
-            acts = (draw.pick(rng, PIECEWISE_LINEAR), draw.pick(rng, PIECEWISE_LINEAR))
-            setup = self._draw_net(rng, 1, (2, 2, 2), acts, "half_sse", 1)
+            setup = self._draw_net(rng, 1, (2, 2, 2), OUTPUT_LEAKY, "half_sse", 1)
         elif difficulty == 2:
             setup = self._draw_net(rng, 2, (2, 2, 2), ("sigmoid", "sigmoid"),
                                    draw.pick(rng, SQUARED_LOSSES), 1)

@@ -278,7 +278,7 @@ class BiasGradient(ExerciseType):
             _rectifier_shows(net)
             if any(v == 0 for v in _rectified(net) - net.y):
                 raise Degenerate("a unit without error makes δ⊙x a multiple of δ")
-            layer = 1
+            net, layer = draw.alive(net), 1
         elif difficulty == 2:
             net = _net(rng, (2, 2), [draw.pick(rng, SQUASHING)], draw.pick(rng, SQUARED_LOSSES),
                        1, 2)
@@ -330,10 +330,11 @@ class BatchGradient(ExerciseType):
         if difficulty == 1:
             act = draw.pick(rng, ("relu", "leaky_relu"))
             net = _off_kinks(rng, draw.network(rng, (2, 2), [act], "half_sse", 3, 1))
-            if act == "relu":  # a dead unit's error is −y: make it count
+            if act == "relu":  # a unit below zero passes no error back: make y count there
                 net = dataclasses.replace(net, y=draw.values(rng, 2, 3, 1))
             _rectifier_shows(net)
-            return Setup(net, {"layer": 1})
+            # Over a batch a ReLU unit may be below zero on some examples, never on all.
+            return Setup(draw.small_gradients(draw.alive(net)), {"layer": 1})
         if difficulty == 2:
             net = _net(rng, (2, 2), [draw.pick(rng, SQUASHING)], draw.pick(rng, SQUARED_LOSSES),
                        3, 2)
@@ -409,10 +410,8 @@ class WeightUpdate(ExerciseType):
         # whose swap (j, i) and 0-based reading (i + 1, j + 1) are both other entries.
         i, j = ((1, 2), (2, 1))[int(rng.integers(2))]
         if difficulty == 1:
-            act = draw.pick(rng, ("relu", "leaky_relu"))
-            net = draw.network(rng, (3, 3), [act], "half_sse", 1, 1)
-            if act == "relu":  # a dead unit's error is −y: make it count
-                net = dataclasses.replace(net, y=draw.values(rng, 3, 1, 1))
+            # One example, and a unit below zero: a leaky ReLU, so that unit is not dead.
+            net = draw.network(rng, (3, 3), ["leaky_relu"], "half_sse", 1, 1)
             net = _off_kinks(rng, _name_entry(rng, net, 1, (i, j), 1))
             # The named entry's neuron above zero (its weights move); another below, where
             # a dropped σ' shows.
@@ -420,7 +419,7 @@ class WeightUpdate(ExerciseType):
             _rectifier_shows(net)
             if _rectified(net)[i - 1] == net.y[i - 1]:
                 raise Degenerate("the named weight's neuron has no error: it would not move")
-            layer = 1
+            net, layer = draw.alive(net), 1
         elif difficulty == 2:
             net = _net(rng, (3, 3), [draw.pick(rng, SQUASHING)], draw.pick(rng, SQUARED_LOSSES),
                        1, 2)
@@ -495,9 +494,30 @@ def _neuron(rng: np.random.Generator, act: str, loss: str, difficulty: int) -> N
     return _far_targets(rng, net, difficulty, 0.3)
 
 
-# Targets of the difficulty-1 sigmoid neuron at z = 0 (a = ½): away from ¼, 1 and 0, where
-# a skipped activation, a doubled gradient and a raw error would give the same dC/da.
-_HALF_TARGETS = ("1/5", "2/5", "3/5", "4/5")
+# Difficulty 1: a leaky ReLU neuron below zero, so that σ'(z) = α is not 1 and dropping it
+# shows, yet every factor stays an exact small rational. Slopes other than ½ (where a dropped
+# σ' would double the answer, exactly a factor of two); weights in ±1..4, inputs in ±1..5,
+# biases in −4..4, half-integer targets in −3..3: a few million neurons to ask about.
+_CHAIN_SLOPES = ("1/10", "1/5", "1/4")
+_CHAIN_WEIGHTS = np.r_[-4:0, 1:5]
+_CHAIN_INPUTS = np.r_[-5:0, 1:6]
+_CHAIN_BIASES = np.arange(-4, 5)
+_CHAIN_TARGETS = np.arange(-6, 7)  # halves
+
+
+def _leaky_neuron(rng: np.random.Generator) -> Network:
+    """The difficulty-1 neuron: two inputs, z = w·x + b < 0 (b drawn among those that put z
+    there), a leaky ReLU, half the squared error."""
+    w = rng.choice(_CHAIN_WEIGHTS, size=2)
+    x = rng.choice(_CHAIN_INPUTS, size=2)
+    below = [int(b) for b in _CHAIN_BIASES if int(w @ x) + b < 0]
+    if not below:
+        raise Degenerate("no bias puts z below zero")
+    layer = Layer(W=sympy.Matrix([[int(v) for v in w]]), b=sympy.Matrix([[int(rng.choice(below))]]),
+                  activation="leaky_relu", alpha=sympy.Rational(draw.pick(rng, _CHAIN_SLOPES)))
+    y = sympy.Rational(int(rng.choice(_CHAIN_TARGETS)), 2)
+    return Network(x=sympy.Matrix([[int(v)] for v in x]), y=sympy.Matrix([[y]]), layers=(layer,),
+                   loss="half_sse", learning_rate=sympy.Rational(1, 10))
 
 
 @register
@@ -518,21 +538,11 @@ class ChainRule(ExerciseType):
         return tuple(tags)
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
-        # One neuron with two inputs; the question names the weight w_j of the larger input
+        # One neuron with two inputs. At difficulty 1 every input is a nonzero integer and
+        # the question names either weight; above, it names the weight w_j of the larger input
         # (a small x_j would shrink every product to where mistakes look like rounding).
         if difficulty == 1:
-            # σ'(z) must not be 1, or dropping it would change nothing: a sigmoid at z = 0
-            # (a = ½, σ' = ¼). (A leaky ReLU below zero would do too, but the generic health
-            # check refuses a layer with no z above zero.)
-            net = draw.network(rng, (2, 1), ["sigmoid"], "half_sse", 1, 1)
-            y = sympy.Matrix([[sympy.Rational(draw.pick(rng, _HALF_TARGETS))]])
-            net = dataclasses.replace(_first_layer(net, b=-(net.layers[0].W * net.x)), y=y)
-            # With x_j = 1, dz/dw taken as a = ½ gives exactly half of dC/dw.
-            inputs = [k for k in range(2) if net.x[k, 0] != 1]
-            if not inputs:
-                raise Degenerate("both inputs are 1")
-            j = int(rng.choice(inputs)) + 1
-            return Setup(net, {"input": j})
+            return Setup(_leaky_neuron(rng), {"input": int(rng.integers(2)) + 1})
         if difficulty == 2:
             act, loss = "sigmoid", draw.pick(rng, SQUARED_LOSSES)
         elif rng.integers(2):
@@ -628,6 +638,10 @@ def _entry(M: Any, i: int, j: int) -> Any:
 # --- softmax-cross-entropy -------------------------------------------------------------------
 
 
+# The weights and inputs of the difficulty-1 softmax layer, by its number of classes.
+_SOFTMAX_VALUES = {2: np.r_[-4:0, 1:5], 3: np.r_[-3:0, 1:4]}
+
+
 @register
 class SoftmaxCrossEntropy(ExerciseType):
     id = "softmax-cross-entropy"
@@ -647,12 +661,14 @@ class SoftmaxCrossEntropy(ExerciseType):
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:
-            # Identical rows of W and equal biases give every class the same z, so a = 1/n;
-            # the biases make that z 0, so e^z = 1 and a stays exactly rational in any engine.
-            n = int(rng.integers(2, 4))
-            row, x = draw.values(rng, 1, n, 1), draw.values(rng, n, 1, 1)
-            layer = Layer(W=sympy.ones(n, 1) * row, b=-sympy.ones(n, 1) * (row * x),
-                          activation="softmax")
+            # Each bias cancels its row's w_i·x, so every class has z = 0: a = 1/n, and
+            # e^z = 1 keeps a exactly rational in any engine. Three classes two times in three,
+            # and two classes with a wider range of values: many problems to draw from.
+            n = 3 if rng.integers(3) else 2
+            values = _SOFTMAX_VALUES[n]
+            W = sympy.Matrix(n, n, [int(v) for v in rng.choice(values, size=n * n)])
+            x = sympy.Matrix(n, 1, [int(v) for v in rng.choice(values, size=n)])
+            layer = Layer(W=W, b=-W * x, activation="softmax")
             net = Network(x=x, y=draw.targets(rng, "cross_entropy", n, 1, 1), layers=(layer,),
                           loss="cross_entropy", learning_rate=sympy.Rational(1, 10))
         else:

@@ -33,8 +33,10 @@ class WeightGradient(ExerciseType):
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:
-            net = draw.network(rng, (2, 2), ["relu"], "half_sse", 1, 1)
-            return Setup(net, {"layer": 1})
+            # One example: a ReLU unit below zero would be dead, half the answer 0. A leaky
+            # ReLU keeps it alive, and there a dropped σ' still shows.
+            net = draw.network(rng, (2, 2), ["leaky_relu"], "half_sse", 1, 1)
+            return Setup(draw.small_gradients(draw.alive(net)), {"layer": 1})
         if difficulty == 2:
             act = draw.pick(rng, ("sigmoid", "tanh"))
             net = draw.network(rng, (2, 2), [act], draw.pick(rng, ("half_sse", "mse")), 1, 2)

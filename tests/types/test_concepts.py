@@ -20,7 +20,7 @@ import exercises as E
 from exercises.expressions import expression_to_text, parse_expression
 from exercises.network import parse_network
 from exercises.registry import Setup
-from exercises.types.concepts import TEMPLATES, gradient_entry, layout
+from exercises.types.concepts import BANK, TEMPLATES, gradient_entry, layout
 
 SEEDS = range(200)
 DIFFICULTIES = (1, 2, 3)
@@ -311,4 +311,4 @@ def test_concept_sweep(difficulty: int) -> None:
         assert len(steps) == len(ids) and all(s.parts == ("choice",) for s in steps)
     # The options are shuffled, and every template of the difficulty comes up.
     assert len(answers) >= 3
-    assert set(templates) == {k for k, tm in TEMPLATES.items() if tm.difficulty == difficulty}
+    assert set(templates) == {tm.id for tm in BANK if tm.difficulty == difficulty}
