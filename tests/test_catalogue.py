@@ -1,7 +1,7 @@
 """Every registered exercise type, through the same checks, over 1,000 seeds each.
 
 Per seed: the key scores full marks; every shown mistake, submitted as the answer it
-predicts, is named by its tag and scores nothing on that part; no two mistakes (or a
+predicts, is named by its tag and scores by the rule (its right entries, never as right); no two mistakes (or a
 mistake and the key) look alike; an unreadable answer is a format error; and the same
 (type, seed, difficulty) gives the same variant, which survives its stored record.
 """
@@ -14,6 +14,7 @@ import pytest
 import exercises as ex
 from exercises.problem import value_to_json
 from exercises.registry import _close
+from tests.types.kit import rule_score
 
 # CONTRACT §5 and §6, written out here rather than read from the code under test.
 CONTRACT_TYPES = {
@@ -93,7 +94,12 @@ def test_every_type_over_1000_seeds(type_id):
                 result = ex.grade(v, ex.parse_answers(v, _answers(v, {part.name: p.value})))
                 got = result.parts[part.name]
                 assert got.misconceptions == p.tags, (seed, difficulty, part.name, p.tags, got)
-                assert got.score == 0.0 and not got.correct
+                # Named or not, it scores by the rule (SCORING_RULE), never as right.
+                if part.kind in ("matrix", "scalar"):
+                    want = rule_score(part, p.value, v.key_values[part.name])
+                else:
+                    want = 0.0
+                assert got.score == want and not got.correct, (seed, part.name, p.tags, got)
                 named.update(p.tags)
         missing = set(t.shows(difficulty)) - named
         assert not missing, (seed, difficulty, missing)
