@@ -3,8 +3,8 @@
 ``parse_answers`` is PrairieLearn's *parse*: unreadable input raises
 ``AnswerFormatError`` with a message per part, and is not graded. ``grade`` scores each
 part by the one rule below, ``SCORING_RULE``, running its checks in order (``_CHECKS``):
-right, carried forward, the key rounded, no work, named mistakes (singles before pairs:
-the simplest explanation wins), one slipped entry, close, and what is left.
+right, the key rounded, all one number, carried forward, a copy, named mistakes (singles
+before pairs: the simplest explanation wins), one slipped entry, close, and what is left.
 """
 
 from __future__ import annotations
@@ -269,13 +269,14 @@ def _rounded_key(c: _Case) -> PartResult | None:
     )
 
 
-def _no_work(c: _Case) -> PartResult | None:
-    """All zeros, all one number, or (unless a named mistake explains it) a copy: 0.
+def _all_one_number(c: _Case) -> PartResult | None:
+    """All zeros, or all one number where the key's entries differ: 0, even carried forward
+    (a constant built on a constant is no more work) and whatever mistake it resembles.
 
-    A mistake that happens to give all one number is still named, and, a method shown, later
-    parts may build on it; all zeros carries nothing forward, whatever it resembles.
+    A mistake that happens to give all one number is still named and, but for all zeros,
+    later parts may build on it: a method was shown.
     """
-    reason = _constant(c) or (None if c.explanations else _copy(c))
+    reason = _constant(c)
     if reason is None:
         return None
     tags = _tags(c.explanations)
@@ -284,9 +285,20 @@ def _no_work(c: _Case) -> PartResult | None:
     if zeros or not tags:
         text = f"{said}{reason}, and nothing built on it is carried forward."
     else:
-        text = f"{said}{reason}; what you built on it still earns its credit."
+        text = f"{said}{reason}; later answers computed correctly from it can still earn credit."
     return PartResult(0.0, False, text, misconceptions=tags, entries=c.entries,
                       explanations=c.explanations, no_work=zeros or not tags)
+
+
+def _copied(c: _Case) -> PartResult | None:
+    """A copy of the problem's numbers or of an earlier answer that no mistake explains: 0."""
+    if c.explanations:
+        return None
+    reason = _copy(c)
+    if reason is None:
+        return None
+    return PartResult(0.0, False, f"{reason}, and nothing built on it is carried forward.",
+                      entries=c.entries, no_work=True)
 
 
 def _mistake(c: _Case) -> PartResult | None:
@@ -348,7 +360,8 @@ def _rest(c: _Case) -> PartResult:
     return PartResult(0.0, False, "Not correct; the worked solution shows each step.")
 
 
-_CHECKS = (_right, _carried, _rounded_key, _no_work, _mistake, _slip, _near, _rest)
+_CHECKS = (_right, _rounded_key, _all_one_number, _carried, _copied, _mistake, _slip, _near,
+           _rest)
 
 
 def _setup(variant: Variant, t: ExerciseType) -> Setup:
