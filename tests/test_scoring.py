@@ -356,3 +356,11 @@ def test_no_credit_is_carried_forward_from_no_work(type_id, difficulty, seed, ho
         r = grade(v, **{earlier.name: X, q.name: built}).parts[q.name]
         assert not r.carried_forward and r.score < 1.0, (how, earlier.name, X, q.name, r)
         return
+
+
+def test_the_readme_states_the_rule_verbatim():
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("## How answers are graded", 1)[1].split("\n## ", 1)[0]
+    assert " ".join(ex.SCORING_RULE.split()) in " ".join(section.split())
