@@ -472,7 +472,9 @@ def _constant(c: _Case) -> str | None:
     if a.size < 2:
         return None
     k = np.asarray(c.key, dtype=np.float64)
-    if not np.all(_close_entries(c.part, a, a.flat[0])) or np.all(_close_entries(c.part, k, k.flat[0])):
+    if not np.all(_close_entries(c.part, a, a.flat[0])):
+        return None
+    if np.all(_close_entries(c.part, k, k.flat[0])):  # the key is all one number too
         return None
     return (f"Every entry of your answer is the same number ({a.flat[0]:.4g}), while the exact "
             "answer's entries differ: an answer like that shows no work, so it earns nothing "

@@ -310,7 +310,8 @@ def weight_gradient(L: LayerDerivation, l: int | None, *, part: str | None = Non
         "the shape of W. Entry (i, j) is δᵢ·xⱼ.",
         rf"\frac{{\partial C}}{{\partial {_sub(l, 'W')}}} = {d}\,{input_name}^\top = "
         rf"{tex.matrix(L.delta)} {tex.matrix(L.a_prev.T)} = {tex.matrix(L.dC_dW)}",
-        (part,) if part else (), "dC_dW", _layer(l), rf"\frac{{\partial C}}{{\partial {_sub(l, 'W')}}}",
+        (part,) if part else (), "dC_dW", _layer(l),
+        rf"\frac{{\partial C}}{{\partial {_sub(l, 'W')}}}",
     )
 
 
@@ -320,7 +321,8 @@ def bias_gradient(L: LayerDerivation, l: int | None, *, part: str | None = None)
         "The bias enters z with derivative 1, so dC/db is δ itself, summed over the examples.",
         rf"\frac{{\partial C}}{{\partial {_sub(l, 'b')}}} = \sum_k {_sub(l, DELTA)}^{{(k)}} = "
         rf"{tex.matrix(L.dC_db)}",
-        (part,) if part else (), "dC_db", _layer(l), rf"\frac{{\partial C}}{{\partial {_sub(l, 'b')}}}",
+        (part,) if part else (), "dC_db", _layer(l),
+        rf"\frac{{\partial C}}{{\partial {_sub(l, 'b')}}}",
     )
 
 

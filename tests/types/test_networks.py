@@ -30,7 +30,6 @@ from exercises.network import parse_network
 from exercises.numbers import parse_fraction
 from exercises.problem import Prediction, to_grading_form, value_to_json
 from exercises.registry import Setup
-
 from tests.types.kit import rule_score
 
 TYPES = ("hidden-gradient", "backprop-story")
