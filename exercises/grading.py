@@ -3,7 +3,7 @@
 ``parse_answers`` is PrairieLearn's *parse*: unreadable input raises
 ``AnswerFormatError`` with a message per part, and is not graded. ``grade`` scores each
 part by the one rule below, ``SCORING_RULE``, running its checks in order (``_CHECKS``):
-right, the key rounded, all one number, carried forward, a copy, named mistakes (singles
+right, carried forward, the key rounded, all one number, a copy, named mistakes (singles
 before pairs: the simplest explanation wins), one slipped entry, close, and what is left.
 """
 
@@ -33,18 +33,16 @@ ROUNDED_FIGURES = 2
 SCORING_RULE = (
     "Each part is checked entry by entry against the exact answer: an entry within 0.5% "
     "(or 0.0001) of it is right. A part scores 1 when every entry is right, or when it "
-    "follows correctly from your own earlier answers (carried forward). Otherwise a matrix "
-    "of the right shape scores the fraction of its entries that are right, a single number "
-    "or a matrix of the wrong shape scores 0, and an answer within 5% of the exact one in "
-    "every entry (rounded to 2 significant figures, say) scores at least 1/2. Naming a "
-    "mistake never lowers a score: a named mistake scores what an unexplained answer with "
-    "the same right entries would, unless it is all one number. No work, no credit: an "
-    "answer that is all one number (all zeros included) scores 0, even where that number "
-    "is right, and so does a copy of numbers given in the problem or of one of your "
-    "earlier answers, unless a named mistake explains it. Only work carries forward: an "
-    "earlier answer counts when it earned credit or a named mistake explains it, never "
-    "when it is all zeros, nor when it is all one number or a copy that no named mistake "
-    "explains."
+    "follows correctly from your own earlier answers that show work (carried forward). "
+    "Otherwise: an answer that is all one number (all zeros included) scores 0, even where "
+    "that number is right, and so does a copy of numbers given in the problem or of one of "
+    "your earlier answers, unless a named mistake explains it; any other matrix of the "
+    "right shape scores the fraction of its entries that are right, a single number or a "
+    "matrix of the wrong shape scores 0, and an answer within 5% of the exact one in every "
+    "entry (rounded to 2 significant figures, say) scores at least 1/2. Naming a mistake "
+    "never lowers a score: a named mistake scores what an unexplained answer with the same "
+    "right entries would. An earlier answer shows work when it earned credit or a named "
+    "mistake explains it, and is neither all one number nor an unexplained copy."
 )
 
 
@@ -68,8 +66,8 @@ class PartResult:
     # Each explanation that fits the answer equally well (a tag tuple: one mistake, or a pair
     # made together); several when mistakes coincide in this variant, and all are named.
     explanations: tuple[tuple[str, ...], ...] = ()
-    # An answer that shows no work: all zeros, or all one number or a copy that no named
-    # mistake explains. It carries nothing forward.
+    # An answer that shows no work: all one number (all zeros included), or a copy that no
+    # named mistake explains. It scores 0 and carries nothing forward.
     no_work: bool = False
 
     @property
@@ -270,24 +268,16 @@ def _rounded_key(c: _Case) -> PartResult | None:
 
 
 def _all_one_number(c: _Case) -> PartResult | None:
-    """All zeros, or all one number where the key's entries differ: 0, even carried forward
-    (a constant built on a constant is no more work) and whatever mistake it resembles.
-
-    A mistake that happens to give all one number is still named and, but for all zeros,
-    later parts may build on it: a method was shown.
-    """
+    """All zeros, or all one number where the key's entries differ: 0, and nothing carried
+    forward, whatever mistake it resembles (the mistake is still named)."""
     reason = _constant(c)
     if reason is None:
         return None
     tags = _tags(c.explanations)
-    zeros = bool(np.all(np.asarray(c.answer, dtype=np.float64) == 0))
     said = f"{_explain(c.variant, c.explanations, c.part, c.answer, c.key)} " if tags else ""
-    if zeros or not tags:
-        text = f"{said}{reason}, and nothing built on it is carried forward."
-    else:
-        text = f"{said}{reason}; later answers computed correctly from it can still earn credit."
-    return PartResult(0.0, False, text, misconceptions=tags, entries=c.entries,
-                      explanations=c.explanations, no_work=zeros or not tags)
+    return PartResult(0.0, False, f"{said}{reason}, and nothing built on it is carried forward.",
+                      misconceptions=tags, entries=c.entries, explanations=c.explanations,
+                      no_work=True)
 
 
 def _copied(c: _Case) -> PartResult | None:
@@ -360,7 +350,7 @@ def _rest(c: _Case) -> PartResult:
     return PartResult(0.0, False, "Not correct; the worked solution shows each step.")
 
 
-_CHECKS = (_right, _rounded_key, _all_one_number, _carried, _copied, _mistake, _slip, _near,
+_CHECKS = (_right, _carried, _rounded_key, _all_one_number, _copied, _mistake, _slip, _near,
            _rest)
 
 

@@ -240,12 +240,10 @@ def test_forward_pass_mistakes_built_here(difficulty):
         g = submit(v, z=z_swap, a=act(n["act"], z_swap, n["alpha"]))
         assert g.parts["z"].misconceptions == ("index-swap",)
         if np.ptp(z_swap) == 0:
-            # The swap happens to give all one number: it scores 0 by the rule (no credit for
-            # entries a constant happens to hit), though it is named and a still builds on it,
-            # unless that number is 0 (all zeros carries nothing forward).
-            assert g.parts["z"].score == 0.0
-            if np.all(z_swap == 0):
-                continue
+            # The swap happens to give all one number: by the rule it scores 0 (no credit for
+            # entries a constant happens to hit) and carries nothing forward, though named.
+            assert g.parts["z"].score == 0.0 and not g.parts["a"].carried_forward
+            continue
         assert g.parts["a"].score == 1.0 and g.parts["a"].carried_forward
 
 

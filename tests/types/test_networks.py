@@ -387,9 +387,9 @@ def test_sweep_a_consistent_mistake_is_named_once_and_carried_after(type_id, dif
                 worked = t.extract(setup, setup.float_derivation(slips))
                 answers = {p.name: v.key_values[p.name] if worked[p.name] is None
                            else worked[p.name] for p in t.parts}
-                if any(np.all(np.asarray(a) == 0) for a in answers.values()):
-                    # All zeros carries nothing forward (SCORING_RULE), even where a mistake
-                    # leads there, so the parts after it are not credited; checked elsewhere.
+                if any(np.ptp(np.asarray(a)) == 0 for a in answers.values() if np.size(a) > 1):
+                    # All one number carries nothing forward (SCORING_RULE), even where a
+                    # mistake leads there, so the parts after it are not credited.
                     continue
                 checked += 1
                 for n, r in submit(v, **answers).parts.items():
