@@ -1,27 +1,49 @@
 """Reading and grading a submission: what is right, what is wrong, and which mistake explains it.
 
 ``parse_answers`` is PrairieLearn's *parse*: unreadable input raises
-``AnswerFormatError`` with a message per part, and is not graded. ``grade`` compares
-each part with the key, then with the answer computed from the student's own earlier
-parts (carried-forward credit), then with every mistake prediction (single mistakes
-before pairs: the simplest explanation wins), then looks for one slipped entry or
-early rounding.
+``AnswerFormatError`` with a message per part, and is not graded. ``grade`` scores each
+part by the one rule below, ``SCORING_RULE``, running its checks in order (``_CHECKS``):
+right, carried forward, the key rounded, all one number, a copy, named mistakes (singles
+before pairs: the simplest explanation wins), one slipped entry, close, and what is left.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from .answers import AnswerFormatError, PartFormatError, read_choice, read_matrix, read_scalar
 from .mistakes import MISTAKES
+from .numbers import parse_fraction
 from .problem import ROUNDING_ATOL, ROUNDING_RTOL, Part, Variant
 from .registry import ExerciseType, Setup, _close, get_type
 
 MAX_PARTS = 32
+# Within the rounding band (5%, or 0.005, of the key in every entry) an answer earns at least this.
+CLOSE_CREDIT = 0.5
+# The key rounded to this many significant figures is judged as rounded, before any mistake;
+# one more figure is always within the 0.5% tolerance.
+ROUNDED_FIGURES = 2
+
+# The scoring rule, said once: the problem page and the README show this text.
+SCORING_RULE = (
+    "Each part is checked entry by entry against the exact answer: an entry within 0.5% "
+    "(or 0.0001) of it is right. A part scores 1 when every entry is right, or when it "
+    "follows correctly from your own earlier answers that show work (carried forward). "
+    "Otherwise: an answer that is all one number (all zeros included) scores 0, even where "
+    "that number is right, and so does a copy of numbers given in the problem or of one of "
+    "your earlier answers, unless a named mistake explains it; any other matrix of the "
+    "right shape scores the fraction of its entries that are right, a single number or a "
+    "matrix of the wrong shape scores 0, and an answer within 5% of the exact one in every "
+    "entry (rounded to 2 significant figures, say) scores at least 1/2. Naming a mistake "
+    "never lowers a score: a named mistake scores what an unexplained answer with the same "
+    "right entries would. An earlier answer shows work when it earned credit or a named "
+    "mistake explains it, and is neither all one number nor an unexplained copy."
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +66,15 @@ class PartResult:
     # Each explanation that fits the answer equally well (a tag tuple: one mistake, or a pair
     # made together); several when mistakes coincide in this variant, and all are named.
     explanations: tuple[tuple[str, ...], ...] = ()
+    # An answer that shows no work: all one number (all zeros included), or a copy that no
+    # named mistake explains. It scores 0 and carries nothing forward.
+    no_work: bool = False
+
+    @property
+    def carries_forward(self) -> bool:
+        """Whether later parts may build on this answer for carried-forward credit: it shows
+        work, and it is right, earned credit, or a named mistake explains it."""
+        return not self.no_work and (self.correct or self.score > 0 or bool(self.explanations))
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -117,71 +148,212 @@ def _read(part: Part, value: object, key: Any) -> Any:
 
 
 def grade(variant: Variant, answers: Answers) -> Grade:
-    """Grade every part of ``answers`` against ``variant``."""
+    """Grade every part of ``answers`` against ``variant`` (SCORING_RULE).
+
+    Parts are graded in order, so that a part's carried-forward check sees which earlier
+    answers are work (the types' follow-ons only read earlier parts).
+    """
     results: dict[str, PartResult] = {}
+    work: dict[str, Any] = {}
     for part in variant.parts:
-        results[part.name] = _grade_part(variant, part, answers.values)
+        result = _grade_part(variant, part, answers.values, work)
+        results[part.name] = result
+        if result.carries_forward:
+            work[part.name] = answers.values[part.name]
     score = sum(r.score for r in results.values()) / len(results)
     return Grade(score=round(score, 6), parts=results)
 
 
-def _grade_part(variant: Variant, part: Part, given: dict[str, Any]) -> PartResult:
-    """Key, then carried forward, then mistakes (singles first), then one slipped entry,
-    then early rounding; what is left is marked entry by entry."""
-    answer, key = given[part.name], variant.key_values[part.name]
-    entries = _key_entries(variant, part, answer)
-    if entries is not None:
-        right = all(map(all, entries))
+@dataclass
+class _Case:
+    """One part's answer and what the checks need to know about it, each computed once."""
+
+    variant: Variant
+    part: Part
+    answer: Any
+    key: Any
+    given: dict[str, Any]  # every answer of the submission
+    work: dict[str, Any]  # the earlier answers that carry forward
+
+    @cached_property
+    def numeric(self) -> bool:
+        return self.part.kind in ("matrix", "scalar")
+
+    @cached_property
+    def entries(self) -> list[list[bool]] | None:
+        return _key_entries(self.variant, self.part, self.answer)
+
+    @cached_property
+    def same_shape(self) -> bool:
+        return self.part.kind != "matrix" or self.entries is not None
+
+    @cached_property
+    def explanations(self) -> tuple[tuple[str, ...], ...]:
+        return _matching_mistakes(self.variant, self.part, self.answer)
+
+    @cached_property
+    def close(self) -> bool:
+        """Within the rounding band of the key in every entry."""
+        return (self.numeric and self.same_shape
+                and _close(self.part, self.answer, self.key, ROUNDING_RTOL, ROUNDING_ATOL))
+
+    @cached_property
+    def credit(self) -> float:
+        """What the answer earns by the rule, whatever explains it: its right entries, and
+        at least ``CLOSE_CREDIT`` within the rounding band."""
+        right = 0.0
+        if self.entries is not None:
+            n = sum(len(row) for row in self.entries)
+            right = sum(ok for row in self.entries for ok in row) / n
+        return round(max(right, CLOSE_CREDIT if self.close else 0.0), 6)
+
+    def counts(self) -> str:
+        """ "k of n entries are right." for a matrix of the key's shape, else ""."""
+        if self.entries is None:
+            return ""
+        n = sum(len(row) for row in self.entries)
+        right = sum(ok for row in self.entries for ok in row)
+        return f" {right} of {n} entries are right."
+
+
+def _grade_part(variant: Variant, part: Part, given: dict[str, Any],
+                work: dict[str, Any]) -> PartResult:
+    """The first check that applies, in the order of SCORING_RULE."""
+    case = _Case(variant, part, given[part.name], variant.key_values[part.name], given, work)
+    for check in _CHECKS:
+        result = check(case)
+        if result is not None:
+            return result
+    raise AssertionError("the last check always applies")
+
+
+def _right(c: _Case) -> PartResult | None:
+    """Within tolerance of the key: never tagged, whatever else it resembles."""
+    if c.entries is not None:
+        right = all(map(all, c.entries))
     else:  # a matrix of another shape is never right; other kinds compare whole
-        right = part.kind != "matrix" and _close(part, answer, key)
-    if right:
-        return PartResult(1.0, True, "Correct.", entries=entries)
+        right = c.part.kind != "matrix" and _close(c.part, c.answer, c.key)
+    return PartResult(1.0, True, "Correct.", entries=c.entries) if right else None
 
-    t = get_type(variant.type)
-    if type(t).follow_on is not ExerciseType.follow_on:
-        expected = t.follow_on(_setup(variant, t), part.name, given)
-        if expected is not None and _close(part, answer, expected):
-            return PartResult(
-                1.0, True,
-                "Correct from your own earlier answers: this step is right, the error came "
-                "earlier, so it earns its credit (carried forward).",
-                entries=_entries(part, answer, expected), carried_forward=True,
-            )
 
-    explanations = _matching_mistakes(variant, part, answer)
-    if explanations:
-        tags = tuple(dict.fromkeys(t for e in explanations for t in e))
-        return PartResult(0.0, False, _explain(explanations, part, answer, key),
-                          misconceptions=tags, entries=entries, explanations=explanations)
+def _carried(c: _Case) -> PartResult | None:
+    """Right when computed from the student's own earlier answers that are work."""
+    t = get_type(c.variant.type)
+    if type(t).follow_on is ExerciseType.follow_on:
+        return None
+    expected = t.follow_on(_setup(c.variant, t), c.part.name, c.work)
+    if expected is None or not _close(c.part, c.answer, expected):
+        return None
+    return PartResult(
+        1.0, True,
+        "Correct from your own earlier answers: this step is right, the error came earlier, "
+        "so it earns its credit (carried forward).",
+        entries=_entries(c.part, c.answer, expected), carried_forward=True,
+    )
 
-    if entries is not None:
-        wrong = [(i, j) for i, row in enumerate(entries) for j, ok in enumerate(row) if not ok]
-        n = sum(len(row) for row in entries)
-        if len(wrong) == 1 and n >= 2:
-            i, j = wrong[0]
-            return PartResult(
-                (n - 1) / n, False,
-                f"{MISTAKES['arithmetic-slip'].explanation} (row {i + 1}, column {j + 1})",
-                misconceptions=("arithmetic-slip",), entries=entries,
-            )
-    if _close(part, answer, key, ROUNDING_RTOL, ROUNDING_ATOL):
-        return PartResult(0.5, False, MISTAKES["rounding"].explanation,
-                          misconceptions=("rounding",), entries=entries)
-    if part.kind == "matrix" and entries is None:
-        r, c = np.shape(key)
-        ar, ac = np.shape(answer)
+
+def _rounded_key(c: _Case) -> PartResult | None:
+    """The key rounded to 2 significant figures (entry by entry): judged before any mistake
+    is tried, since a pair of mistakes may land within rounding of the key."""
+    if not (c.numeric and c.same_shape):
+        return None
+    a, k = np.asarray(c.answer, dtype=np.float64), np.asarray(c.key, dtype=np.float64)
+    ok = np.asarray(_close_entries(c.part, a, k)) | _rounded_entries(a, k, ROUNDED_FIGURES)
+    if not np.all(ok):
+        return None
+    return PartResult(
+        c.credit, False,
+        f"Right, but rounded to {ROUNDED_FIGURES} significant figures: give at least "
+        f"{ROUNDED_FIGURES + 1} (answers within 0.5% of the exact value count as exact).",
+        entries=c.entries,
+    )
+
+
+def _all_one_number(c: _Case) -> PartResult | None:
+    """All zeros, or all one number where the key's entries differ: 0, and nothing carried
+    forward, whatever mistake it resembles (the mistake is still named)."""
+    reason = _constant(c)
+    if reason is None:
+        return None
+    tags = _tags(c.explanations)
+    said = f"{_explain(c.variant, c.explanations, c.part, c.answer, c.key)} " if tags else ""
+    return PartResult(0.0, False, f"{said}{reason}, and nothing built on it is carried forward.",
+                      misconceptions=tags, entries=c.entries, explanations=c.explanations,
+                      no_work=True)
+
+
+def _copied(c: _Case) -> PartResult | None:
+    """A copy of the problem's numbers or of an earlier answer that no mistake explains: 0."""
+    if c.explanations:
+        return None
+    reason = _copy(c)
+    if reason is None:
+        return None
+    return PartResult(0.0, False, f"{reason}, and nothing built on it is carried forward.",
+                      entries=c.entries, no_work=True)
+
+
+def _mistake(c: _Case) -> PartResult | None:
+    """Every prediction the answer matches at the simplest level, named; scored by the rule,
+    never below the same entries unexplained."""
+    if not c.explanations:
+        return None
+    return PartResult(
+        c.credit, False,
+        _explain(c.variant, c.explanations, c.part, c.answer, c.key) + c.counts(),
+        misconceptions=_tags(c.explanations), entries=c.entries, explanations=c.explanations,
+    )
+
+
+def _slip(c: _Case) -> PartResult | None:
+    """Exactly one entry off and no mistake explains the answer: an arithmetic slip."""
+    if c.entries is None:
+        return None
+    wrong = [(i, j) for i, row in enumerate(c.entries) for j, ok in enumerate(row) if not ok]
+    n = sum(len(row) for row in c.entries)
+    if len(wrong) != 1 or n < 2:
+        return None
+    i, j = wrong[0]
+    return PartResult(
+        c.credit, False,
+        f"{MISTAKES['arithmetic-slip'].explanation} (row {i + 1}, column {j + 1})",
+        misconceptions=("arithmetic-slip",), entries=c.entries,
+    )
+
+
+def _near(c: _Case) -> PartResult | None:
+    """Within the rounding band, no mistake named: close, and said to be no more than that
+    (a right method cannot be told from a number within 5%, so no `rounding` tag)."""
+    if not c.close:
+        return None
+    return PartResult(
+        c.credit, False,
+        "Close, but not within the 0.5% tolerance: every entry is within 5% of the exact "
+        "value. Recheck the arithmetic, and keep at least four significant figures until the "
+        "final answer." + c.counts(),
+        entries=c.entries,
+    )
+
+
+def _rest(c: _Case) -> PartResult:
+    """Wrong: the shape named if it is off, else the right entries counted."""
+    if c.part.kind == "matrix" and c.entries is None:
+        r, k = np.shape(c.key)
+        ar, ac = np.shape(c.answer)
         return PartResult(
             0.0, False,
-            f"Your answer is {ar}×{ac}, but {part.name} is {r}×{c}: check which quantities "
+            f"Your answer is {ar}×{ac}, but {c.part.name} is {r}×{k}: check which quantities "
             "you multiplied and the shape each one has.",
         )
-    if entries is not None:
-        n = sum(len(row) for row in entries)
-        right = sum(ok for row in entries for ok in row)
-        return PartResult(round(right / n, 6), False,
-                          f"{right} of {n} entries are right; the worked solution shows each step.",
-                          entries=entries)
+    if c.entries is not None:
+        return PartResult(c.credit, False,
+                          c.counts().strip()[:-1] + "; the worked solution shows each step.",
+                          entries=c.entries)
     return PartResult(0.0, False, "Not correct; the worked solution shows each step.")
+
+
+_CHECKS = (_right, _carried, _rounded_key, _all_one_number, _copied, _mistake, _slip, _near,
+           _rest)
 
 
 def _setup(variant: Variant, t: ExerciseType) -> Setup:
@@ -246,8 +418,8 @@ def _entries(part: Part, answer: Any, key: Any) -> list[list[bool]] | None:
     return ok.tolist()
 
 
-def _explain(explanations: tuple[tuple[str, ...], ...], part: Part, answer: Any,
-             key: Any) -> str:
+def _explain(variant: Variant, explanations: tuple[tuple[str, ...], ...], part: Part,
+             answer: Any, key: Any) -> str:
     """Each explanation's mistakes; coinciding ones joined by "or" (the answer fits each)."""
     said = [" ".join(f"{MISTAKES[t].name}: {MISTAKES[t].explanation}" for t in e)
             for e in explanations]
@@ -258,3 +430,89 @@ def _explain(explanations: tuple[tuple[str, ...], ...], part: Part, answer: Any,
         r, c = np.shape(key)
         text += f" ({part.name} should be {r}×{c}.)"
     return text
+
+
+def _tags(explanations: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(t for e in explanations for t in e))
+
+
+def _close_entries(part: Part, a: Any, b: Any) -> np.ndarray:
+    """Entry by entry: a within the part's tolerance of b."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return np.abs(a - b) <= part.atol + part.rtol * np.abs(b)
+
+
+def _rounded_entries(a: np.ndarray, k: np.ndarray, figures: int) -> np.ndarray:
+    """Entry by entry: a is k rounded to ``figures`` significant figures (either way at a
+    tie): a multiple of k's last kept digit, at most half of one from k."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        unit = 10.0 ** (np.floor(np.log10(np.abs(k))) - figures + 1)
+        steps = a / unit
+        on_grid = np.abs(steps - np.round(steps)) <= 1e-6 * np.maximum(1.0, np.abs(steps))
+        near = np.abs(a - k) <= 0.5 * unit * (1 + 1e-9)
+    return (k != 0) & np.isfinite(unit) & on_grid & near
+
+
+def _constant(c: _Case) -> str | None:
+    """Why the answer is all one number (all zeros included), or None."""
+    if not c.numeric:
+        return None
+    a = np.asarray(c.answer, dtype=np.float64)
+    if np.all(a == 0):
+        what = "An answer of 0" if a.ndim == 0 else "An answer of all zeros"
+        return f"{what} shows no work, so it earns nothing"
+    if a.size < 2:
+        return None
+    k = np.asarray(c.key, dtype=np.float64)
+    if not np.all(_close_entries(c.part, a, a.flat[0])):
+        return None
+    if np.all(_close_entries(c.part, k, k.flat[0])):  # the key is all one number too
+        return None
+    return (f"Every entry of your answer is the same number ({a.flat[0]:.4g}), while the exact "
+            "answer's entries differ: an answer like that shows no work, so it earns nothing "
+            "(not even for an entry it happens to hit)")
+
+
+def _copy(c: _Case) -> str | None:
+    """Why the answer is a copy of the problem's numbers or of an earlier answer, or None."""
+    if not c.numeric:
+        return None
+    a = np.asarray(c.answer, dtype=np.float64)
+    for label, given in _problem_numbers(c.variant):
+        if given.shape == a.shape and np.all(_close_entries(c.part, a, given)):
+            return (f"Your answer is {label} as given in the problem: a copy shows no work, so "
+                    "it earns nothing")
+    for other in c.variant.parts:
+        if other.name == c.part.name:
+            break
+        earlier = c.given.get(other.name)
+        if (other.kind in ("matrix", "scalar") and np.shape(earlier) == a.shape
+                and np.all(_close_entries(c.part, a, earlier))):
+            return (f"Your answer is the same as your answer to {other.name}: a copy shows no "
+                    "work for this part, so it earns nothing")
+    return None
+
+
+def _problem_numbers(variant: Variant) -> list[tuple[str, np.ndarray]]:
+    """Every matrix (and its transpose) and every single number the problem gives."""
+    if "problem numbers" in variant.cache:
+        return variant.cache["problem numbers"]
+    out: list[tuple[str, np.ndarray]] = []
+    net = variant.network
+    if net is not None:
+        layers = net["layers"]
+        named = [("x", net["x"]), ("y", net["y"])]
+        for l, layer in enumerate(layers, start=1):
+            sub = "" if len(layers) == 1 else str(l)
+            named += [(f"W{sub}", layer["W"]), (f"b{sub}", layer["b"])]
+        for label, rows in named:
+            M = np.array([[_number(v) for v in row] for row in rows], dtype=np.float64)
+            out += [(label, M), (f"{label}ᵀ", M.T)]
+            out += [(f"a number of {label} ({v:g})", np.asarray(v)) for v in M.ravel()]
+        out.append(("the learning rate", np.asarray(_number(net["learning_rate"]))))
+    variant.cache["problem numbers"] = out
+    return out
+
+
+def _number(v: Any) -> float:
+    return float(parse_fraction(v)) if isinstance(v, str) else float(v)

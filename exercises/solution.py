@@ -7,12 +7,18 @@ their parts need; ``worked_solution`` rebuilds them from the stored variant.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
+import sympy
 
 from . import latex as tex
 from .engine import Derivation, LayerDerivation
 from .network import Network
+from .numbers import to_float
 from .problem import Variant
 
 LOSS_FORMULA = {
@@ -56,12 +62,20 @@ DELTA = r"\delta"
 
 @dataclass(frozen=True)
 class Step:
-    """One step of the story: what happens, the maths with numbers, which parts it answers."""
+    """One step of the story: what happens, the maths with numbers, which parts it answers.
+
+    ``quantity`` names what the step computes (a ``LayerDerivation`` field, or "loss") in
+    derivation layer ``layer``, written ``symbol``: enough to redo the step as a mistake's
+    slips would, and show it next to the right one (``departure``).
+    """
 
     title: str
     text: str
     latex: str | None = None
     parts: tuple[str, ...] = ()
+    quantity: str | None = None
+    layer: int | None = None
+    symbol: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"title": self.title, "text": self.text, "latex": self.latex,
@@ -86,6 +100,111 @@ def worked_solution(variant: Variant) -> Solution:
     return Solution(t.story(t.setup_from(variant)))
 
 
+@dataclass(frozen=True)
+class Departure:
+    """Where a graded answer first leaves the worked solution: the step (an index into
+    ``worked_solution(variant).steps``), the part, what to say, and, where a mistake was
+    named, that step as the mistake does it (``yours``) next to the right one (LaTeX)."""
+
+    step: int
+    part: str
+    text: str
+    yours: str | None = None
+    right: str | None = None
+
+
+def departure(variant: Variant, answers: Mapping[str, Any],
+              parts: Mapping[str, Mapping[str, Any]]) -> Departure | None:
+    """The first step where the answers depart from the solution, or None if none does.
+
+    ``answers`` are the submission's answers in grading form; ``parts`` the result's parts
+    (CONTRACT §4 JSON). The first part not right, in the order of the story, is where the
+    student left it; if a mistake was named there, its slips redo the derivation, and the
+    first step (up to that part's own) whose value they change is the step shown.
+    """
+    from .mistakes import MISTAKES
+    from .registry import get_type
+
+    t = get_type(variant.type)
+    steps = t.story(t.setup_from(variant)) if variant.network is not None else []
+    wrong = {name for name, r in parts.items() if not r.get("correct")}
+    first = next(((i, name) for i, step in enumerate(steps) for name in step.parts
+                  if name in wrong), None)
+    if first is None:
+        return None
+    at, part = first
+    explanations = parts[part].get("explanations") or [parts[part].get("misconceptions", [])]
+    tags = [tag for tag in explanations[0] if tag in MISTAKES and MISTAKES[tag].variants]
+    if not tags or part not in answers:
+        return Departure(at, part, f"Your answer to {part} is the first that does not match "
+                                   "the solution: it is worked out from this step on.")
+    setup = t.setup_from(variant)
+    slips = _matching_slips(t, setup, variant, part, answers[part], tags)
+    names = " and ".join(MISTAKES[tag].name for tag in tags)
+    text = f"Your answer to {part} departs from the solution here: {names}."
+    slipped, plain = setup.float_derivation(slips), setup.exact
+    right_parts = {name for name, r in parts.items() if r.get("correct")}
+    last = max(i for i, step in enumerate(steps) if part in step.parts)
+    for i, step in enumerate(steps[:last + 1]):
+        if step.quantity is None or (step.parts and set(step.parts) <= right_parts):
+            continue
+        yours, right = _value(slipped, step), _value(plain, step)
+        if yours is None or _same(yours, right):
+            continue
+        return Departure(i, part, text, f"{step.symbol} = {_latex(yours)}",
+                         f"{step.symbol} = {_latex(right)}")
+    # The type's own steps carry no quantity (one neuron's factors): show the part itself.
+    label = variant.part(part).label
+    if label.count("$") == 2 and label.startswith("$") and label.endswith("$"):
+        symbol = label.strip("$")
+        return Departure(at, part, text, f"{symbol} = {_latex(answers[part])}",
+                         f"{symbol} = {_latex(variant.key_values[part])}")
+    return Departure(at, part, text)
+
+
+def _matching_slips(t: Any, setup: Any, variant: Variant, part: str, answer: Any,
+                    tags: list[str]) -> frozenset[Any]:
+    """The slips of ``tags`` (one alternative of each mistake) that give ``answer``."""
+    from .mistakes import MISTAKES
+    from .problem import to_grading_form
+
+    kind = variant.part(part).kind
+    combos = [frozenset().union(*c)
+              for c in itertools.product(*(MISTAKES[tag].variants for tag in tags))]
+    for slips in combos:
+        value = t.predict(setup, slips).get(part)
+        if value is None:
+            continue
+        value = to_grading_form(kind, value)
+        if np.shape(value) == np.shape(answer) and np.allclose(value, answer, rtol=5e-3,
+                                                               atol=1e-4):
+            return slips
+    return combos[0]
+
+
+def _value(d: Derivation, step: Step) -> Any:
+    if step.quantity == "loss":
+        return d.loss
+    return getattr(d.layers[step.layer], step.quantity)
+
+
+def _floats(v: Any) -> np.ndarray:
+    if isinstance(v, sympy.Basic) and not isinstance(v, sympy.MatrixBase):
+        return np.asarray(to_float(v), dtype=np.float64)
+    if isinstance(v, sympy.MatrixBase):
+        return np.array([[to_float(x) for x in row] for row in v.tolist()], dtype=np.float64)
+    return np.asarray(v, dtype=np.float64)
+
+
+def _same(a: Any, b: Any) -> bool:
+    a, b = _floats(a), _floats(b)
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-9, atol=1e-12))
+
+
+def _latex(v: Any) -> str:
+    return tex.number(v) if np.ndim(_floats(v)) == 0 else tex.matrix(v)
+
+
 # --- steps shared by the exercise types --------------------------------------------------
 
 
@@ -93,24 +212,30 @@ def _sub(l: int | None, name: str) -> str:
     return name if l is None else f"{name}_{{{l}}}"
 
 
+def _layer(l: int | None) -> int:
+    """The derivation's index of story layer ``l`` (1-based; None for a single layer)."""
+    return 0 if l is None else l - 1
+
+
 def forward(L: LayerDerivation, l: int | None, *, z_part: str | None = None,
             a_part: str | None = None, input_name: str = "x") -> list[Step]:
     """z = W·a_prev + b, then a = σ(z)."""
     W, z, a = _sub(l, "W"), _sub(l, "z"), _sub(l, "a")
+    k = _layer(l)
     steps = [Step(
         f"Forward pass{'' if l is None else f', layer {l}'}: weighted input",
         f"Multiply the weights by the layer's input and add the bias. {tex.shape_text(L.W)} "
         f"times {tex.shape_text(L.a_prev)} gives {tex.shape_text(L.z)}.",
         rf"{z} = {W}\,{input_name} + {_sub(l, 'b')} = {tex.matrix(L.W)} {tex.matrix(L.a_prev)} "
         rf"+ {tex.matrix(L.b)} = {tex.matrix(L.z)}",
-        (z_part,) if z_part else (),
+        (z_part,) if z_part else (), "z", k, z,
     )]
     steps.append(Step(
         f"Forward pass{'' if l is None else f', layer {l}'}: activation",
         f"Apply the activation ({L.activation}) to each entry: the neuron's output is "
         "a = σ(z), not z.",
         rf"{ACTIVATION_FORMULA[L.activation]}, \quad {a} = {tex.matrix(L.a)}",
-        (a_part,) if a_part else (),
+        (a_part,) if a_part else (), "a", k, a,
     ))
     return steps
 
@@ -123,7 +248,7 @@ def loss(net: Network, d: Derivation, *, part: str | None = None) -> Step:
         f"averaged over the {net.m} example(s). It is a function of a and y, not a − y itself.",
         rf"{LOSS_FORMULA[net.loss]}, \quad a = {tex.matrix(aL)},\ y = {tex.matrix(net.y)}"
         rf" \;\Rightarrow\; C = {tex.number(d.loss)}",
-        (part,) if part else (),
+        (part,) if part else (), "loss", None, "C",
     )
 
 
@@ -132,7 +257,7 @@ def output_gradient(net: Network, L: LayerDerivation, *, part: str | None = None
         "How the cost changes with the prediction",
         "Differentiate the loss with respect to the prediction a.",
         rf"{LOSS_GRADIENT[net.loss]} = {tex.matrix(L.dC_da)}",
-        (part,) if part else (),
+        (part,) if part else (), "dC_da", -1, r"\frac{\partial C}{\partial a}",
     )
 
 
@@ -142,7 +267,7 @@ def activation_derivative(L: LayerDerivation, l: int | None, *, part: str | None
         "How much a moves when z moves, entry by entry, evaluated at this z.",
         rf"{DERIVATIVE_FORMULA[L.activation]} \;\Rightarrow\; "
         rf"\frac{{\partial {_sub(l, 'a')}}}{{\partial {_sub(l, 'z')}}} = {tex.matrix(L.da_dz)}",
-        (part,) if part else (),
+        (part,) if part else (), "da_dz", _layer(l), rf"\sigma'({_sub(l, 'z')})",
     )
 
 
@@ -156,13 +281,13 @@ def delta(L: LayerDerivation, l: int | None, *, part: str | None = None,
                 "With softmax and cross-entropy the softmax Jacobian cancels against the loss: "
                 "δ is simply (a − y)/m. No extra a(1 − a) factor.",
                 rf"{d} = \frac{{1}}{{m}}(a - y) = {tex.matrix(L.delta)}",
-                (part,) if part else (),
+                (part,) if part else (), "delta", _layer(l), d,
             )
         return Step(
             "Error at the softmax output",
             "Softmax mixes its outputs, so δ is the Jacobian product a ⊙ (g − aᵀg) with g = dC/da.",
             rf"{d} = {tex.matrix(L.delta)}",
-            (part,) if part else (),
+            (part,) if part else (), "delta", _layer(l), d,
         )
     return Step(
         f"Error of the layer (δ){'' if l is None else f', layer {l}'}",
@@ -170,7 +295,7 @@ def delta(L: LayerDerivation, l: int | None, *, part: str | None = None,
         "entry (⊙, a Hadamard product — not a dot product).",
         rf"{d} = \frac{{\partial C}}{{\partial {_sub(l, 'a')}}} \odot \sigma'({_sub(l, 'z')}) = "
         rf"{tex.matrix(L.dC_da)} \odot {tex.matrix(L.da_dz)} = {tex.matrix(L.delta)}",
-        (part,) if part else (),
+        (part,) if part else (), "delta", _layer(l), d,
     )
 
 
@@ -185,7 +310,8 @@ def weight_gradient(L: LayerDerivation, l: int | None, *, part: str | None = Non
         "the shape of W. Entry (i, j) is δᵢ·xⱼ.",
         rf"\frac{{\partial C}}{{\partial {_sub(l, 'W')}}} = {d}\,{input_name}^\top = "
         rf"{tex.matrix(L.delta)} {tex.matrix(L.a_prev.T)} = {tex.matrix(L.dC_dW)}",
-        (part,) if part else (),
+        (part,) if part else (), "dC_dW", _layer(l),
+        rf"\frac{{\partial C}}{{\partial {_sub(l, 'W')}}}",
     )
 
 
@@ -195,7 +321,8 @@ def bias_gradient(L: LayerDerivation, l: int | None, *, part: str | None = None)
         "The bias enters z with derivative 1, so dC/db is δ itself, summed over the examples.",
         rf"\frac{{\partial C}}{{\partial {_sub(l, 'b')}}} = \sum_k {_sub(l, DELTA)}^{{(k)}} = "
         rf"{tex.matrix(L.dC_db)}",
-        (part,) if part else (),
+        (part,) if part else (), "dC_db", _layer(l),
+        rf"\frac{{\partial C}}{{\partial {_sub(l, 'b')}}}",
     )
 
 
@@ -209,7 +336,7 @@ def backward(L_next: LayerDerivation, l: int, *, part: str | None = None) -> Ste
         rf"\frac{{\partial C}}{{\partial a_{{{l}}}}} = W_{{{l + 1}}}^\top \delta_{{{l + 1}}} = "
         rf"{tex.matrix(L_next.W.T)} {tex.matrix(L_next.delta)} = "
         rf"{tex.matrix(L_next.W.T * L_next.delta)}",
-        (part,) if part else (),
+        (part,) if part else (), "dC_da", l - 1, rf"\frac{{\partial C}}{{\partial a_{{{l}}}}}",
     )
 
 
@@ -222,7 +349,7 @@ def update(L: LayerDerivation, l: int | None, learning_rate: Any, *, part: str |
         rf"{W}^{{\text{{new}}}} = {W} - \eta \frac{{\partial C}}{{\partial {W}}} = "
         rf"{tex.matrix(L.W)} - {tex.number(learning_rate)} {tex.matrix(L.dC_dW)} = "
         rf"{tex.matrix(L.W_new)}",
-        (part,) if part else (),
+        (part,) if part else (), "W_new", _layer(l), rf"{W}^{{\text{{new}}}}",
     )]
     if entry is not None:
         i, j = entry

@@ -40,6 +40,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 import exercises as ex
 from exercises.answers import PartFormatError
 from exercises.expressions import MAX_TEXT, parse_expression, to_latex
+from exercises.solution import Departure, departure
 
 from . import api, auth, diagram, mathml, pipeline, policy, problems, throttle
 from .db import db
@@ -460,8 +461,10 @@ def _problem_page(
         can_submit=policy.can_submit(user, problem) and not closed and attempts.left != 0,
         closed=closed,
         history=[_result_view(s, variant) for s in submissions],
-        solution=_solution_view(variant) if policy.can_see_solution(user, problem, now) else None,
+        solution=_solution_view(variant, submissions[0] if submissions else None)
+        if policy.can_see_solution(user, problem, now) else None,
         solution_rule=_solution_rule(problem),
+        scoring_rule=ex.SCORING_RULE,
         difficulties=ex.DIFFICULTIES,
         seed=variant.seed if policy.can_see_seed(user, problem) else None,
         notice=notice,
@@ -708,18 +711,41 @@ class StepView:
     text: Markup
     formula: Markup | None
     parts: list[str]
+    # Where the latest graded answer first departs from the solution: what to say and, where
+    # a mistake was named, the step as that mistake does it next to the right one.
+    departed: Markup | None = None
+    yours: Markup | None = None
+    right: Markup | None = None
 
 
-def _solution_view(variant: ex.Variant) -> list[StepView]:
-    return [
-        StepView(
+def _solution_view(variant: ex.Variant, latest: Submission | None = None) -> list[StepView]:
+    """The worked solution, marked where ``latest`` (if graded, not full marks) departs."""
+    mark = _departure(variant, latest)
+    views = []
+    for i, step in enumerate(ex.worked_solution(variant).steps):
+        here = mark is not None and mark.step == i
+        views.append(StepView(
             step.title,
             mathml.text(step.text),
             mathml.formula(step.latex, display=True) if step.latex else None,
             list(step.parts),
-        )
-        for step in ex.worked_solution(variant).steps
-    ]
+            departed=mathml.text(mark.text) if here else None,
+            yours=mathml.formula(mark.yours) if here and mark.yours else None,
+            right=mathml.formula(mark.right) if here and mark.right else None,
+        ))
+    return views
+
+
+def _departure(variant: ex.Variant, latest: Submission | None) -> Departure | None:
+    if latest is None or latest.status != Status.graded or latest.result is None:
+        return None
+    if latest.result.score >= 1.0:
+        return None
+    try:
+        answers = ex.parse_answers(variant, latest.answers).values
+    except ex.AnswerFormatError:  # graded answers were readable; a changed reader may differ
+        return None
+    return departure(variant, answers, latest.result.parts)
 
 
 def _readable_submission(submission_id: uuid.UUID) -> Submission:
@@ -755,7 +781,7 @@ def submission_panel(submission_id: uuid.UUID) -> Response:
     user, now = _user(), utcnow()
     attempts = Attempts(problem.attempts_used, problem.attempts_allowed)
     solution = (
-        render_template("_solution.html", solution=_solution_view(variant), variant=variant)
+        render_template("_solution.html", solution=_solution_view(variant, sub), variant=variant)
         if policy.can_see_solution(user, problem, now)
         else None
     )

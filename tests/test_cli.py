@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,11 @@ def test_grade_key_transposed_and_unreadable(tmp_path):
     path.write_text(json.dumps({"answers": {"dC_dW": transposed}}))
     result = json.loads(run("grade", "weight-gradient", "--seed", "3", "--answers", str(path)).stdout)
     assert result["parts"]["dC_dW"]["misconceptions"] == ["transposed-gradient"]
-    assert result["score"] == 0.0
+    # Named or not, its right entries (the diagonal, which a transpose keeps) earn their
+    # share (SCORING_RULE): the 2×2 key is not symmetric, so exactly those two of four.
+    k = np.array([[float(Fraction(str(c))) for c in row] for row in key])
+    assert k[0, 1] != k[1, 0]
+    assert result["score"] == 0.5
 
     path.write_text(json.dumps({"answers": {"dC_dW": "[1/ 2; 3 4]"}}))
     out = run("grade", "weight-gradient", "--seed", "3", "--answers", str(path))

@@ -30,3 +30,19 @@ def submit(v: E.Variant, **answers: Any) -> E.Grade:
     raw = {p.name: v.key[p.name] for p in v.parts}
     raw.update({name: to_json(value) for name, value in answers.items()})
     return E.grade(v, E.parse_answers(v, raw))
+
+
+def rule_score(part: E.Part, answer: Any, key: Any) -> float:
+    """SCORING_RULE written out for a wrong answer that is no copy: 0 when all one number
+    (the key's entries differing), else the fraction of right entries (0 for a number or
+    another shape), and at least 1/2 when every entry is within 5% (or 0.005)."""
+    a, k = np.asarray(answer, dtype=np.float64), np.asarray(key, dtype=np.float64)
+    if a.shape != k.shape:
+        return 0.0
+    if np.all(a == 0) or (a.size > 1 and np.ptp(a) <= part.atol + part.rtol * abs(a.flat[0])
+                          and np.ptp(k) > part.atol + part.rtol * abs(k.flat[0])):
+        return 0.0
+    right = np.abs(a - k) <= part.atol + part.rtol * np.abs(k)
+    per_entry = float(right.mean()) if part.kind == "matrix" else 0.0
+    close = bool(np.all(np.abs(a - k) <= 5e-3 + 5e-2 * np.abs(k)))
+    return round(max(per_entry, 0.5 if close else 0.0), 6)

@@ -239,6 +239,11 @@ def test_forward_pass_mistakes_built_here(difficulty):
         z_swap = n["W"].T @ n["x"] + n["b"]
         g = submit(v, z=z_swap, a=act(n["act"], z_swap, n["alpha"]))
         assert g.parts["z"].misconceptions == ("index-swap",)
+        if np.ptp(z_swap) == 0:
+            # The swap happens to give all one number: by the rule it scores 0 (no credit for
+            # entries a constant happens to hit) and carries nothing forward, though named.
+            assert g.parts["z"].score == 0.0 and not g.parts["a"].carried_forward
+            continue
         assert g.parts["a"].score == 1.0 and g.parts["a"].carried_forward
 
 
@@ -247,15 +252,24 @@ def test_forward_pass_mistakes_built_here(difficulty):
 def test_forward_pass_carries_a_forward_from_a_wrong_z(difficulty):
     for v in variants("forward-pass", difficulty):
         n = arrays(v)
-        z_wrong = n["W"] @ n["x"] + n["b"] + 1  # every entry off by one
+        z_wrong = n["W"] @ n["x"] + n["b"]
+        z_wrong[0, 0] += 1  # one entry off by one: partly right, so work that carries forward
         g = submit(v, z=z_wrong, a=act(n["act"], z_wrong, n["alpha"]))
-        assert g.parts["z"].score == 0.0
-        assert g.parts["a"].score == 1.0 and g.parts["a"].carried_forward
-        assert g.score == 0.5
+        k = z_wrong.size
+        assert g.parts["z"].score == pytest.approx((k - 1) / k)
+        # a is right from the slipped z (or right outright, where ReLU hides the slip)
+        assert g.parts["a"].score == 1.0
+        assert g.parts["a"].carried_forward or g.parts["a"].feedback == "Correct."
+        assert g.score == pytest.approx((2 * k - 1) / (2 * k))
         # The activation skipped on top of the wrong z is not carried forward (unless σ(z) = z
         # there anyway, as ReLU on positive entries).
         if not np.allclose(act(n["act"], z_wrong, n["alpha"]), z_wrong, rtol=5e-3, atol=1e-4):
             assert submit(v, z=z_wrong, a=z_wrong).parts["a"].score < 1.0
+        # Every entry off by one and no mistake to explain it: nothing carries forward.
+        z_off = n["W"] @ n["x"] + n["b"] + 1
+        g = submit(v, z=z_off, a=act(n["act"], z_off, n["alpha"]))
+        if not g.parts["z"].misconceptions:
+            assert not g.parts["a"].carried_forward
 
 
 @pytest.mark.slow

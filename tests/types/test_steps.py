@@ -443,15 +443,24 @@ def test_softmax_mistakes_built_here(difficulty):
 @pytest.mark.parametrize("difficulty", E.DIFFICULTIES)
 def test_carried_forward_credit(difficulty):
     for v in variants("chain-rule", difficulty):
+        # A named mistake (the sign of dC/da flipped) is work: the product carries forward.
+        wrong = -key(v, "dC_da")
+        result = submit(v, dC_da=wrong,
+                        dC_dw=wrong * key(v, "da_dz") * key(v, "dz_dw")).parts
+        assert result["dC_da"].misconceptions == ("sign-flip",)
+        assert result["dC_dw"].score == 1.0 and result["dC_dw"].carried_forward, v.seed
+        # A wrong number nothing explains is no work to build on (SCORING_RULE).
         wrong = key(v, "dC_da") + 0.37
         result = submit(v, dC_da=wrong,
                         dC_dw=wrong * key(v, "da_dz") * key(v, "dz_dw")).parts
         assert result["dC_da"].score < 1.0
-        assert result["dC_dw"].score == 1.0 and result["dC_dw"].carried_forward, v.seed
+        if result["dC_da"].score == 0.0 and not result["dC_da"].misconceptions:
+            assert not result["dC_dw"].carried_forward, v.seed
     for v in variants("softmax-cross-entropy", difficulty):
         y = np.array([[float(Fraction(str(c))) for c in row] for row in v.network["y"]])
         x = np.array([[float(Fraction(str(c))) for c in row] for row in v.network["x"]])
-        a = key(v, "a") + 0.05 * np.arange(key(v, "a").size).reshape(key(v, "a").shape) + 0.03
+        a = key(v, "a").copy()
+        a[0, 0] += 0.03  # one entry slipped: partly right, work to build on
         delta = (a - y) / y.shape[1]
         result = submit(v, a=a, delta=delta, dC_dW=delta @ x.T).parts
         assert result["a"].score < 1.0
@@ -459,10 +468,16 @@ def test_carried_forward_credit(difficulty):
         assert result["dC_dW"].carried_forward and result["dC_dW"].score == 1.0, v.seed
     for v in variants("weight-update", difficulty):
         i, j = v.params["row"] - 1, v.params["column"] - 1
-        W_new = key(v, "W_new") + 0.5
+        W_new = key(v, "W_new").copy()
+        W_new[i, j] += 0.37  # the asked entry slipped in W_new, and read from there
         result = submit(v, W_new=W_new, w_entry=W_new[i, j]).parts
         assert result["W_new"].score < 1.0
         assert result["w_entry"].carried_forward and result["w_entry"].score == 1.0, v.seed
+        # Every entry off and nothing to explain it: no work, so no entry is carried from it.
+        W_new = key(v, "W_new") + 0.5
+        result = submit(v, W_new=W_new, w_entry=W_new[i, j]).parts
+        if result["W_new"].score == 0.0 and not result["W_new"].misconceptions:
+            assert not result["w_entry"].carried_forward and result["w_entry"].score < 1.0
 
 
 @pytest.mark.slow
