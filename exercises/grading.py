@@ -149,7 +149,7 @@ def _grade_part(variant: Variant, part: Part, given: dict[str, Any]) -> PartResu
     explanations = _matching_mistakes(variant, part, answer)
     if explanations:
         tags = tuple(dict.fromkeys(t for e in explanations for t in e))
-        return PartResult(0.0, False, _explain(explanations, part, answer, key),
+        return PartResult(0.0, False, _explain(variant, explanations, part, answer, key),
                           misconceptions=tags, entries=entries, explanations=explanations)
 
     if entries is not None:
@@ -244,11 +244,12 @@ def _entries(part: Part, answer: Any, key: Any) -> list[list[bool]] | None:
     return ok.tolist()
 
 
-def _explain(explanations: tuple[tuple[str, ...], ...], part: Part, answer: Any,
-             key: Any) -> str:
-    """Each explanation's mistakes; coinciding ones joined by "or" (the answer fits each)."""
-    said = [" ".join(f"{MISTAKES[t].name}: {MISTAKES[t].explanation}" for t in e)
-            for e in explanations]
+def _explain(variant: Variant, explanations: tuple[tuple[str, ...], ...], part: Part,
+             answer: Any, key: Any) -> str:
+    """Each explanation's mistakes, in the variant's own conventions; coinciding ones joined
+    by "or" (the answer fits each)."""
+    said = [" ".join(f"{MISTAKES[t].name}: {MISTAKES[t].explanation_for(variant.network)}"
+                     for t in e) for e in explanations]
     text = said[0] if len(said) == 1 else (
         "Your answer fits more than one mistake here, and this problem cannot tell them "
         "apart. " + " Or: ".join(said))
