@@ -100,6 +100,12 @@ class ExerciseType(abc.ABC):
     told_apart: ClassVar[tuple[tuple[str, str], ...]] = (("loss-not-averaged",
                                                           "batch-sum-not-mean"),)
 
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
+        """Mistakes every variant of this difficulty must make visible (change some part):
+        what the type's draws are built for; a setup where one changes nothing is drawn
+        again. The engine offers every other mistake wherever it shows, too."""
+        return ()
+
     @abc.abstractmethod
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         """A candidate setup; raise ``Degenerate`` (or let the generic checks) to redraw."""
@@ -164,9 +170,19 @@ SAMPLE = 3
 
 @functools.cache
 def _can_show(type_id: str, difficulty: int) -> tuple[str, ...]:
-    shown = {p.tags[0] for seed in range(SAMPLE)
-             for preds in generate(type_id, seed, difficulty).predictions.values()
-             for p in preds if len(p.tags) == 1}
+    """The single mistakes of the first usable setup of seeds 0 to SAMPLE − 1 (the setups
+    ``generate`` draws; the pairs, which add no tag, are not computed)."""
+    t = get_type(type_id)
+    shown: set[str] = set()
+    for seed in range(SAMPLE):
+        rng = rng_for(type_id, seed, difficulty)
+        for _ in range(MAX_DRAWS):
+            try:
+                setup = t.draw(rng, difficulty)
+                shown.update(_singles(t, setup, t.parts_for(setup), difficulty)[2])
+                break
+            except Degenerate:
+                continue
     return tuple(tag for tag in MISTAKES if tag in shown)
 
 
@@ -229,24 +245,7 @@ def build_variant(t: ExerciseType, setup: Setup, seed: int, difficulty: int) -> 
     is not offered, and a pair that equals the key or a single mistake adds nothing.
     """
     parts = t.parts_for(setup)
-    # Float first: every check runs on float64, so a redraw never pays for SymPy.
-    float_key = t.predict(setup, frozenset())
-    key = {p.name: to_grading_form(p.kind, float_key[p.name]) for p in parts}
-    for p in parts:
-        _check_key(p, key[p.name])
-    _check_healthy(setup)
-
-    tags = tuple(dict.fromkeys((*(m.tag for m in MISTAKES.values() if m.variants),
-                                *t.also_shows(setup))))
-    hidden = {p.name: _Seen(p, _unseeable(p, key[p.name])) for p in parts}
-    singles, changing = _single_predictions(t, setup, parts, hidden, tags)
-    for t1, t2 in t.told_apart:
-        for p in parts:
-            values2 = [q.value for q in singles[p.name] if q.tags == (t2,)]
-            if any(_close(p, q.value, v) for q in singles[p.name] if q.tags == (t1,)
-                   for v in values2):
-                raise Degenerate(f"{t1} and {t2} coincide on {p.name}")
-
+    key, singles, changing = _singles(t, setup, parts, difficulty)
     predictions = {p.name: list(singles[p.name]) for p in parts}
     covered = {p.name: _Seen(p, [*_unseeable(p, key[p.name]),
                                  *(q.value for q in singles[p.name])]) for p in parts}
@@ -268,6 +267,33 @@ def build_variant(t: ExerciseType, setup: Setup, seed: int, difficulty: int) -> 
         key={p.name: value_to_json(p.kind, exact_key[p.name]) for p in parts},
         predictions={name: tuple(preds) for name, preds in predictions.items() if preds},
     )
+
+
+def _singles(t: ExerciseType, setup: Setup, parts: tuple[Part, ...], difficulty: int
+             ) -> tuple[dict[str, Any], dict[str, list[Prediction]], list[str]]:
+    """The float key (checked), each single mistake's predictions, and the mistakes that
+    change some part; raises ``Degenerate``."""
+    # Float first: every check runs on float64, so a redraw never pays for SymPy.
+    float_key = t.predict(setup, frozenset())
+    key = {p.name: to_grading_form(p.kind, float_key[p.name]) for p in parts}
+    for p in parts:
+        _check_key(p, key[p.name])
+    _check_healthy(setup)
+
+    tags = tuple(dict.fromkeys((*(m.tag for m in MISTAKES.values() if m.variants),
+                                *t.also_shows(setup))))
+    hidden = {p.name: _Seen(p, _unseeable(p, key[p.name])) for p in parts}
+    singles, changing = _single_predictions(t, setup, parts, hidden, tags)
+    for tag in t.must_show(difficulty):
+        if tag not in changing:
+            raise Degenerate(f"{tag} does not change any part")
+    for t1, t2 in t.told_apart:
+        for p in parts:
+            values2 = [q.value for q in singles[p.name] if q.tags == (t2,)]
+            if any(_close(p, q.value, v) for q in singles[p.name] if q.tags == (t1,)
+                   for v in values2):
+                raise Degenerate(f"{t1} and {t2} coincide on {p.name}")
+    return key, singles, changing
 
 
 def _unseeable(part: Part, key: Any) -> list[Any]:

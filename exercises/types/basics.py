@@ -91,6 +91,10 @@ class ForwardPass(ExerciseType):
         Part("a", "matrix", r"$a = \sigma(z)$, the layer's output"),
     )
 
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
+        # W is square at every difficulty, so Wᵀx (reading w_ji for w_ij) has the shape of z.
+        return ("activation-skipped", "index-swap")
+
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:
             return Setup(_net(rng, 2, 2, PIECEWISE_LINEAR, 1, 1))
@@ -135,6 +139,10 @@ class Loss(ExerciseType):
     summary = "The cost C of a prediction against its target."
     parts = (Part("C", "scalar", r"$C$, the cost"),)
 
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
+        tags = ("raw-error-as-loss", "factor-of-two")
+        return tags + ("batch-sum-not-mean",) if difficulty == 3 else tags
+
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         # Piecewise-linear outputs at every difficulty: the prompt shows the prediction a,
         # and it must be shown exactly (a rounded sigmoid output would move C).
@@ -165,6 +173,10 @@ class OutputError(ExerciseType):
     summary = "dC/da at the output: how the cost changes with the prediction."
     parts = (Part("dC_da", "matrix", r"$\partial C / \partial a$"),)
 
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
+        tags = ("raw-error-as-loss", "sign-flip", "factor-of-two", "activation-skipped")
+        return tags + ("batch-sum-not-mean",) if difficulty == 3 else tags
+
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:
             return Setup(_net(rng, 2, 2, PIECEWISE_LINEAR, 1, 1))
@@ -194,6 +206,10 @@ class ActivationDerivative(ExerciseType):
     summary = "da/dz = σ'(z), entry by entry."
     parts = (Part("da_dz", "matrix", r"$\partial a / \partial z = \sigma'(z)$"),)
 
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
+        # ReLU's derivative (1 or 0, α for leaky) has no formula to get wrong the library knows.
+        return () if difficulty == 1 else ("wrong-activation-derivative",)
+
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:
             return Setup(_net(rng, 2, 3, PIECEWISE_LINEAR, 1, 1))
@@ -221,6 +237,16 @@ class Delta(ExerciseType):
     title = "Output-layer error δ"
     summary = "δ = dC/dz = dC/da ⊙ σ'(z) of the output layer."
     parts = (Part("delta", "matrix", r"$\delta = \partial C / \partial z$"),)
+
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
+        # Two or more outputs at every difficulty: with one, (dC/da)ᵀσ'(z) is δ itself.
+        tags = ("missing-activation-derivative", "sign-flip", "factor-of-two",
+                "dot-instead-of-hadamard", "activation-skipped", "raw-error-as-loss")
+        if difficulty >= 2:
+            tags += ("wrong-activation-derivative",)
+        if difficulty == 3:
+            tags += ("batch-sum-not-mean",)
+        return tags
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:

@@ -172,6 +172,18 @@ class SymbolicGradient(ExerciseType):
     summary = "∂C/∂w_ij as an expression in named symbols: the chain rule, written out."
     parts = (Part("expr", "expression", r"$\partial C / \partial w_{ij}$"),)
 
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
+        # For one entry x·δᵀ is δ_j·x_i, exactly reading w_ji: transposed-gradient always
+        # coincides with index-swap, and the two are named together.
+        tags = ["sign-flip", "factor-of-two", "raw-error-as-loss", "index-swap",
+                "wrong-layer-input", "dot-instead-of-outer"]
+        if difficulty >= 2:
+            tags += ["missing-activation-derivative", "wrong-activation-derivative"]
+        if difficulty == 2:
+            # With one output (difficulty 3) the dot product over outputs is the key itself.
+            tags.append("dot-instead-of-hadamard")
+        return tuple(tags)
+
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:
             net = draw.network(rng, (2, 2), ["identity"], "half_sse", 1, 1)
@@ -827,6 +839,9 @@ class ConceptCheck(ExerciseType):
     summary = "A multiple-choice question on the ideas of backprop; each wrong option is a "\
               "known mistake."
     parts = (Part("choice", "choice", "Your choice"),)
+
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
+        return COMMON_TAGS[difficulty]
 
     def also_shows(self, setup: Setup) -> tuple[str, ...]:
         """Each wrong option of this variant's question names its mistake."""

@@ -242,6 +242,16 @@ class HiddenGradient(_TwoLayer):
     )
     rates: ClassVar[dict[int, tuple[str, ...]]] = {1: ("1/2", "1/4"), 2: ("2", "3"), 3: ("2", "3")}
 
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
+        tags = ["untransposed-backprop", "updated-weights-in-backprop",
+                "missing-activation-derivative", "transposed-gradient", "wrong-layer-input",
+                "sign-flip", "factor-of-two"]
+        if difficulty >= 2:
+            tags.append("wrong-activation-derivative")
+        if difficulty == 3:
+            tags.append("batch-sum-not-mean")
+        return tuple(tags)
+
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:
             acts = (draw.pick(rng, PIECEWISE_LINEAR), draw.pick(rng, ("identity", "leaky_relu")))
@@ -322,6 +332,17 @@ class BackpropStory(_TwoLayer):
         Part("W2_new", "matrix", r"$W_2^{\text{new}}$"),
     )
     rates: ClassVar[dict[int, tuple[str, ...]]] = {1: ("1/10", "1/4"), 2: ("2", "3"), 3: ("2", "3")}
+
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
+        tags = ["activation-skipped", "sign-flip", "missing-activation-derivative",
+                "transposed-gradient", "untransposed-backprop", "updated-weights-in-backprop",
+                "wrong-layer-input", "bias-times-input", "gradient-ascent",
+                "missing-learning-rate", "factor-of-two", "raw-error-as-loss"]
+        if difficulty >= 2:
+            tags.append("wrong-activation-derivative")
+        if difficulty == 3:
+            tags.append("batch-sum-not-mean")
+        return tuple(tags)
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:

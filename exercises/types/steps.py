@@ -261,6 +261,14 @@ class BiasGradient(ExerciseType):
     summary = "dC/db of one layer: δ itself (summed over the batch), since dz/db = 1."
     parts = (Part("dC_db", "matrix", r"$\partial C / \partial b$"),)
 
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
+        tags = ["bias-times-input", "missing-activation-derivative", "sign-flip", "factor-of-two"]
+        if difficulty >= 2:
+            tags.append("wrong-activation-derivative")
+        if difficulty == 3:
+            tags.append("batch-sum-not-mean")
+        return tuple(tags)
+
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         # Square layers throughout, so that δ⊙x (one form of bias-times-input) fits.
         if difficulty == 1:
@@ -309,6 +317,13 @@ class BatchGradient(ExerciseType):
     summary = "dC/dW and dC/db over a mini-batch: the mean of the examples' gradients."
     parts = (Part("dC_dW", "matrix", r"$\partial C / \partial W$"),
              Part("dC_db", "matrix", r"$\partial C / \partial b$"))
+
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
+        tags = ["batch-sum-not-mean", "transposed-gradient", "sign-flip", "bias-times-input",
+                "missing-activation-derivative"]
+        if difficulty >= 2:
+            tags.append("wrong-activation-derivative")
+        return tuple(tags)
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         # m = 3 at every difficulty: the sum of 2 examples would look like a factor of two.
@@ -383,6 +398,12 @@ class WeightUpdate(ExerciseType):
     summary = "One step of gradient descent, W − η·dC/dW, and one named entry of the result."
     parts = (Part("W_new", "matrix", r"$W^{\text{new}}$"),
              Part("w_entry", "scalar", r"the named entry of $W^{\text{new}}$"))
+
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
+        # Not sign-flip as well: it gives W + η·g, gradient-ascent's answer, and is named
+        # with it as its alternative.
+        return ("gradient-ascent", "missing-learning-rate", "index-swap", "transposed-gradient",
+                "factor-of-two", "missing-activation-derivative")
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         # 3×3 weights: square for the transposed gradient, and room for a named entry (i, j)
@@ -489,6 +510,13 @@ class ChainRule(ExerciseType):
              Part("da_dz", "scalar", r"$\partial a / \partial z$"),
              Part("dz_dw", "scalar", r"$\partial z / \partial w$"),
              Part("dC_dw", "scalar", r"$\partial C / \partial w$"))
+
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
+        tags = ["sign-flip", "raw-error-as-loss", "factor-of-two", "missing-activation-derivative",
+                "wrong-layer-input", "activation-skipped"]
+        if difficulty >= 2:
+            tags.append("wrong-activation-derivative")
+        return tuple(tags)
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         # One neuron with two inputs; the question names the weight w_j of the larger input
@@ -610,6 +638,14 @@ class SoftmaxCrossEntropy(ExerciseType):
     parts = (Part("a", "matrix", "$a$"),
              Part("delta", "matrix", r"$\delta$"),
              Part("dC_dW", "matrix", r"$\partial C / \partial W$"))
+
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
+        tags = ["softmax-extra-derivative", "sign-flip", "transposed-gradient"]
+        if difficulty < 3:
+            tags.append("dot-instead-of-outer")  # xᵀδ and δ⊙x fit: as many inputs as classes
+        else:
+            tags.append("batch-sum-not-mean")
+        return tuple(tags)
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:

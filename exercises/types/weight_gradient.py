@@ -20,6 +20,17 @@ class WeightGradient(ExerciseType):
     summary = "dC/dW of one layer: δ times the layer's input, as an outer product."
     parts = (Part("dC_dW", "matrix", r"$\partial C / \partial W$"),)
 
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
+        tags = ["transposed-gradient", "sign-flip", "wrong-layer-input", "factor-of-two",
+                "missing-activation-derivative"]
+        if difficulty < 3:
+            tags.append("dot-instead-of-outer")
+        if difficulty >= 2:
+            tags.append("wrong-activation-derivative")
+        if difficulty == 3:
+            tags.append("batch-sum-not-mean")
+        return tuple(tags)
+
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:
             net = draw.network(rng, (2, 2), ["relu"], "half_sse", 1, 1)
