@@ -107,6 +107,8 @@ class Float:
         return np.asarray(M, dtype=np.float64)
 
     def scalar(self, v: Any) -> float:
+        if isinstance(v, sympy.Rational):
+            return int(v.p) / int(v.q)  # correctly rounded, without evalf (hot: every derivation)
         return to_float(v)
 
     def ones(self, like: np.ndarray, rows: int | None = None, cols: int | None = None) -> np.ndarray:

@@ -249,13 +249,19 @@ def build_variant(t: ExerciseType, setup: Setup, seed: int, difficulty: int) -> 
     predictions = {p.name: list(singles[p.name]) for p in parts}
     covered = {p.name: _Seen(p, [*_unseeable(p, key[p.name]),
                                  *(q.value for q in singles[p.name])]) for p in parts}
+    # A pair's slip sets come one after another: ``same`` holds what the current pair gave.
+    same: dict[str, list[Any]] = {}
+    current: tuple[str, str] | None = None
     for tags2, values in _pair_predictions(t, setup, parts, changing):
+        if tags2 != current:
+            current, same = tags2, {p.name: [] for p in parts}
         for p in parts:
             v = values.get(p.name)
             if v is None or covered[p.name].has(v):
                 continue  # the key, or a simpler explanation, covers it
-            if any(q.tags == tags2 and _close(p, v, q.value) for q in predictions[p.name]):
+            if any(_close(p, v, w) for w in same[p.name]):
                 continue  # another slip set of the same two mistakes gave it already
+            same[p.name].append(v)
             predictions[p.name].append(Prediction(tags2, v))
 
     exact_key = t.key(setup)

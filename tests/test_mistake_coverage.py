@@ -269,3 +269,41 @@ def test_feedback_states_the_variants_mse_derivative() -> None:
         assert "C = (1/2)Σ(a − y)²" in got.feedback, got.feedback
         return
     pytest.fail("no mse variant in 40 seeds")
+
+
+# --- shapes: a collapsed scalar in each shape a student writes ------------------------------------
+
+
+@pytest.mark.parametrize(("type_id", "difficulty"), [("weight-gradient", 1), ("weight-gradient", 2),
+                                                    ("batch-gradient", 1), ("batch-gradient", 2)])
+def test_a_dot_product_for_the_outer_one_is_named_in_each_shape(type_id: str,
+                                                                 difficulty: int) -> None:
+    """xᵀδ is one number (over a batch, summed over the examples: the batch dimension
+    dropped): written as a 1×1 matrix (the feedback names W's shape) or in every entry of W,
+    it is named dot-instead-of-outer."""
+    for seed in range(10):
+        v = ex.generate(type_id, seed, difficulty)
+        x = _matrix(v.network["x"])
+        key = v.key_values["dC_dW"]
+        delta = Student().work(v.network)["delta1"]
+        s = float((x * delta).sum())
+        one = _submit(v, dC_dW=np.array([[s]])).parts["dC_dW"]
+        assert "dot-instead-of-outer" in one.misconceptions, (seed, one)
+        assert f"(dC_dW should be {key.shape[0]}×{key.shape[1]}.)" in one.feedback
+        full = _submit(v, dC_dW=np.full(key.shape, s)).parts["dC_dW"]
+        assert "dot-instead-of-outer" in full.misconceptions, (seed, full)
+
+
+def test_a_collapsed_delta_times_x_is_named_as_a_row_and_spread_to_w() -> None:
+    """δ collapsed to one number s = (dC/da)ᵀσ'(z), then multiplied by xᵀ: s·xᵀ as a row, or
+    repeated down every row of W."""
+    for seed in range(10):
+        v = ex.generate("weight-gradient", seed, 2)
+        net = v.network
+        row = Student(collapse="row").work(net)["dC_dW1"]
+        assert row.shape == (1, 2)
+        for answer in (row, np.repeat(row, 2, axis=0)):
+            if not _differs(answer, v.key_values["dC_dW"]):
+                continue
+            got = _submit(v, dC_dW=answer).parts["dC_dW"]
+            assert "dot-instead-of-hadamard" in got.misconceptions, (seed, answer, got)
