@@ -289,7 +289,8 @@ def _singles(t: ExerciseType, setup: Setup, parts: tuple[Part, ...], difficulty:
     tags = tuple(dict.fromkeys((*(m.tag for m in MISTAKES.values() if m.variants),
                                 *t.also_shows(setup))))
     hidden = {p.name: _Seen(p, _unseeable(p, key[p.name])) for p in parts}
-    singles, changing = _single_predictions(t, setup, parts, hidden, tags)
+    singles, changing = _single_predictions(t, setup, parts, key, hidden, tags,
+                                            t.must_show(difficulty))
     for tag in t.must_show(difficulty):
         if tag not in changing:
             raise Degenerate(f"{tag} does not change any part")
@@ -319,11 +320,12 @@ def _significant(v: Any, digits: int) -> Any:
     return float(out) if np.ndim(v) == 0 else out
 
 
-def _single_predictions(t, setup, parts, hidden, tags) -> tuple[dict[str, list[Prediction]],
-                                                               list[str]]:
+def _single_predictions(t, setup, parts, key, hidden, tags, strict
+                        ) -> tuple[dict[str, list[Prediction]], list[str]]:
     """Each mistake's value on each part it changes (beyond tolerance of every answer in
     ``hidden``), and the mistakes that change some part. Mistakes that coincide are all kept;
-    two slip sets of one mistake that coincide are kept once."""
+    two slip sets of one mistake that coincide are kept once. A ``strict`` mistake (one the
+    draws are built to show) within the band of early rounding of the key is ``Degenerate``."""
     out: dict[str, list[Prediction]] = {p.name: [] for p in parts}
     changing: list[str] = []
     for tag in tags:
@@ -334,7 +336,11 @@ def _single_predictions(t, setup, parts, hidden, tags) -> tuple[dict[str, list[P
                 if v is None:
                     continue
                 v = to_grading_form(p.kind, v)
-                if not _finite(p, v) or hidden[p.name].has(v):
+                if not _finite(p, v) or _close(p, v, key[p.name]):
+                    continue
+                if tag in strict and _rounding_close(p, v, key[p.name]):
+                    raise Degenerate(f"{tag} on {p.name} is within rounding of the key")
+                if hidden[p.name].has(v):
                     continue
                 if any(q.tags == (tag,) and _close(p, v, q.value) for q in out[p.name]):
                     continue

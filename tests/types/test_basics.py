@@ -186,6 +186,12 @@ def torch_reference(v: E.Variant) -> dict[str, np.ndarray]:
             "dC_da": dC_da.numpy(), "da_dz": da_dz.numpy(), "delta": delta.numpy()}
 
 
+def rounded_keys(key: Any) -> list[np.ndarray]:
+    """The key written to 2 and to 3 significant figures."""
+    k = np.asarray(key, dtype=np.float64)
+    return [np.array([float(f"{e:.{d}g}") for e in k.ravel()]).reshape(k.shape) for d in (2, 3)]
+
+
 def expect_tag(v: E.Variant, tag: str, **answers: Any) -> None:
     """The mistake answer is named by its tag (or, where it happens to agree with the key
     within tolerance on this variant, simply right)."""
@@ -195,6 +201,9 @@ def expect_tag(v: E.Variant, tag: str, **answers: Any) -> None:
     if same_shape and np.all(np.abs(value - key) <= p.atol + p.rtol * np.abs(key)):
         assert submit(v, **answers).parts[part].score == 1.0
         return
+    if same_shape and any(np.all(np.abs(value - r) <= p.atol + p.rtol * np.abs(r))
+                          for r in rounded_keys(key)):
+        return  # reads as the key written to 2 or 3 figures: no mistake can be told by it
     result = submit(v, **answers).parts[part]
     assert tag in result.misconceptions, (v.seed, part, tag, result)
 

@@ -380,9 +380,22 @@ def test_sweep_a_consistent_mistake_is_named_once_and_carried_after(type_id, dif
                 answers = {p.name: v.key_values[p.name] if worked[p.name] is None
                            else worked[p.name] for p in t.parts}
                 for n, r in submit(v, **answers).parts.items():
-                    assert r.score == 1.0 or tag in r.misconceptions, (v.seed, tag, n, r)
+                    assert r.score == 1.0 or tag in r.misconceptions or _as_rounded_key(
+                        answers[n], v.key_values[n]), (v.seed, tag, n, r)
                     named += bool(r.misconceptions)
             assert named, (v.seed, tag)
+
+
+def _as_rounded_key(value: Any, key: Any) -> bool:
+    """Whether ``value`` reads as the key written to 2 or 3 significant figures (then no
+    mistake can be told by it)."""
+    k = np.asarray(key, dtype=np.float64)
+    value = np.asarray(value, dtype=np.float64)
+    for d in (2, 3):
+        r = np.array([float(f"{e:.{d}g}") for e in k.ravel()]).reshape(k.shape)
+        if value.shape == k.shape and np.all(np.abs(value - r) <= 1e-4 + 5e-3 * np.abs(r)):
+            return True
+    return False
 
 
 @pytest.mark.slow

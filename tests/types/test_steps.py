@@ -54,6 +54,11 @@ def differs(answer: float, key_value: float) -> bool:
 
 def expect_tag(v: E.Variant, part: str, tag: str, value: Any) -> None:
     """Submitting ``value`` for ``part`` (the rest the key) names ``tag`` on that part."""
+    k = np.asarray(v.key_values[part], dtype=np.float64)
+    for d in (2, 3):  # the key written to 2 or 3 figures: no mistake can be told by it
+        r = np.array([float(f"{e:.{d}g}") for e in k.ravel()]).reshape(k.shape)
+        if np.shape(value) == k.shape and np.all(np.abs(value - r) <= 1e-4 + 5e-3 * np.abs(r)):
+            return
     result = submit(v, **{part: value}).parts[part]
     assert result.score < 1, (v.type, v.seed, v.difficulty, part, tag)
     assert tag in result.misconceptions, (v.type, v.seed, v.difficulty, part, tag,
