@@ -520,6 +520,8 @@ def _output(B, loss, aL, y, s):
     return C, g
 
 
+RECTIFIERS = ("relu", "leaky_relu")
+
 # The loss whose derivative a student confuses with the prompt's: the two squared errors
 # (½Σ(a − y)² and (1/n)Σ(a − y)²), and for binary cross-entropy the ½SSE's a − y.
 OTHER_LOSS = {"half_sse": "mse", "mse": "half_sse", "binary_cross_entropy": "half_sse"}
@@ -545,8 +547,8 @@ def _delta(B, d, act, alpha, y, *, last, loss, s):
         da_dz = B.ones(d.z)
     elif Slip.DERIVATIVE_FORMULA_ON_Z in s and act in ("sigmoid", "tanh"):
         da_dz = activation_derivative(B, act, d.z, d.z, alpha)
-    elif Slip.DERIVATIVE_AS_ACTIVATION in s and act in ("sigmoid", "tanh"):
-        da_dz = d.a
+    elif Slip.DERIVATIVE_AS_ACTIVATION in s and act in ("sigmoid", "tanh", *RECTIFIERS):
+        da_dz = d.a  # for a ReLU too: the output max(0, z) written for its slope
     elif Slip.DERIVATIVE_OF_A in s and act in ("sigmoid", "tanh"):
         a_of_a = activate(B, act, d.a, alpha)
         da_dz = activation_derivative(B, act, d.a, a_of_a, alpha)

@@ -142,7 +142,8 @@ _CATALOGUE = [
            f"function of prediction and target: {c.derivative}{c.batch}.")),
     _m("wrong-activation-derivative", "Wrong activation derivative",
        "Your σ'(z) is off: for the sigmoid σ'(z) = σ(z)(1 − σ(z)) = a(1 − a), computed from "
-       "a = σ(z) (for tanh, 1 − a²). Not z(1 − z), not σ(z) itself, and not σ'(a).",
+       "a = σ(z) (for tanh, 1 − a²). Not z(1 − z), not σ(z) itself, and not σ'(a). For a "
+       "ReLU it is the slope, 1 above zero and 0 below (α for a leaky ReLU), not the output.",
        {S.DERIVATIVE_FORMULA_ON_Z}, {S.DERIVATIVE_AS_ACTIVATION}, {S.DERIVATIVE_OF_A}),
     _m("dot-instead-of-hadamard", "Dot product inside δ",
        "You collapsed (a − y)ᵀσ'(z) into one number. Each neuron has its own error: "

@@ -362,11 +362,11 @@ def test_story_answers_every_part_with_its_own_numbers(type_id, difficulty):
 
 def test_can_show_per_difficulty():
     shows = {t: [E.get_type(t).can_show(d) for d in E.DIFFICULTIES] for t in TYPES}
-    assert "wrong-activation-derivative" not in shows["activation-derivative"][0]
+    # ReLU's slope written as its output max(0, z).
+    assert "wrong-activation-derivative" in shows["activation-derivative"][0]
     assert "wrong-activation-derivative" in shows["activation-derivative"][1]
     assert all("bias-omitted" in level for level in shows["forward-pass"])
     assert "batch-sum-not-mean" in shows["loss"][2] and "batch-sum-not-mean" not in shows["loss"][1]
-    assert "wrong-activation-derivative" not in shows["delta"][0]
     assert "wrong-activation-derivative" in shows["delta"][1]
     assert "activation-skipped" in shows["output-error"][0]
     for tags in shows.values():

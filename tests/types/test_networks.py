@@ -515,7 +515,8 @@ def test_prompt_gives_the_learning_rate_and_not_the_shapes(type_id, difficulty) 
 @pytest.mark.parametrize("type_id", TYPES)
 def test_shows_is_honest_about_difficulty(type_id) -> None:
     t = get_type(type_id)
-    assert "wrong-activation-derivative" not in t.can_show(1)
+    # Piecewise-linear at difficulty 1: σ'(z) taken as the output max(0, z) itself.
+    assert "wrong-activation-derivative" in t.can_show(1)
     assert "wrong-activation-derivative" in t.can_show(2)
     assert "batch-sum-not-mean" in t.can_show(3) and "batch-sum-not-mean" not in t.can_show(2)
     assert "untransposed-backprop" in t.can_show(1)
