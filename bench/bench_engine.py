@@ -28,7 +28,7 @@ from exercises.mistakes import MISTAKES
 from exercises.problem import value_to_json
 from exercises.registry import Setup, build_variant, get_type
 
-WEIGHT_GRADIENT_TAGS = get_type("weight-gradient").shows(2)
+WEIGHT_GRADIENT_TAGS = get_type("weight-gradient").can_show(2)
 
 
 def best_of(fn: Callable[[], object], repeat: int, number: int) -> float:

@@ -107,6 +107,8 @@ class Float:
         return np.asarray(M, dtype=np.float64)
 
     def scalar(self, v: Any) -> float:
+        if isinstance(v, sympy.Rational):
+            return int(v.p) / int(v.q)  # correctly rounded, without evalf (hot: every derivation)
         return to_float(v)
 
     def ones(self, like: np.ndarray, rows: int | None = None, cols: int | None = None) -> np.ndarray:
@@ -161,15 +163,19 @@ class Slip(enum.Enum):
     """A place in the derivation where a student's method departs from the chain rule."""
 
     ACTIVATION_SKIPPED = "prediction taken as z, not σ(z)"
+    BIAS_OMITTED = "z = W·x, the bias left out"
     RAW_ERROR_AS_LOSS = "cost taken as a − y, so dC/da = 1"
     SIGN_FLIP = "y − a instead of a − y"
     DOUBLE_LOSS_GRADIENT = "(a − y)² differentiated without the ½"
     HALF_LOSS_GRADIENT = "an extra ½ on the loss gradient"
+    LOSS_NOT_AVERAGED = "the mean squared error's 1/n over the outputs left out"
+    OTHER_LOSS_DERIVATIVE = "dC/da of another loss (½SSE for MSE, or the reverse)"
     NO_ACTIVATION_DERIVATIVE = "σ'(z) dropped"
     DERIVATIVE_FORMULA_ON_Z = "σ'(z) computed as z(1 − z)"
     DERIVATIVE_AS_ACTIVATION = "σ'(z) computed as σ(z)"
     DERIVATIVE_OF_A = "σ'(a) instead of σ'(z)"
     DOT_NOT_HADAMARD = "δ = (dC/da)ᵀσ'(z), a scalar"
+    SPREAD = "a scalar from a dot product spread back to the shape it replaced"
     SOFTMAX_EXTRA_DERIVATIVE = "δ = (a − y)⊙a(1 − a) for softmax"
     UNTRANSPOSED_BACKPROP = "W instead of Wᵀ sending δ back"
     UPDATED_WEIGHTS_IN_BACKPROP = "updated W sending δ back"
@@ -430,9 +436,10 @@ def derive_arrays(
     return _derive(B, x, y, layers, loss, learning_rate, slips, memo)
 
 
-FORWARD_SLIPS = frozenset({Slip.ACTIVATION_SKIPPED})
+FORWARD_SLIPS = frozenset({Slip.ACTIVATION_SKIPPED, Slip.BIAS_OMITTED})
 OUTPUT_SLIPS = FORWARD_SLIPS | {Slip.RAW_ERROR_AS_LOSS, Slip.DOUBLE_LOSS_GRADIENT,
-                                Slip.HALF_LOSS_GRADIENT, Slip.BATCH_SUM, Slip.SIGN_FLIP}
+                                Slip.HALF_LOSS_GRADIENT, Slip.BATCH_SUM, Slip.SIGN_FLIP,
+                                Slip.LOSS_NOT_AVERAGED, Slip.OTHER_LOSS_DERIVATIVE}
 
 
 def _derive(B, x, y, layers, loss, learning_rate, slips, memo=None):
@@ -478,7 +485,7 @@ def _forward_pass(B, x, layers, s):
     """(a_prev, z, a) of each layer."""
     out, a_prev = [], x
     for l, (W, b, act, alpha) in enumerate(layers):
-        z = forward(B, W, b, a_prev)
+        z = matmul(W, a_prev) if Slip.BIAS_OMITTED in s else forward(B, W, b, a_prev)
         last = l == len(layers) - 1
         a = z if (last and Slip.ACTIVATION_SKIPPED in s) else activate(B, act, z, alpha)
         out.append((a_prev, z, a))
@@ -495,7 +502,11 @@ def _output(B, loss, aL, y, s):
     else:
         C = cost(B, loss, aL, y)
         g = output_gradient(B, loss, aL, y)
+        if Slip.OTHER_LOSS_DERIVATIVE in s and loss in OTHER_LOSS:
+            g = output_gradient(B, OTHER_LOSS[loss], aL, y)
     scale = 1
+    if Slip.LOSS_NOT_AVERAGED in s and loss == "mse":
+        scale *= B.rows(aL)
     if Slip.DOUBLE_LOSS_GRADIENT in s:
         scale *= 2
     if Slip.HALF_LOSS_GRADIENT in s:
@@ -507,6 +518,13 @@ def _output(B, loss, aL, y, s):
     if Slip.SIGN_FLIP in s:
         g = -g
     return C, g
+
+
+RECTIFIERS = ("relu", "leaky_relu")
+
+# The loss whose derivative a student confuses with the prompt's: the two squared errors
+# (½Σ(a − y)² and (1/n)Σ(a − y)²), and for binary cross-entropy the ½SSE's a − y.
+OTHER_LOSS = {"half_sse": "mse", "mse": "half_sse", "binary_cross_entropy": "half_sse"}
 
 
 def _attempt(step: Callable[..., Any], *args: Any) -> Any:
@@ -529,8 +547,8 @@ def _delta(B, d, act, alpha, y, *, last, loss, s):
         da_dz = B.ones(d.z)
     elif Slip.DERIVATIVE_FORMULA_ON_Z in s and act in ("sigmoid", "tanh"):
         da_dz = activation_derivative(B, act, d.z, d.z, alpha)
-    elif Slip.DERIVATIVE_AS_ACTIVATION in s and act in ("sigmoid", "tanh"):
-        da_dz = d.a
+    elif Slip.DERIVATIVE_AS_ACTIVATION in s and act in ("sigmoid", "tanh", *RECTIFIERS):
+        da_dz = d.a  # for a ReLU too: the output max(0, z) written for its slope
     elif Slip.DERIVATIVE_OF_A in s and act in ("sigmoid", "tanh"):
         a_of_a = activate(B, act, d.a, alpha)
         da_dz = activation_derivative(B, act, d.a, a_of_a, alpha)
@@ -545,7 +563,11 @@ def _delta(B, d, act, alpha, y, *, last, loss, s):
             delta = B.mul(delta, B.mul(d.a, B.complement(d.a)))
         return None, delta
     if Slip.DOT_NOT_HADAMARD in s and last:
-        return da_dz, _attempt(lambda: B.column_sums(B.mul(d.dC_da, da_dz)))
+        # One number per example (a 1×m row); with SPREAD, repeated down the n rows of δ.
+        collapsed = _attempt(lambda: B.column_sums(B.mul(d.dC_da, da_dz)))
+        if Slip.SPREAD in s and collapsed is not None:
+            collapsed = matmul(B.ones(collapsed, B.rows(d.z), 1), collapsed)
+        return da_dz, collapsed
     return da_dz, _attempt(layer_delta, B, act, d.dC_da, da_dz, d.a)
 
 
@@ -564,7 +586,12 @@ def _weight_gradient(B, d, s):
     if Slip.TRANSPOSED_GRADIENT in s:
         return matmul(a_in, B.T(d.delta))
     if Slip.DOT_NOT_OUTER in s:
-        return matmul(B.T(a_in), d.delta)
+        # xᵀδ, summed over the examples: one number (1×1); with SPREAD, in every entry of W.
+        same_shape(a_in, d.delta)
+        dot = B.column_sums(B.row_sums(B.mul(a_in, d.delta)))
+        if Slip.SPREAD not in s:
+            return dot
+        return matmul(matmul(B.ones(dot, B.rows(d.W), 1), dot), B.ones(dot, 1, B.cols(d.W)))
     if Slip.HADAMARD_NOT_OUTER in s:
         same_shape(d.delta, a_in)
         return B.mul(d.delta, a_in)

@@ -420,9 +420,10 @@ def _entries(part: Part, answer: Any, key: Any) -> list[list[bool]] | None:
 
 def _explain(variant: Variant, explanations: tuple[tuple[str, ...], ...], part: Part,
              answer: Any, key: Any) -> str:
-    """Each explanation's mistakes; coinciding ones joined by "or" (the answer fits each)."""
-    said = [" ".join(f"{MISTAKES[t].name}: {MISTAKES[t].explanation}" for t in e)
-            for e in explanations]
+    """Each explanation's mistakes, in the variant's own conventions; coinciding ones joined
+    by "or" (the answer fits each)."""
+    said = [" ".join(f"{MISTAKES[t].name}: {MISTAKES[t].explanation_for(variant.network)}"
+                     for t in e) for e in explanations]
     text = said[0] if len(said) == 1 else (
         "Your answer fits more than one mistake here, and this problem cannot tell them "
         "apart. " + " Or: ".join(said))

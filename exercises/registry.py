@@ -10,6 +10,7 @@ checks that reject degenerate or ambiguous variants.
 from __future__ import annotations
 
 import abc
+import functools
 import importlib
 import itertools
 import zlib
@@ -93,10 +94,17 @@ class ExerciseType(abc.ABC):
     title: ClassVar[str]
     summary: ClassVar[str]
     parts: ClassVar[tuple[Part, ...]]
+    # Pairs of mistakes a variant must tell apart: a setup where they coincide on a part is
+    # drawn again. (Others that coincide are named together, as alternatives.) Dropping the
+    # MSE's 1/n over n outputs looks like summing a batch of m = n examples.
+    told_apart: ClassVar[tuple[tuple[str, str], ...]] = (("loss-not-averaged",
+                                                          "batch-sum-not-mean"),)
 
-    @abc.abstractmethod
-    def shows(self, difficulty: int) -> tuple[str, ...]:
-        """The mistake tags every variant at this difficulty can show (and tell apart)."""
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
+        """Mistakes every variant of this difficulty must make visible (change some part):
+        what the type's draws are built for; a setup where one changes nothing is drawn
+        again. The engine offers every other mistake wherever it shows, too."""
+        return ()
 
     @abc.abstractmethod
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
@@ -115,8 +123,8 @@ class ExerciseType(abc.ABC):
         """The worked solution: a list of ``solution.Step`` with this variant's numbers."""
 
     def also_shows(self, setup: Setup) -> tuple[str, ...]:
-        """Mistake tags this setup shows beyond ``shows(difficulty)`` (a choice's other
-        distractors); checked and predicted like those."""
+        """Mistake tags this setup tries beyond the library's (a choice's distractors);
+        predicted like those."""
         return ()
 
     def parts_for(self, setup: Setup) -> tuple[Part, ...]:
@@ -142,8 +150,14 @@ class ExerciseType(abc.ABC):
             "summary": self.summary,
             "parts": [{"name": p.name, "kind": p.kind} for p in self.parts],
             "difficulties": list(DIFFICULTIES),
-            "mistakes": {str(d): list(self.shows(d)) for d in DIFFICULTIES},
+            "mistakes": {str(d): list(self.can_show(d)) for d in DIFFICULTIES},
         }
+
+    def can_show(self, difficulty: int) -> tuple[str, ...]:
+        """The mistakes this type offered on some part over a fixed sample of variants of
+        ``difficulty`` (seeds 0 to SAMPLE − 1), in the library's order. A sample, not a
+        guarantee: which mistakes a variant shows depends on its numbers."""
+        return _can_show(self.id, difficulty)
 
     def setup_from(self, variant: Variant) -> Setup:
         """Rebuild the setup from a stored variant (the stored network is the truth)."""
@@ -151,6 +165,25 @@ class ExerciseType(abc.ABC):
 
 
 _REGISTRY: dict[str, ExerciseType] = {}
+SAMPLE = 3
+
+
+@functools.cache
+def _can_show(type_id: str, difficulty: int) -> tuple[str, ...]:
+    """The single mistakes of the first usable setup of seeds 0 to SAMPLE − 1 (the setups
+    ``generate`` draws; the pairs, which add no tag, are not computed)."""
+    t = get_type(type_id)
+    shown: set[str] = set()
+    for seed in range(SAMPLE):
+        rng = rng_for(type_id, seed, difficulty)
+        for _ in range(MAX_DRAWS):
+            try:
+                setup = t.draw(rng, difficulty)
+                shown.update(_singles(t, setup, t.parts_for(setup), difficulty)[2])
+                break
+            except Degenerate:
+                continue
+    return tuple(tag for tag in MISTAKES if tag in shown)
 
 
 def register(cls: type[ExerciseType]) -> type[ExerciseType]:
@@ -220,26 +253,32 @@ def generate(type_id: str, seed: int, difficulty: int = 1) -> Variant:
 
 
 def build_variant(t: ExerciseType, setup: Setup, seed: int, difficulty: int) -> Variant:
-    """Key, predictions and checks for one setup; raises ``Degenerate``."""
-    parts = t.parts_for(setup)
-    # Float first: every check runs on float64, so a redraw never pays for SymPy.
-    float_key = t.predict(setup, frozenset())
-    key = {p.name: to_grading_form(p.kind, float_key[p.name]) for p in parts}
-    for p in parts:
-        _check_key(p, key[p.name])
-    _check_healthy(setup)
+    """Key, predictions and checks for one setup; raises ``Degenerate``.
 
-    shown = tuple(dict.fromkeys((*t.shows(difficulty), *t.also_shows(setup))))
-    singles = _single_predictions(t, setup, parts, key, shown)
+    Every mistake of the library is tried, alone and in pairs: a mistake is offered on a
+    part where its slips change that part in this variant. Mistakes that coincide there
+    are all kept (grading names each of them); one that equals the key cannot be seen and
+    is not offered, and a pair that equals the key or a single mistake adds nothing.
+    """
+    parts = t.parts_for(setup)
+    key, singles, changing = _singles(t, setup, parts, difficulty)
     predictions = {p.name: list(singles[p.name]) for p in parts}
-    seen = {p.name: _Seen(p, [key[p.name], *(q.value for q in singles[p.name])]) for p in parts}
-    for tags, values in _pair_predictions(t, setup, parts, shown):
+    covered = {p.name: _Seen(p, [*_unseeable(p, key[p.name]),
+                                 *(q.value for q in singles[p.name])]) for p in parts}
+    # A pair's slip sets come one after another: ``same`` holds what the current pair gave.
+    same: dict[str, list[Any]] = {}
+    current: tuple[str, str] | None = None
+    for tags2, values in _pair_predictions(t, setup, parts, changing, key):
+        if tags2 != current:
+            current, same = tags2, {p.name: [] for p in parts}
         for p in parts:
             v = values.get(p.name)
-            # A pair that looks like the key, a single mistake or an earlier pair adds
-            # nothing: the simpler explanation already covers it.
-            if v is not None and seen[p.name].add_if_new(v):
-                predictions[p.name].append(Prediction(tags, v))
+            if v is None or covered[p.name].has(v):
+                continue  # the key, or a simpler explanation, covers it
+            if any(_close(p, v, w) for w in same[p.name]):
+                continue  # another slip set of the same two mistakes gave it already
+            same[p.name].append(v)
+            predictions[p.name].append(Prediction(tags2, v))
 
     exact_key = t.key(setup)
     return Variant(
@@ -252,73 +291,132 @@ def build_variant(t: ExerciseType, setup: Setup, seed: int, difficulty: int) -> 
     )
 
 
-def _single_predictions(t, setup, parts, key, tags) -> dict[str, list[Prediction]]:
-    """Each shown mistake must change some part, and no two may look alike."""
+def _singles(t: ExerciseType, setup: Setup, parts: tuple[Part, ...], difficulty: int
+             ) -> tuple[dict[str, Any], dict[str, list[Prediction]], list[str]]:
+    """The float key (checked), each single mistake's predictions, and the mistakes that
+    change some part; raises ``Degenerate``."""
+    # Float first: every check runs on float64, so a redraw never pays for SymPy.
+    float_key = t.predict(setup, frozenset())
+    key = {p.name: to_grading_form(p.kind, float_key[p.name]) for p in parts}
+    for p in parts:
+        _check_key(p, key[p.name])
+    _check_healthy(setup)
+
+    tags = tuple(dict.fromkeys((*(m.tag for m in MISTAKES.values() if m.variants),
+                                *t.also_shows(setup))))
+    hidden = {p.name: _Seen(p, _unseeable(p, key[p.name])) for p in parts}
+    singles, changing = _single_predictions(t, setup, parts, key, hidden, tags,
+                                            t.must_show(difficulty))
+    for tag in t.must_show(difficulty):
+        if tag not in changing:
+            raise Degenerate(f"{tag} does not change any part")
+    for t1, t2 in t.told_apart:
+        for p in parts:
+            values2 = [q.value for q in singles[p.name] if q.tags == (t2,)]
+            if any(_close(p, q.value, v) for q in singles[p.name] if q.tags == (t1,)
+                   for v in values2):
+                raise Degenerate(f"{t1} and {t2} coincide on {p.name}")
+    return key, singles, changing
+
+
+def _unseeable(part: Part, key: Any) -> list[Any]:
+    """Answers no mistake can be told by: the key, and the key rounded to 2 and to 3
+    significant figures (a right answer written with fewer digits)."""
+    if part.kind not in ("matrix", "scalar"):
+        return [key]
+    return [key, *(_significant(key, digits) for digits in (2, 3))]
+
+
+def _significant(v: Any, digits: int) -> Any:
+    """``v`` rounded to ``digits`` significant figures, entry by entry."""
+    a = np.asarray(v, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        scale = np.where(a == 0, 1.0, 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(a)))))
+    out = np.round(a * scale) / scale
+    return float(out) if np.ndim(v) == 0 else out
+
+
+def _single_predictions(t, setup, parts, key, hidden, tags, strict
+                        ) -> tuple[dict[str, list[Prediction]], list[str]]:
+    """Each mistake's value on each part it changes (beyond tolerance of every answer in
+    ``hidden``), and the mistakes that change some part. Mistakes that coincide are all kept;
+    two slip sets of one mistake that coincide are kept once. A ``strict`` mistake (one the
+    draws are built to show) within the band of early rounding of the key is ``Degenerate``."""
     out: dict[str, list[Prediction]] = {p.name: [] for p in parts}
+    changing: list[str] = []
     for tag in tags:
-        shown = False
         for slips in MISTAKES[tag].variants:
             values = t.predict(setup, slips)
             for p in parts:
                 v = values.get(p.name)
                 if v is None:
                     continue
-                v = to_grading_form(p.kind, v)
-                if not _finite(p, v):
-                    raise Degenerate(f"{tag} gives a non-finite {p.name}")
-                if _close(p, v, key[p.name]):
+                v = as_read(p, to_grading_form(p.kind, v), key[p.name])
+                if not _finite(p, v) or _close(p, v, key[p.name]):
                     continue
-                if _rounding_close(p, v, key[p.name]):
+                if tag in strict and _rounding_close(p, v, key[p.name]):
                     raise Degenerate(f"{tag} on {p.name} is within rounding of the key")
-                clash = [q for q in out[p.name] if _close(p, v, q.value)]
-                if any(q.tags != (tag,) for q in clash):
-                    raise Degenerate(f"{tag} and {clash[0].tags[0]} coincide on {p.name}")
-                if not clash:
-                    out[p.name].append(Prediction((tag,), v))
-                shown = True
-        if not shown:
-            raise Degenerate(f"{tag} does not change any part")
-    return out
+                if hidden[p.name].has(v):
+                    continue
+                if any(q.tags == (tag,) and _close(p, v, q.value) for q in out[p.name]):
+                    continue
+                out[p.name].append(Prediction((tag,), v))
+                if tag not in changing:
+                    changing.append(tag)
+    return out, changing
 
 
 class _Seen:
-    """Answers of one part seen so far, stacked by shape so one comparison tests them all."""
+    """Answers of one part, stacked by shape so one comparison tests them all."""
 
     def __init__(self, part: Part, values: list[Any]):
         self.part = part
         self.others: list[Any] = []
         self.stacks: dict[tuple[int, ...], np.ndarray] = {}
         for v in values:
-            self.add_if_new(v)
+            if self.part.kind not in ("matrix", "scalar"):
+                self.others.append(v)
+                continue
+            v = np.asarray(v, dtype=np.float64)
+            stack = self.stacks.get(v.shape)
+            self.stacks[v.shape] = v[None] if stack is None else np.concatenate([stack, v[None]])
 
-    def add_if_new(self, v: Any) -> bool:
+    def has(self, v: Any) -> bool:
+        """Whether ``v`` is within the part's tolerance of one of the answers."""
         if self.part.kind not in ("matrix", "scalar"):
-            if any(_close(self.part, v, o) for o in self.others):
-                return False
-            self.others.append(v)
-            return True
+            return any(_close(self.part, v, o) for o in self.others)
         v = np.asarray(v, dtype=np.float64)
         stack = self.stacks.get(v.shape)
-        if stack is not None:
-            close = np.abs(v - stack) <= self.part.atol + self.part.rtol * np.abs(stack)
-            if close.reshape(len(stack), -1).all(axis=1).any():
-                return False
-            self.stacks[v.shape] = np.concatenate([stack, v[None]])
-        else:
-            self.stacks[v.shape] = v[None]
-        return True
+        if stack is None:
+            return False
+        close = np.abs(v - stack) <= self.part.atol + self.part.rtol * np.abs(stack)
+        return bool(close.reshape(len(stack), -1).all(axis=1).any())
 
 
-def _pair_predictions(t, setup, parts, tags) -> Iterator[tuple[tuple[str, str], dict]]:
-    tags = [tag for tag in tags if MISTAKES[tag].variants]
+def _pair_predictions(t, setup, parts, tags, key) -> Iterator[tuple[tuple[str, str], dict]]:
+    """Each pair of ``tags`` (mistakes that change some part alone) made together."""
     for t1, t2 in itertools.combinations(tags, 2):
         for s1, s2 in itertools.product(MISTAKES[t1].variants, MISTAKES[t2].variants):
             values = t.predict(setup, s1 | s2)
-            yield (t1, t2), {
-                p.name: to_grading_form(p.kind, values[p.name])
-                for p in parts if values.get(p.name) is not None
-                and _finite(p, to_grading_form(p.kind, values[p.name]))
-            }
+            out = {}
+            for p in parts:
+                if values.get(p.name) is not None:
+                    v = as_read(p, to_grading_form(p.kind, values[p.name]), key[p.name])
+                    if _finite(p, v):
+                        out[p.name] = v
+            yield (t1, t2), out
+
+
+def as_read(part: Part, v: Any, key: Any) -> Any:
+    """A vector prediction in the orientation its part asks for: answers are read that way
+    (``answers.read_matrix``; a vector written the other way round is refused, not graded),
+    so the mistake is recognised in the shape the student is made to write it in."""
+    if part.kind != "matrix":
+        return v
+    shape, want = np.shape(v), np.shape(key)
+    if shape != want and 1 in shape and 1 in want and np.size(v) == np.size(key):
+        return np.reshape(v, want)
+    return v
 
 
 def _close(part: Part, a: Any, b: Any, rtol: float | None = None, atol: float | None = None) -> bool:

@@ -97,7 +97,7 @@ class ForwardPass(ExerciseType):
         Part("a", "matrix", r"$a = \sigma(z)$, the layer's output"),
     )
 
-    def shows(self, difficulty: int) -> tuple[str, ...]:
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
         # W is square at every difficulty, so Wᵀx (reading w_ji for w_ij) has the shape of z.
         return ("activation-skipped", "index-swap")
 
@@ -145,7 +145,7 @@ class Loss(ExerciseType):
     summary = "The cost C of a prediction against its target."
     parts = (Part("C", "scalar", r"$C$, the cost"),)
 
-    def shows(self, difficulty: int) -> tuple[str, ...]:
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
         tags = ("raw-error-as-loss", "factor-of-two")
         return tags + ("batch-sum-not-mean",) if difficulty == 3 else tags
 
@@ -183,7 +183,7 @@ class OutputError(ExerciseType):
     summary = "dC/da at the output: how the cost changes with the prediction."
     parts = (Part("dC_da", "matrix", r"$\partial C / \partial a$"),)
 
-    def shows(self, difficulty: int) -> tuple[str, ...]:
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
         tags = ("raw-error-as-loss", "sign-flip", "factor-of-two", "activation-skipped")
         return tags + ("batch-sum-not-mean",) if difficulty == 3 else tags
 
@@ -216,7 +216,7 @@ class ActivationDerivative(ExerciseType):
     summary = "da/dz = σ'(z), entry by entry."
     parts = (Part("da_dz", "matrix", r"$\partial a / \partial z = \sigma'(z)$"),)
 
-    def shows(self, difficulty: int) -> tuple[str, ...]:
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
         # ReLU's derivative (1 or 0, α for leaky) has no formula to get wrong the library knows.
         return () if difficulty == 1 else ("wrong-activation-derivative",)
 
@@ -248,7 +248,7 @@ class Delta(ExerciseType):
     summary = "δ = dC/dz = dC/da ⊙ σ'(z) of the output layer."
     parts = (Part("delta", "matrix", r"$\delta = \partial C / \partial z$"),)
 
-    def shows(self, difficulty: int) -> tuple[str, ...]:
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
         # Two or more outputs at every difficulty: with one, (dC/da)ᵀσ'(z) is δ itself.
         tags = ("missing-activation-derivative", "sign-flip", "factor-of-two",
                 "dot-instead-of-hadamard", "activation-skipped", "raw-error-as-loss")

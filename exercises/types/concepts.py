@@ -172,9 +172,9 @@ class SymbolicGradient(ExerciseType):
     summary = "∂C/∂w_ij as an expression in named symbols: the chain rule, written out."
     parts = (Part("expr", "expression", r"$\partial C / \partial w_{ij}$"),)
 
-    def shows(self, difficulty: int) -> tuple[str, ...]:
-        # index-swap stands for transposed-gradient too: for one entry, x·δᵀ is δ_j·x_i,
-        # which is exactly reading w_ji, so the two always coincide and only one is listed.
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
+        # For one entry x·δᵀ is δ_j·x_i, exactly reading w_ji: transposed-gradient always
+        # coincides with index-swap, and the two are named together.
         tags = ["sign-flip", "factor-of-two", "raw-error-as-loss", "index-swap",
                 "wrong-layer-input", "dot-instead-of-outer"]
         if difficulty >= 2:
@@ -1151,7 +1151,7 @@ class ConceptCheck(ExerciseType):
               "known mistake."
     parts = (Part("choice", "choice", "Your choice"),)
 
-    def shows(self, difficulty: int) -> tuple[str, ...]:
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
         return COMMON_TAGS[difficulty]
 
     def also_shows(self, setup: Setup) -> tuple[str, ...]:

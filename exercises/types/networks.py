@@ -250,7 +250,7 @@ class HiddenGradient(_TwoLayer):
     )
     rates: ClassVar[dict[int, tuple[str, ...]]] = {1: ("1/2", "1/4"), 2: ("2", "3"), 3: ("2", "3")}
 
-    def shows(self, difficulty: int) -> tuple[str, ...]:
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
         tags = ["untransposed-backprop", "updated-weights-in-backprop",
                 "missing-activation-derivative", "transposed-gradient", "wrong-layer-input",
                 "sign-flip", "factor-of-two"]
@@ -341,7 +341,7 @@ class BackpropStory(_TwoLayer):
     )
     rates: ClassVar[dict[int, tuple[str, ...]]] = {1: ("1/10", "1/4"), 2: ("2", "3"), 3: ("2", "3")}
 
-    def shows(self, difficulty: int) -> tuple[str, ...]:
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
         tags = ["activation-skipped", "sign-flip", "missing-activation-derivative",
                 "transposed-gradient", "untransposed-backprop", "updated-weights-in-backprop",
                 "wrong-layer-input", "bias-times-input", "gradient-ascent",

@@ -261,7 +261,7 @@ class BiasGradient(ExerciseType):
     summary = "dC/db of one layer: δ itself (summed over the batch), since dz/db = 1."
     parts = (Part("dC_db", "matrix", r"$\partial C / \partial b$"),)
 
-    def shows(self, difficulty: int) -> tuple[str, ...]:
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
         tags = ["bias-times-input", "missing-activation-derivative", "sign-flip", "factor-of-two"]
         if difficulty >= 2:
             tags.append("wrong-activation-derivative")
@@ -318,7 +318,7 @@ class BatchGradient(ExerciseType):
     parts = (Part("dC_dW", "matrix", r"$\partial C / \partial W$"),
              Part("dC_db", "matrix", r"$\partial C / \partial b$"))
 
-    def shows(self, difficulty: int) -> tuple[str, ...]:
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
         tags = ["batch-sum-not-mean", "transposed-gradient", "sign-flip", "bias-times-input",
                 "missing-activation-derivative"]
         if difficulty >= 2:
@@ -400,8 +400,9 @@ class WeightUpdate(ExerciseType):
     parts = (Part("W_new", "matrix", r"$W^{\text{new}}$"),
              Part("w_entry", "scalar", r"the named entry of $W^{\text{new}}$"))
 
-    def shows(self, difficulty: int) -> tuple[str, ...]:
-        # Not sign-flip: it gives W + η·g, exactly gradient-ascent's answer.
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
+        # Not sign-flip as well: it gives W + η·g, gradient-ascent's answer, and is named
+        # with it as its alternative.
         return ("gradient-ascent", "missing-learning-rate", "index-swap", "transposed-gradient",
                 "factor-of-two", "missing-activation-derivative")
 
@@ -530,7 +531,7 @@ class ChainRule(ExerciseType):
              Part("dz_dw", "scalar", r"$\partial z / \partial w$"),
              Part("dC_dw", "scalar", r"$\partial C / \partial w$"))
 
-    def shows(self, difficulty: int) -> tuple[str, ...]:
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
         tags = ["sign-flip", "raw-error-as-loss", "factor-of-two", "missing-activation-derivative",
                 "wrong-layer-input", "activation-skipped"]
         if difficulty >= 2:
@@ -631,8 +632,9 @@ def _factor(v: Any) -> str:
 
 
 def _entry(M: Any, i: int, j: int) -> Any:
-    """Entry (i, j) of an exact or float matrix; None where a slip left the matrix undefined."""
-    return None if M is None else M[i, j]
+    """Entry (i, j) of an exact or float matrix; None where a slip left the matrix undefined
+    or gave it a shape without that entry."""
+    return None if M is None or i >= M.shape[-2] or j >= M.shape[-1] else M[i, j]
 
 
 # --- softmax-cross-entropy -------------------------------------------------------------------
@@ -651,7 +653,7 @@ class SoftmaxCrossEntropy(ExerciseType):
              Part("delta", "matrix", r"$\delta$"),
              Part("dC_dW", "matrix", r"$\partial C / \partial W$"))
 
-    def shows(self, difficulty: int) -> tuple[str, ...]:
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
         tags = ["softmax-extra-derivative", "sign-flip", "transposed-gradient"]
         if difficulty < 3:
             tags.append("dot-instead-of-outer")  # xᵀδ and δ⊙x fit: as many inputs as classes

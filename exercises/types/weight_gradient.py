@@ -20,7 +20,7 @@ class WeightGradient(ExerciseType):
     summary = "dC/dW of one layer: δ times the layer's input, as an outer product."
     parts = (Part("dC_dW", "matrix", r"$\partial C / \partial W$"),)
 
-    def shows(self, difficulty: int) -> tuple[str, ...]:
+    def must_show(self, difficulty: int) -> tuple[str, ...]:
         tags = ["transposed-gradient", "sign-flip", "wrong-layer-input", "factor-of-two",
                 "missing-activation-derivative"]
         if difficulty < 3:

@@ -128,7 +128,7 @@ def test_delta_by_hand():
         "sign-flip": [[0], [-6]],
     }
     for tag, value in expect.items():
-        (p,) = predicted("delta", relu, tag)
+        p = predicted("delta", relu, tag)[0]  # dot-instead-of-hadamard: the 1×1 form first
         assert np.allclose(p["delta"], value), tag
     (summed,) = predicted("delta", sig, "batch-sum-not-mean")
     assert np.allclose(summed["delta"], [[-1 / 8, 1 / 8, -1 / 8], [1 / 8, 1 / 8, -1 / 8]])
@@ -186,6 +186,12 @@ def torch_reference(v: E.Variant) -> dict[str, np.ndarray]:
             "dC_da": dC_da.numpy(), "da_dz": da_dz.numpy(), "delta": delta.numpy()}
 
 
+def rounded_keys(key: Any) -> list[np.ndarray]:
+    """The key written to 2 and to 3 significant figures."""
+    k = np.asarray(key, dtype=np.float64)
+    return [np.array([float(f"{e:.{d}g}") for e in k.ravel()]).reshape(k.shape) for d in (2, 3)]
+
+
 def expect_tag(v: E.Variant, tag: str, **answers: Any) -> None:
     """The mistake answer is named by its tag (or, where it happens to agree with the key
     within tolerance on this variant, simply right)."""
@@ -195,8 +201,11 @@ def expect_tag(v: E.Variant, tag: str, **answers: Any) -> None:
     if same_shape and np.all(np.abs(value - key) <= p.atol + p.rtol * np.abs(key)):
         assert submit(v, **answers).parts[part].score == 1.0
         return
+    if same_shape and any(np.all(np.abs(value - r) <= p.atol + p.rtol * np.abs(r))
+                          for r in rounded_keys(key)):
+        return  # reads as the key written to 2 or 3 figures: no mistake can be told by it
     result = submit(v, **answers).parts[part]
-    assert result.misconceptions == (tag,), (v.seed, part, tag, result)
+    assert tag in result.misconceptions, (v.seed, part, tag, result)
 
 
 # --- sweeps over seeds ---------------------------------------------------------------------
@@ -216,15 +225,12 @@ def test_key_matches_torch_and_scores_full(type_id, difficulty):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("type_id,difficulty", CASES)
-def test_each_shown_mistake_is_predicted_and_named(type_id, difficulty):
-    shows = E.get_type(type_id).shows(difficulty)
+def test_each_offered_mistake_is_named(type_id, difficulty):
     for v in variants(type_id, difficulty):
-        for tag in shows:
-            singles = [(part, p) for part, preds in v.predictions.items() for p in preds
-                       if p.tags == (tag,)]
-            assert singles, (v.seed, tag)
-            for part, p in singles:
-                expect_tag(v, tag, **{part: p.value})
+        for part, preds in v.predictions.items():
+            for p in preds:
+                if len(p.tags) == 1:
+                    expect_tag(v, p.tags[0], **{part: p.value})
 
 
 @pytest.mark.slow
@@ -238,7 +244,7 @@ def test_forward_pass_mistakes_built_here(difficulty):
         # on z, and a earns its credit carried forward.
         z_swap = n["W"].T @ n["x"] + n["b"]
         g = submit(v, z=z_swap, a=act(n["act"], z_swap, n["alpha"]))
-        assert g.parts["z"].misconceptions == ("index-swap",)
+        assert "index-swap" in g.parts["z"].misconceptions
         if np.ptp(z_swap) == 0:
             # The swap happens to give all one number: by the rule it scores 0 (no credit for
             # entries a constant happens to hit) and carries nothing forward, though named.
@@ -368,11 +374,13 @@ def test_story_answers_every_part_with_its_own_numbers(type_id, difficulty):
         assert "$" in v.prompt and "\\begin{bmatrix}" in v.prompt
 
 
-def test_shows_per_difficulty():
-    shows = {t: [E.get_type(t).shows(d) for d in E.DIFFICULTIES] for t in TYPES}
-    assert shows["activation-derivative"][0] == ()
+def test_can_show_per_difficulty():
+    shows = {t: [E.get_type(t).can_show(d) for d in E.DIFFICULTIES] for t in TYPES}
+    # ReLU's slope written as its output max(0, z).
+    assert "wrong-activation-derivative" in shows["activation-derivative"][0]
+    assert "wrong-activation-derivative" in shows["activation-derivative"][1]
+    assert all("bias-omitted" in level for level in shows["forward-pass"])
     assert "batch-sum-not-mean" in shows["loss"][2] and "batch-sum-not-mean" not in shows["loss"][1]
-    assert "wrong-activation-derivative" not in shows["delta"][0]
     assert "wrong-activation-derivative" in shows["delta"][1]
     assert "activation-skipped" in shows["output-error"][0]
     for tags in shows.values():

