@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import exercises as ex
+from tests.reported import reported
 from exercises.problem import ATOL, RTOL, value_to_json
 
 
@@ -206,7 +207,7 @@ def test_mse_without_its_one_over_n_is_not_named_batch_sum(type_id: str) -> None
 def test_wrong_activation_derivative_on_chain_rule_is_not_rounding() -> None:
     """σ'(a) for σ'(z) at a = ½ is 0.2350 for 0.25: a named mistake, not early rounding."""
     for seed in range(20):
-        v = ex.generate("chain-rule", seed, 1)
+        v = reported("chain-rule", seed, 1)  # a sigmoid at z = 0, as reported
         a = 1 / (1 + np.exp(-1 / 2))  # σ(a) at a = σ(0) = ½
         got = _submit(v, da_dz=a * (1 - a)).parts["da_dz"]
         assert got.misconceptions == ("wrong-activation-derivative",), (seed, got)

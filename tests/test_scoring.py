@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import exercises as ex
+from tests.reported import reported
 
 NUMERIC_TYPES = [t.id for t in ex.catalogue() if t.id not in ("symbolic-gradient", "concept-check")]
 SEEDS = range(4)
@@ -65,7 +66,7 @@ def within(part: ex.Part, a: Any, b: Any) -> np.ndarray:
 
 
 def test_weight_update_seed_9_rounded_entry_is_not_two_mistakes():
-    v = ex.generate("weight-update", 9, 2)
+    v = reported("weight-update", 9, 2)
     assert abs(key(v)["w_entry"] - 0.34410) < 5e-5
     r = grade(v, w_entry=0.34).parts["w_entry"]
     assert r.misconceptions == ()
@@ -74,7 +75,7 @@ def test_weight_update_seed_9_rounded_entry_is_not_two_mistakes():
 
 
 def test_chain_rule_seed_11_rounded_factor_is_not_two_mistakes():
-    v = ex.generate("chain-rule", 11, 2)
+    v = reported("chain-rule", 11, 2)
     assert abs(key(v)["dC_da"] - 0.49567) < 5e-5
     r = grade(v, dC_da=0.5).parts["dC_da"]
     assert r.misconceptions == ()
@@ -83,27 +84,27 @@ def test_chain_rule_seed_11_rounded_factor_is_not_two_mistakes():
 
 
 def test_weight_update_seed_0_named_mistake_scores_its_right_entries():
-    v = ex.generate("weight-update", 0, 1)
+    v = reported("weight-update", 0, 1)
     k = key(v)["W_new"]
     ascent = next(p.value for p in v.predictions["W_new"] if p.tags == ("gradient-ascent",))
     right = within(v.part("W_new"), ascent, k)
     assert right.sum() == 6 and right.size == 9  # as reported: 6 of 9 entries right
     named = grade(v, W_new=ascent).parts["W_new"]
-    assert named.misconceptions == ("gradient-ascent",)
+    assert "gradient-ascent" in named.misconceptions  # with the mistakes it coincides with
     junk = np.where(right, ascent, np.array([[101.5, -203.25, 307.125]] * 3))
     unexplained = grade(v, W_new=junk).parts["W_new"]
     assert unexplained.misconceptions == ()
     assert named.score == pytest.approx(6 / 9) == unexplained.score
 
 
-@pytest.mark.parametrize(("type_id", "reported"), [("backprop-story", 0.69),
-                                                   ("hidden-gradient", 0.67)])
-def test_seed_0_all_zero_answers_score_nothing(type_id, reported):
-    v = ex.generate(type_id, 0, 1)
+@pytest.mark.parametrize(("type_id", "as_reported"), [("backprop-story", 0.69),
+                                                      ("hidden-gradient", 0.67)])
+def test_seed_0_all_zero_answers_score_nothing(type_id, as_reported):
+    v = reported(type_id, 0, 1)
     zeros = {p.name: np.zeros_like(k) if isinstance(k, np.ndarray) else 0.0
              for p, k in zip(v.parts, key(v).values(), strict=True)}
     g = grade(v, **zeros)
-    assert g.score == 0.0, (reported, g.to_json())
+    assert g.score == 0.0, (as_reported, g.to_json())
     assert not any(r.carried_forward for r in g.parts.values())
 
 
@@ -243,7 +244,7 @@ def test_a_structural_mistake_close_to_the_key_is_not_called_rounding():
     sigma = 1 / (1 + np.exp(-0.5))
     wrong = sigma * (1 - sigma)
     for seed in range(10):
-        v = ex.generate("chain-rule", seed, 1)
+        v = reported("chain-rule", seed, 1)
         assert key(v)["da_dz"] == 0.25
         r = grade(v, da_dz=wrong).parts["da_dz"]
         assert "rounding" not in r.misconceptions
