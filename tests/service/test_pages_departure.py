@@ -26,7 +26,7 @@ def _csrf(client: FlaskClient, path: str) -> str:
 
 
 def _practice_with_one_attempt(app: Flask, client: FlaskClient, student: Caller) -> uuid.UUID:
-    """Weight-gradient, seed 7, difficulty 1 (key [0 0; 12 −4]), one attempt allowed, so the
+    """Weight-gradient, seed 7, difficulty 1 (key [3 −1; 21/100 −7/100]), one attempt allowed, so the
     solution opens after a wrong answer."""
     response = client.post("/login", data={"email": student.email, "password": PASSWORD,
                                            "csrf_token": _csrf(client, "/login")})
@@ -63,8 +63,9 @@ def _steps(html: str) -> list[str]:
 def test_a_named_mistake_is_shown_at_its_step_as_done_and_as_right(
         app: Flask, client: FlaskClient, student: Caller) -> None:
     problem_id = _practice_with_one_attempt(app, client, student)
-    # x·δᵀ instead of δ·xᵀ: the key [0 0; 12 −4] transposed.
-    sid = _submit_and_grade(app, client, problem_id, {"dC_dW": [[0, 12], [0, -4]]})
+    # x·δᵀ instead of δ·xᵀ: the key [3 −1; 21/100 −7/100] transposed.
+    sid = _submit_and_grade(app, client, problem_id,
+                            {"dC_dW": [[3, "21/100"], [-1, "-7/100"]]})
     page = client.get(f"/problems/{problem_id}").get_data(as_text=True)
     steps = _steps(page)
     marked = [s for s in steps if "departed" in s.split(">", 1)[0]]
@@ -77,8 +78,8 @@ def test_a_named_mistake_is_shown_at_its_step_as_done_and_as_right(
     right = step.split('class="right"', 1)[1]
     assert "As you did it" in yours and "Right" in right
     numbers = lambda html: re.findall(r"<mn>([^<]+)</mn>", html)
-    assert numbers(yours)[-4:] == ["0", "12", "0", "4"]  # [0 12; 0 −4], the minus an <mo>
-    assert numbers(right)[-4:] == ["0", "0", "12", "4"]  # [0 0; 12 −4]
+    assert numbers(yours)[-4:] == ["3", "0.21", "1", "0.07"]  # [3 0.21; −1 −0.07], minus an <mo>
+    assert numbers(right)[-4:] == ["3", "1", "0.21", "0.07"]  # [3 −1; 0.21 −0.07]
     # Steps before it are not marked; the panel's solution carries the same mark.
     assert steps.index(step) > 0 and all("departed" not in s.split(">", 1)[0]
                                           for s in steps[:steps.index(step)])
@@ -89,7 +90,7 @@ def test_a_named_mistake_is_shown_at_its_step_as_done_and_as_right(
 def test_an_unexplained_answer_marks_its_part_without_a_comparison(
         app: Flask, client: FlaskClient, student: Caller) -> None:
     problem_id = _practice_with_one_attempt(app, client, student)
-    _submit_and_grade(app, client, problem_id, {"dC_dW": [[0, 0], [12, 99]]})
+    _submit_and_grade(app, client, problem_id, {"dC_dW": [[3, 50], ["21/100", 99]]})
     page = client.get(f"/problems/{problem_id}").get_data(as_text=True)
     marked = [s for s in _steps(page) if "departed" in s.split(">", 1)[0]]
     assert len(marked) == 1
