@@ -90,6 +90,8 @@ class ExerciseType(abc.ABC):
     """One kind of exercise. Subclasses set the class attributes and the abstract methods."""
 
     id: ClassVar[str]
+    # Bumped whenever a seed draws another variant or other predictions: a practice problem
+    # is looked up by (type, version, seed, difficulty), and a stored one keeps its record.
     version: ClassVar[int] = 1
     title: ClassVar[str]
     summary: ClassVar[str]

@@ -90,6 +90,7 @@ def _given_z(setup: Setup) -> str:
 @register
 class ForwardPass(ExerciseType):
     id = "forward-pass"
+    version = 2
     title = "Forward pass"
     summary = "z = Wx + b and a = σ(z) of one layer."
     parts = (
@@ -141,6 +142,7 @@ class ForwardPass(ExerciseType):
 @register
 class Loss(ExerciseType):
     id = "loss"
+    version = 2
     title = "Loss"
     summary = "The cost C of a prediction against its target."
     parts = (Part("C", "scalar", r"$C$, the cost"),)
@@ -179,6 +181,7 @@ class Loss(ExerciseType):
 @register
 class OutputError(ExerciseType):
     id = "output-error"
+    version = 2
     title = "Output error"
     summary = "dC/da at the output: how the cost changes with the prediction."
     parts = (Part("dC_da", "matrix", r"$\partial C / \partial a$"),)
@@ -212,6 +215,7 @@ class OutputError(ExerciseType):
 @register
 class ActivationDerivative(ExerciseType):
     id = "activation-derivative"
+    version = 2
     title = "Activation derivative"
     summary = "da/dz = σ'(z), entry by entry."
     parts = (Part("da_dz", "matrix", r"$\partial a / \partial z = \sigma'(z)$"),)
@@ -244,6 +248,7 @@ class ActivationDerivative(ExerciseType):
 @register
 class Delta(ExerciseType):
     id = "delta"
+    version = 2
     title = "Output-layer error δ"
     summary = "δ = dC/dz = dC/da ⊙ σ'(z) of the output layer."
     parts = (Part("delta", "matrix", r"$\delta = \partial C / \partial z$"),)

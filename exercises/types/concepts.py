@@ -168,6 +168,7 @@ def _names(symbols: tuple[sympy.Symbol, ...]) -> str:
 @register
 class SymbolicGradient(ExerciseType):
     id = "symbolic-gradient"
+    version = 2
     title = "Symbolic gradient"
     summary = "∂C/∂w_ij as an expression in named symbols: the chain rule, written out."
     parts = (Part("expr", "expression", r"$\partial C / \partial w_{ij}$"),)
@@ -1146,6 +1147,7 @@ class ConceptSetup(Setup):
 @register
 class ConceptCheck(ExerciseType):
     id = "concept-check"
+    version = 2
     title = "Concept check"
     summary = "A multiple-choice question on the ideas of backprop; each wrong option is a "\
               "known mistake."

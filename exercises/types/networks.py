@@ -240,6 +240,7 @@ def _carried(step: Any) -> Any | None:
 @register
 class HiddenGradient(_TwoLayer):
     id = "hidden-gradient"
+    version = 2
     title = "Backprop through a hidden layer"
     summary = ("Two layers: δ of the output layer, δ of the hidden layer (sent back through "
                "W2ᵀ), and dC/dW1.")
@@ -321,6 +322,7 @@ class HiddenGradient(_TwoLayer):
 @register
 class BackpropStory(_TwoLayer):
     id = "backprop-story"
+    version = 2
     title = "The story of one backprop step"
     summary = ("One full step of gradient descent on a two-layer net: forward pass, cost, "
                "each δ and gradient, and the updated weights.")

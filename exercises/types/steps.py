@@ -257,6 +257,7 @@ def _which(net: Network, l: int, symbol: str, what: str) -> str:
 @register
 class BiasGradient(ExerciseType):
     id = "bias-gradient"
+    version = 2
     title = "Bias gradient"
     summary = "dC/db of one layer: δ itself (summed over the batch), since dz/db = 1."
     parts = (Part("dC_db", "matrix", r"$\partial C / \partial b$"),)
@@ -313,6 +314,7 @@ class BiasGradient(ExerciseType):
 @register
 class BatchGradient(ExerciseType):
     id = "batch-gradient"
+    version = 2
     title = "Mini-batch gradient"
     summary = "dC/dW and dC/db over a mini-batch: the mean of the examples' gradients."
     parts = (Part("dC_dW", "matrix", r"$\partial C / \partial W$"),
@@ -395,6 +397,7 @@ def _name_entry(rng: np.random.Generator, net: Network, layer: int, entry: tuple
 @register
 class WeightUpdate(ExerciseType):
     id = "weight-update"
+    version = 2
     title = "Weight update"
     summary = "One step of gradient descent, W − η·dC/dW, and one named entry of the result."
     parts = (Part("W_new", "matrix", r"$W^{\text{new}}$"),
@@ -524,6 +527,7 @@ def _leaky_neuron(rng: np.random.Generator) -> Network:
 @register
 class ChainRule(ExerciseType):
     id = "chain-rule"
+    version = 2
     title = "The chain rule, factor by factor"
     summary = "One neuron: dC/dw = dC/da · da/dz · dz/dw, each factor and the product."
     parts = (Part("dC_da", "scalar", r"$\partial C / \partial a$"),
@@ -647,6 +651,7 @@ _SOFTMAX_VALUES = {2: np.r_[-4:0, 1:5], 3: np.r_[-3:0, 1:4]}
 @register
 class SoftmaxCrossEntropy(ExerciseType):
     id = "softmax-cross-entropy"
+    version = 2
     title = "Softmax with cross-entropy"
     summary = "The softmax output, its error δ = (a − y)/m, and dC/dW = δ·xᵀ."
     parts = (Part("a", "matrix", "$a$"),

@@ -16,6 +16,7 @@ from . import draw, text
 @register
 class WeightGradient(ExerciseType):
     id = "weight-gradient"
+    version = 2
     title = "Weight gradient"
     summary = "dC/dW of one layer: δ times the layer's input, as an outer product."
     parts = (Part("dC_dW", "matrix", r"$\partial C / \partial W$"),)
