@@ -19,7 +19,14 @@ import numpy as np
 from .answers import AnswerFormatError, PartFormatError, read_choice, read_matrix, read_scalar
 from .mistakes import MISTAKES
 from .numbers import parse_fraction
-from .problem import ROUNDING_ATOL, ROUNDING_RTOL, Part, Variant
+from .problem import (
+    ROUNDED_FIGURES,
+    ROUNDING_ATOL,
+    ROUNDING_RTOL,
+    Part,
+    Variant,
+    reads_as_rounded_key,
+)
 from .registry import ExerciseType, Setup, _close, get_type
 
 MAX_PARTS = 32
@@ -27,7 +34,6 @@ MAX_PARTS = 32
 CLOSE_CREDIT = 0.5
 # The key rounded to this many significant figures is judged as rounded, before any mistake;
 # one more figure is always within the 0.5% tolerance.
-ROUNDED_FIGURES = 2
 
 # The scoring rule, said once: the problem page and the README show this text.
 SCORING_RULE = (
@@ -257,9 +263,7 @@ def _rounded_key(c: _Case) -> PartResult | None:
     is tried, since a pair of mistakes may land within rounding of the key."""
     if not (c.numeric and c.same_shape):
         return None
-    a, k = np.asarray(c.answer, dtype=np.float64), np.asarray(c.key, dtype=np.float64)
-    ok = np.asarray(_close_entries(c.part, a, k)) | _rounded_entries(a, k, ROUNDED_FIGURES)
-    if not np.all(ok):
+    if not reads_as_rounded_key(c.part, c.answer, c.key):
         return None
     return PartResult(
         c.credit, False,
@@ -441,17 +445,6 @@ def _close_entries(part: Part, a: Any, b: Any) -> np.ndarray:
     """Entry by entry: a within the part's tolerance of b."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return np.abs(a - b) <= part.atol + part.rtol * np.abs(b)
-
-
-def _rounded_entries(a: np.ndarray, k: np.ndarray, figures: int) -> np.ndarray:
-    """Entry by entry: a is k rounded to ``figures`` significant figures (either way at a
-    tie): a multiple of k's last kept digit, at most half of one from k."""
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        unit = 10.0 ** (np.floor(np.log10(np.abs(k))) - figures + 1)
-        steps = a / unit
-        on_grid = np.abs(steps - np.round(steps)) <= 1e-6 * np.maximum(1.0, np.abs(steps))
-        near = np.abs(a - k) <= 0.5 * unit * (1 + 1e-9)
-    return (k != 0) & np.isfinite(unit) & on_grid & near
 
 
 def _constant(c: _Case) -> str | None:

@@ -23,6 +23,9 @@ ATOL = 1e-4
 # Looser band inside which a right-method answer counts as early rounding.
 ROUNDING_RTOL = 5e-2
 ROUNDING_ATOL = 5e-3
+# A right answer written with this many significant figures is judged as rounded, never as a
+# mistake (three figures are within the tolerance).
+ROUNDED_FIGURES = 2
 
 
 @dataclass(frozen=True)
@@ -195,3 +198,26 @@ class Variant:
                 for name, preds in data.get("predictions", {}).items()
             },
         )
+
+
+def reads_as_rounded_key(part: Part, answer: Any, key: Any,
+                         figures: int = ROUNDED_FIGURES) -> bool:
+    """Every entry of ``answer`` within tolerance of the key's or the key's rounded to
+    ``figures`` significant figures: a right answer written with fewer digits, which grading
+    judges before any mistake and no mistake prediction may claim."""
+    if part.kind not in ("matrix", "scalar") or np.shape(answer) != np.shape(key):
+        return False
+    a, k = np.asarray(answer, dtype=np.float64), np.asarray(key, dtype=np.float64)
+    right = np.abs(a - k) <= part.atol + part.rtol * np.abs(k)
+    return bool(np.all(right | _rounded_entries(a, k, figures)))
+
+
+def _rounded_entries(a: np.ndarray, k: np.ndarray, figures: int) -> np.ndarray:
+    """Entry by entry: a is k rounded to ``figures`` significant figures (either way at a
+    tie): a multiple of k's last kept digit, at most half of one from k."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        unit = 10.0 ** (np.floor(np.log10(np.abs(k))) - figures + 1)
+        steps = a / unit
+        on_grid = np.abs(steps - np.round(steps)) <= 1e-6 * np.maximum(1.0, np.abs(steps))
+        near = np.abs(a - k) <= 0.5 * unit * (1 + 1e-9)
+    return (k != 0) & np.isfinite(unit) & on_grid & near

@@ -24,7 +24,14 @@ import numpy as np
 from .engine import FLOAT, NUMERIC, Derivation, Slip, derive, derive_arrays
 from .mistakes import MISTAKES
 from .network import Network, parse_network
-from .problem import Part, Prediction, Variant, to_grading_form, value_to_json
+from .problem import (
+    Part,
+    Prediction,
+    Variant,
+    reads_as_rounded_key,
+    to_grading_form,
+    value_to_json,
+)
 
 DIFFICULTIES = (1, 2, 3)
 MAX_DRAWS = 400
@@ -275,7 +282,7 @@ def build_variant(t: ExerciseType, setup: Setup, seed: int, difficulty: int) -> 
             current, same = tags2, {p.name: [] for p in parts}
         for p in parts:
             v = values.get(p.name)
-            if v is None or covered[p.name].has(v):
+            if v is None or covered[p.name].has(v) or reads_as_rounded_key(p, v, key[p.name]):
                 continue  # the key, or a simpler explanation, covers it
             if any(_close(p, v, w) for w in same[p.name]):
                 continue  # another slip set of the same two mistakes gave it already
@@ -358,7 +365,7 @@ def _single_predictions(t, setup, parts, key, hidden, tags, strict
                     continue
                 if tag in strict and _rounding_close(p, v, key[p.name]):
                     raise Degenerate(f"{tag} on {p.name} is within rounding of the key")
-                if hidden[p.name].has(v):
+                if hidden[p.name].has(v) or reads_as_rounded_key(p, v, key[p.name]):
                     continue
                 if any(q.tags == (tag,) and _close(p, v, q.value) for q in out[p.name]):
                     continue

@@ -3,6 +3,8 @@ authorization on every route, and an OpenAPI document generated from the code.""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -358,7 +360,7 @@ def test_gradebook_and_stats(app: Flask, course: dict[str, Any]) -> None:
     problem = slot_problem(student, course)
     key = key_of(app, problem["id"])["dC_dW"]
     path = f"/api/v1/problems/{problem['id']}/submissions"
-    wrong = [[-v if isinstance(v, int | float) else f"-({v})" for v in row] for row in key]
+    wrong = [[str(-Fraction(str(v))) for v in row] for row in key]  # a sign flip
     student.post(path, json={"answers": {"dC_dW": wrong}})
     student.post(path, json={"answers": {"dC_dW": key}})
     grade_queued(app)
