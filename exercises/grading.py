@@ -35,6 +35,8 @@ CLOSE_CREDIT = 0.5
 # The key rounded to this many significant figures is judged as rounded, before any mistake;
 # one more figure is always within the 0.5% tolerance.
 
+SAME_NUMBER = 1e-9  # relative spread below which an answer's entries are one number
+
 # The scoring rule, said once: the problem page and the README show this text.
 SCORING_RULE = (
     "Each part is checked entry by entry against the exact answer: an entry within 0.5% "
@@ -458,7 +460,9 @@ def _constant(c: _Case) -> str | None:
     if a.size < 2:
         return None
     k = np.asarray(c.key, dtype=np.float64)
-    if not np.all(_close_entries(c.part, a, a.flat[0])):
+    # The same number as written, not merely within tolerance: a right answer may have
+    # entries within 0.5% of each other.
+    if np.ptp(a) > SAME_NUMBER * max(1.0, float(np.max(np.abs(a)))):
         return None
     if np.all(_close_entries(c.part, k, k.flat[0])):  # the key is all one number too
         return None

@@ -39,7 +39,7 @@ def rule_score(part: E.Part, answer: Any, key: Any) -> float:
     a, k = np.asarray(answer, dtype=np.float64), np.asarray(key, dtype=np.float64)
     if a.shape != k.shape:
         return 0.0
-    if np.all(a == 0) or (a.size > 1 and np.ptp(a) <= part.atol + part.rtol * abs(a.flat[0])
+    if np.all(a == 0) or (a.size > 1 and np.ptp(a) <= 1e-9 * max(1.0, np.max(np.abs(a)))
                           and np.ptp(k) > part.atol + part.rtol * abs(k.flat[0])):
         return 0.0
     right = np.abs(a - k) <= part.atol + part.rtol * np.abs(k)
