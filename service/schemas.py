@@ -80,7 +80,8 @@ class ProblemCreate(Schema):
         error_messages={"invalid": SEED_RULE},
         metadata={"description": "a public seed, 0 to 2**63 - 1; random when left out"},
     )
-    difficulty = fields.Integer(load_default=1, validate=validate.OneOf(ex.DIFFICULTIES))
+    difficulty = fields.Integer(load_default=1, strict=True,
+                                validate=validate.OneOf(ex.DIFFICULTIES))
 
 
 class Problem(Schema):
@@ -187,7 +188,8 @@ class Enrollment(Schema):
 
 class SlotCreate(Schema):
     exercise_type = fields.String(required=True)
-    difficulty = fields.Integer(load_default=1, validate=validate.OneOf(ex.DIFFICULTIES))
+    difficulty = fields.Integer(load_default=1, strict=True,
+                                validate=validate.OneOf(ex.DIFFICULTIES))
     points = fields.Float(
         load_default=1.0, allow_nan=False, validate=validate.Range(0, MAX_POINTS)
     )

@@ -347,6 +347,16 @@ def test_the_api_refuses_a_seed_that_is_not_a_public_whole_number(
     assert "seed" in error["fields"] and "seed" in error["message"] + str(error["fields"])
 
 
+@pytest.mark.parametrize("difficulty", [1.5, "2", True, 4])
+def test_the_api_refuses_a_difficulty_that_is_not_1_2_or_3(
+    student: Caller, difficulty: Any
+) -> None:
+    response = student.post("/api/v1/problems", json={"type": "weight-gradient", "seed": 7,
+                                                       "difficulty": difficulty})
+    assert response.status_code == 422, response.json
+    assert "difficulty" in response.json["error"]["fields"]
+
+
 @pytest.mark.parametrize(
     "seed", ["7.5", "-1", "1e3", "\u00b2", "9" * 5000, str(2**63), str(2**64 + 5)]
 )
