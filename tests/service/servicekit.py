@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 import exercises as ex
-from service.models import Problem
+from service.db import db
+from service.models import Problem, Status, Submission
+from worker.app import GRADE_TASK
 
 PASSWORD = "correct horse battery"
 
@@ -51,3 +55,17 @@ def practice_problem(seed: int, **owner: Any) -> Problem:
         attempts_allowed=None,
         **owner,
     )
+
+
+def grade_queued(app: Flask) -> None:
+    """Run the real grading task (through its Flask context) for every queued row, as a
+    worker would."""
+    celery = app.extensions["celery"]
+    celery.loader.import_default_modules()
+    with app.app_context():
+        ids = list(
+            db.session.scalars(select(Submission.id).where(Submission.status == Status.queued))
+        )
+        db.session.commit()  # SQLite: release the write lock the task will need
+    if ids:
+        celery.tasks[GRADE_TASK]([str(sid) for sid in ids])

@@ -12,13 +12,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from servicekit import PASSWORD, Caller
+from servicekit import PASSWORD, Caller, grade_queued
 from sqlalchemy import select
 
 from service import auth
 from service.db import db
 from service.models import Problem, Result, Role, Status, Submission, utcnow
-from worker.app import GRADE_TASK
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -51,17 +50,6 @@ def practice_problem(app: Flask, client: FlaskClient, type_: str = "weight-gradi
             select(Problem.id).where(Problem.type == type_, Problem.seed == seed)
         ).one()
 
-
-def grade_queued(app: Flask) -> None:
-    """Run the real grading task for every queued row, as a worker would."""
-    celery = app.extensions["celery"]
-    celery.loader.import_default_modules()
-    with app.app_context():
-        queued = select(Submission.id).where(Submission.status == Status.queued)
-        ids = list(db.session.scalars(queued))
-        db.session.commit()
-    if ids:
-        celery.tasks[GRADE_TASK]([str(sid) for sid in ids])
 
 
 def submit(client: FlaskClient, problem_id: uuid.UUID, answers: dict[str, Any]) -> Any:

@@ -12,26 +12,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from servicekit import Caller
+from servicekit import Caller, grade_queued
 from sqlalchemy import select, update
 
 import exercises as ex
 from service.db import db
 from service.models import Assignment, Problem, Status, Submission, utcnow
-from worker.app import GRADE_TASK
 
-
-def grade_queued(app: Flask) -> None:
-    """Run the real Celery task (through its Flask context) for every queued row."""
-    celery = app.extensions["celery"]
-    celery.loader.import_default_modules()
-    with app.app_context():
-        ids = list(
-            db.session.scalars(select(Submission.id).where(Submission.status == Status.queued))
-        )
-        db.session.commit()  # SQLite: release the write lock the task will need
-    if ids:
-        celery.tasks[GRADE_TASK]([str(sid) for sid in ids])
 
 
 def key_of(app: Flask, problem_id: str) -> dict[str, Any]:

@@ -20,13 +20,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from servicekit import PASSWORD, Caller
-from sqlalchemy import delete, select
+from servicekit import PASSWORD, Caller, grade_queued
+from sqlalchemy import delete
 
 import exercises as ex
 from service.db import db
-from service.models import Problem, Status, Submission
-from worker.app import GRADE_TASK
+from service.models import Problem
 
 SECRET_KEY = "test-secret-key-0123456789"  # the conftest's settings
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -53,18 +52,6 @@ def log_in(client: FlaskClient, email: str) -> None:
     )
     assert response.status_code == 302
 
-
-def grade_queued(app: Flask) -> None:
-    """Run the real grading task for every queued row, as a worker would."""
-    celery = app.extensions["celery"]
-    celery.loader.import_default_modules()
-    with app.app_context():
-        ids = list(
-            db.session.scalars(select(Submission.id).where(Submission.status == Status.queued))
-        )
-        db.session.commit()
-    if ids:
-        celery.tasks[GRADE_TASK]([str(sid) for sid in ids])
 
 
 def seed_keys(data: Any, path: str = "$") -> Iterator[str]:
