@@ -6,9 +6,9 @@ Every number is kept exact (SymPy ``Rational``); the engines decide how to compu
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import sympy
 
@@ -93,122 +93,180 @@ def matrix_to_json(M: sympy.Matrix) -> list[list[int | str | float]]:
     return [[to_answer(M[i, j]) for j in range(M.cols)] for i in range(M.rows)]
 
 
-def _matrix(data: object, field: str) -> sympy.Matrix:
-    if not isinstance(data, Sequence) or isinstance(data, str) or not data:
+def _is_rows(data: object) -> TypeGuard[Sequence[Any]]:
+    """A non-empty JSON array (a string is a sequence too, but never a list of rows)."""
+    return isinstance(data, Sequence) and not isinstance(data, str) and bool(data)
+
+
+def _matrix(data: object, field: str, context: Context | None = None) -> sympy.Matrix:
+    """A matrix of exact numbers, each error naming the row or the entry."""
+    if not _is_rows(data):
         raise NetworkError(field, "expected a non-empty list of rows")
     rows = []
     for i, row in enumerate(data):
-        if not isinstance(row, Sequence) or isinstance(row, str) or not row:
+        if not _is_rows(row):
             raise NetworkError(f"{field}[{i}]", "expected a non-empty list of numbers")
         if len(row) > MAX_WIDTH * MAX_EXAMPLES:
             raise NetworkError(f"{field}[{i}]", "row too long")
-        cells = []
-        for j, cell in enumerate(row):
-            try:
-                cells.append(parse_exact(cell))
-            except NumberFormatError as exc:
-                raise NetworkError(f"{field}[{i}][{j}]", str(exc)) from None
-        rows.append(cells)
+        rows.append([_number(cell, f"{field}[{i}][{j}]") for j, cell in enumerate(row)])
     if len({len(r) for r in rows}) != 1:
         raise NetworkError(field, "rows have different lengths")
     return sympy.Matrix(rows)
+
+
+def _number(data: object, field: str, context: Context | None = None) -> sympy.Rational:
+    try:
+        return parse_exact(data)
+    except NumberFormatError as exc:
+        raise NetworkError(field, str(exc)) from None
 
 
 def _shape(M: sympy.Matrix) -> str:
     return f"{M.rows}×{M.cols}"
 
 
+# --- the rules: what each object of the file may hold, read and checked in order ---------
+
+# What each object's fields are read into so far, and what the enclosing object passes down.
+Context = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Read:
+    """Read field ``name`` with ``reader`` (which raises ``NetworkError`` naming the field);
+    an optional field left out takes ``default``."""
+
+    name: str
+    reader: Callable[[object, str, Context], object]
+    default: object = None
+
+
+@dataclass(frozen=True)
+class Check:
+    """Reject field ``name`` with ``message`` when ``fails(value, context)``; before the
+    field's ``Read`` the value is the raw JSON. Skipped when an optional field is left out."""
+
+    name: str
+    fails: Callable[[Any, Context], bool]
+    message: str | Callable[[Any, Context], str]
+
+
+@dataclass(frozen=True)
+class Schema:
+    """An object of the network file: its required fields (reported missing in this order),
+    its optional ones, what a value that is no object or an unknown key is told, and its
+    steps. The first step that fails names the error, so the order is part of the contract."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    not_an_object: str
+    unknown_field: str
+    steps: tuple[Read | Check, ...]
+
+
+def _validate(schema: Schema, data: object, where: str, context: Context) -> Context:
+    """Every field of ``data`` read by ``schema``, after the ``context`` passed down."""
+    if not isinstance(data, Mapping):
+        raise NetworkError(where or "network", schema.not_an_object)
+    for key in data:
+        if key not in schema.required and key not in schema.optional:
+            raise NetworkError(_path(where, key), schema.unknown_field)
+    for key in schema.required:
+        if key not in data:
+            raise NetworkError(_path(where, key), "missing")
+    values = {**context, **data}
+    for step in schema.steps:
+        field = _path(where, step.name)
+        if isinstance(step, Read):
+            values[step.name] = (step.reader(data[step.name], field, values)
+                                 if step.name in data else step.default)
+        elif step.name in data and step.fails(values[step.name], values):
+            message = step.message
+            raise NetworkError(field, message if isinstance(message, str)
+                               else message(values[step.name], values))
+    return values
+
+
+def _path(where: str, key: object) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+_LAYER = Schema(
+    required=("W", "b", "activation"),
+    optional=("alpha",),
+    not_an_object="expected an object with W, b and activation",
+    unknown_field="unknown field",
+    steps=(
+        Read("W", _matrix),
+        Read("b", _matrix),
+        Check("W", lambda W, c: W.rows > MAX_WIDTH, f"at most {MAX_WIDTH} neurons per layer"),
+        Check("W", lambda W, c: W.cols != c["nin"],
+              lambda W, c: f"shape {_shape(W)} does not fit its input of {c['nin']} rows "
+                           f"(needs {W.rows}×{c['nin']})"),
+        Check("b", lambda b, c: b.shape != (c["W"].rows, 1),
+              lambda b, c: f"shape {_shape(b)}, expected {c['W'].rows}×1"),
+        Check("activation", lambda act, c: act not in ACTIVATIONS,
+              lambda act, c: f"unknown activation {act!r} "
+                             f"(expected one of {', '.join(ACTIVATIONS)})"),
+        Check("activation", lambda act, c: act == "softmax" and not c["last"],
+              "softmax is allowed on the last layer only"),
+        Check("alpha", lambda alpha, c: c["activation"] != "leaky_relu",
+              "only a leaky_relu layer takes alpha"),
+        Read("alpha", _number, default=DEFAULT_ALPHA),
+    ),
+)
+
+
+def _layers(data: object, field: str, context: Context) -> tuple[Layer, ...]:
+    """Each layer by ``_LAYER``, its input the previous layer's output (x for the first)."""
+    assert _is_rows(data)  # checked by the rules before this read
+    layers: list[Layer] = []
+    nin = context["x"].rows
+    for k, raw in enumerate(data):
+        v = _validate(_LAYER, raw, f"{field}[{k}]", {"nin": nin, "last": k == len(data) - 1})
+        layers.append(Layer(W=v["W"], b=v["b"], activation=v["activation"], alpha=v["alpha"]))
+        nin = layers[-1].nout
+    return tuple(layers)
+
+
+# The output layer each probability loss needs; its targets must lie between 0 and 1.
+_OUTPUT_FOR_LOSS = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
+
+_NETWORK = Schema(
+    required=("x", "y", "layers", "loss"),
+    optional=("learning_rate",),
+    not_an_object="expected a JSON object",
+    unknown_field="unknown field (expected layers, learning_rate, loss, x, y)",
+    steps=(
+        Read("x", _matrix),
+        Check("x", lambda x, c: x.rows > MAX_WIDTH, f"at most {MAX_WIDTH} inputs"),
+        Check("x", lambda x, c: x.cols > MAX_EXAMPLES, f"at most {MAX_EXAMPLES} examples"),
+        Check("layers", lambda raw, c: not _is_rows(raw), "expected a non-empty list of layers"),
+        Check("layers", lambda raw, c: len(raw) > MAX_DEPTH, f"at most {MAX_DEPTH} layers"),
+        Read("layers", _layers),
+        Read("y", _matrix),
+        Check("y", lambda y, c: y.shape != (c["layers"][-1].nout, c["x"].cols),
+              lambda y, c: f"shape {_shape(y)}, expected {c['layers'][-1].nout}×{c['x'].cols} "
+                           "(outputs × examples)"),
+        Check("loss", lambda loss, c: loss not in LOSSES,
+              lambda loss, c: f"unknown loss {loss!r} (expected one of {', '.join(LOSSES)})"),
+        Check("loss", lambda loss, c: (loss in _OUTPUT_FOR_LOSS
+                                       and c["layers"][-1].activation != _OUTPUT_FOR_LOSS[loss]),
+              lambda loss, c: f"{loss} needs a {_OUTPUT_FOR_LOSS[loss]} output layer"),
+        Check("y", lambda y, c: c["loss"] in _OUTPUT_FOR_LOSS and any(not 0 <= t <= 1 for t in y),
+              lambda y, c: f"{c['loss']} needs targets between 0 and 1"),
+        Read("learning_rate", _number, default=sympy.Rational(1, 10)),
+        Check("learning_rate", lambda lr, c: lr <= 0, "must be positive"),
+    ),
+)
+
+
 def parse_network(data: object) -> Network:
     """Validate a network file (already decoded from JSON) and return the Network.
 
     Raises:
-        NetworkError: naming the field and the reason.
+        NetworkError: naming the field and the reason, by the rules of ``_NETWORK``.
     """
-    if not isinstance(data, Mapping):
-        raise NetworkError("network", "expected a JSON object")
-    known = {"x", "y", "layers", "loss", "learning_rate"}
-    for key in data:
-        if key not in known:
-            raise NetworkError(str(key), f"unknown field (expected {', '.join(sorted(known))})")
-    for key in ("x", "y", "layers", "loss"):
-        if key not in data:
-            raise NetworkError(key, "missing")
-
-    x = _matrix(data["x"], "x")
-    if x.rows > MAX_WIDTH:
-        raise NetworkError("x", f"at most {MAX_WIDTH} inputs")
-    if x.cols > MAX_EXAMPLES:
-        raise NetworkError("x", f"at most {MAX_EXAMPLES} examples")
-
-    raw_layers = data["layers"]
-    if not isinstance(raw_layers, Sequence) or isinstance(raw_layers, str) or not raw_layers:
-        raise NetworkError("layers", "expected a non-empty list of layers")
-    if len(raw_layers) > MAX_DEPTH:
-        raise NetworkError("layers", f"at most {MAX_DEPTH} layers")
-
-    layers: list[Layer] = []
-    nin = x.rows
-    for l, raw in enumerate(raw_layers):
-        where = f"layers[{l}]"
-        if not isinstance(raw, Mapping):
-            raise NetworkError(where, "expected an object with W, b and activation")
-        for key in raw:
-            if key not in ("W", "b", "activation", "alpha"):
-                raise NetworkError(f"{where}.{key}", "unknown field")
-        for key in ("W", "b", "activation"):
-            if key not in raw:
-                raise NetworkError(f"{where}.{key}", "missing")
-        W = _matrix(raw["W"], f"{where}.W")
-        b = _matrix(raw["b"], f"{where}.b")
-        if W.rows > MAX_WIDTH:
-            raise NetworkError(f"{where}.W", f"at most {MAX_WIDTH} neurons per layer")
-        if W.cols != nin:
-            raise NetworkError(
-                f"{where}.W",
-                f"shape {_shape(W)} does not fit its input of {nin} rows (needs {W.rows}×{nin})",
-            )
-        if b.shape != (W.rows, 1):
-            raise NetworkError(f"{where}.b", f"shape {_shape(b)}, expected {W.rows}×1")
-        act = raw["activation"]
-        if act not in ACTIVATIONS:
-            raise NetworkError(
-                f"{where}.activation", f"unknown activation {act!r} (expected one of {', '.join(ACTIVATIONS)})"
-            )
-        if act == "softmax" and l != len(raw_layers) - 1:
-            raise NetworkError(f"{where}.activation", "softmax is allowed on the last layer only")
-        alpha = DEFAULT_ALPHA
-        if "alpha" in raw:
-            if act != "leaky_relu":
-                raise NetworkError(f"{where}.alpha", "only a leaky_relu layer takes alpha")
-            try:
-                alpha = parse_exact(raw["alpha"])
-            except NumberFormatError as exc:
-                raise NetworkError(f"{where}.alpha", str(exc)) from None
-        layers.append(Layer(W=W, b=b, activation=act, alpha=alpha))
-        nin = W.rows
-
-    y = _matrix(data["y"], "y")
-    if y.shape != (nin, x.cols):
-        raise NetworkError("y", f"shape {_shape(y)}, expected {nin}×{x.cols} (outputs × examples)")
-
-    loss = data["loss"]
-    if loss not in LOSSES:
-        raise NetworkError("loss", f"unknown loss {loss!r} (expected one of {', '.join(LOSSES)})")
-    last = layers[-1].activation
-    if loss == "cross_entropy" and last != "softmax":
-        raise NetworkError("loss", "cross_entropy needs a softmax output layer")
-    if loss == "binary_cross_entropy" and last != "sigmoid":
-        raise NetworkError("loss", "binary_cross_entropy needs a sigmoid output layer")
-    if loss in ("cross_entropy", "binary_cross_entropy") and any(not (0 <= v <= 1) for v in y):
-        raise NetworkError("y", f"{loss} needs targets between 0 and 1")
-
-    lr = sympy.Rational(1, 10)
-    if "learning_rate" in data:
-        try:
-            lr = parse_exact(data["learning_rate"])
-        except NumberFormatError as exc:
-            raise NetworkError("learning_rate", str(exc)) from None
-        if lr <= 0:
-            raise NetworkError("learning_rate", "must be positive")
-
-    return Network(x=x, y=y, layers=tuple(layers), loss=loss, learning_rate=lr)
+    v = _validate(_NETWORK, data, "", {})
+    return Network(x=v["x"], y=v["y"], layers=v["layers"], loss=v["loss"],
+                   learning_rate=v["learning_rate"])
