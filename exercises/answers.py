@@ -87,12 +87,12 @@ def read_number(value: object) -> float:
     >>> read_number(3), read_number("-3/8"), read_number("2.5e-3")
     (3.0, -0.375, 0.0025)
     """
-    kind = type(value)
-    if kind is float:
+    # Exact types first: the common JSON cases, and a bool is never an int here.
+    if type(value) is float:
         if math.isfinite(value):
             return value
         raise PartFormatError(f"{value} is not a finite number")
-    if kind is int:
+    if type(value) is int:
         return _int_to_float(value)
     if isinstance(value, str):
         return _number_from_text(value)

@@ -201,7 +201,8 @@ def equivalent(
     if student == key:
         return True
     names = tuple(sorted({*symbols, *_symbol_names(student), *_symbol_names(key)}))
-    for s, k in zip(_sampled(student, names, points, seed), _sampled(key, names, points, seed)):
+    for s, k in zip(_sampled(student, names, points, seed), _sampled(key, names, points, seed),
+                    strict=True):
         defined = np.isfinite(k)
         if defined.sum() * 2 < max(points, 1):
             continue
@@ -240,7 +241,7 @@ class _Reader:
         if isinstance(node, ast.Call):
             return self.call(node, depth)
         op = getattr(node, "op", None)
-        if type(op) in _OPERATORS:
+        if isinstance(op, ast.AST) and type(op) in _OPERATORS:
             raise PartFormatError(
                 f"the operator {_OPERATORS[type(op)]} is not allowed: use + - * / and ^"
             )

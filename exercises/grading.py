@@ -484,6 +484,8 @@ def _copy(c: _Case) -> str | None:
         if other.name == c.part.name:
             break
         earlier = c.given.get(other.name)
+        if earlier is None:
+            continue
         if (other.kind in ("matrix", "scalar") and np.shape(earlier) == a.shape
                 and np.all(_close_entries(c.part, a, earlier))):
             return (f"Your answer is the same as your answer to {other.name}: a copy shows no "
@@ -500,8 +502,8 @@ def _problem_numbers(variant: Variant) -> list[tuple[str, np.ndarray]]:
     if net is not None:
         layers = net["layers"]
         named = [("x", net["x"]), ("y", net["y"])]
-        for l, layer in enumerate(layers, start=1):
-            sub = "" if len(layers) == 1 else str(l)
+        for k, layer in enumerate(layers, start=1):
+            sub = "" if len(layers) == 1 else str(k)
             named += [(f"W{sub}", layer["W"]), (f"b{sub}", layer["b"])]
         for label, rows in named:
             M = np.array([[_number(v) for v in row] for row in rows], dtype=np.float64)

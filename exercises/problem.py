@@ -84,7 +84,8 @@ def value_to_json(kind: Kind, value: Any) -> Any:
     """The answers-format JSON of an exact or float value."""
     if kind == "matrix":
         M = value.tolist() if hasattr(value, "tolist") else value
-        return [[to_answer(v) if isinstance(v, sympy.Basic) else float(v) for v in row] for row in M]
+        return [[to_answer(v) if isinstance(v, sympy.Basic) else float(v) for v in row]
+                for row in M]
     if kind == "scalar":
         return to_answer(value) if isinstance(value, sympy.Basic) else float(value)
     if kind == "expression":
@@ -111,7 +112,8 @@ def to_grading_form(kind: Kind, value: Any) -> Any:
     """Exact or float value -> what the grader compares (float64 arrays and floats)."""
     if kind == "matrix":
         if isinstance(value, sympy.MatrixBase):
-            return np.array([[to_float(v) for v in row] for row in value.tolist()], dtype=np.float64)
+            return np.array([[to_float(v) for v in row] for row in value.tolist()],
+                            dtype=np.float64)
         return np.asarray(value, dtype=np.float64)
     if kind == "scalar":
         return to_float(value)

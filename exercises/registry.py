@@ -14,7 +14,7 @@ import functools
 import importlib
 import itertools
 import zlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
@@ -68,13 +68,20 @@ class Setup:
     def exact(self) -> Derivation:
         """The reference derivation for keys and stories: rationals exact, transcendental
         values to 40 digits (the same float64 and printed digits as symbolic, far faster)."""
-        return derive(self.network, NUMERIC)
+        return derive(self.net, NUMERIC)
+
+    @property
+    def net(self) -> Network:
+        """The network, for the derivations; only a type that draws one asks for them."""
+        if self.network is None:
+            raise TypeError("this setup has no network to derive")
+        return self.network
 
     @cached_property
     def arrays(self) -> tuple[Any, Any, list[tuple[Any, Any, str, Any]]]:
-        x, y = FLOAT.matrix(self.network.x), FLOAT.matrix(self.network.y)
+        x, y = FLOAT.matrix(self.net.x), FLOAT.matrix(self.net.y)
         layers = [(FLOAT.matrix(L.W), FLOAT.matrix(L.b), L.activation, FLOAT.scalar(L.alpha))
-                  for L in self.network.layers]
+                  for L in self.net.layers]
         return x, y, layers
 
     @cached_property
@@ -84,8 +91,8 @@ class Setup:
 
     def float_derivation(self, slips: frozenset[Slip] = frozenset()) -> Derivation:
         x, y, layers = self.arrays
-        return derive_arrays(FLOAT, x, y, layers, self.network.loss,
-                             FLOAT.scalar(self.network.learning_rate), slips, self.memo)
+        return derive_arrays(FLOAT, x, y, layers, self.net.loss,
+                             FLOAT.scalar(self.net.learning_rate), slips, self.memo)
 
     @cached_property
     def plain(self) -> Derivation:
@@ -345,7 +352,9 @@ def _significant(v: Any, digits: int) -> Any:
     return float(out) if np.ndim(v) == 0 else out
 
 
-def _single_predictions(t, setup, parts, key, hidden, tags, strict
+def _single_predictions(t: ExerciseType, setup: Setup, parts: tuple[Part, ...],
+                        key: dict[str, Any], hidden: dict[str, _Seen], tags: tuple[str, ...],
+                        strict: Collection[str]
                         ) -> tuple[dict[str, list[Prediction]], list[str]]:
     """Each mistake's value on each part it changes (beyond tolerance of every answer in
     ``hidden``), and the mistakes that change some part. Mistakes that coincide are all kept;
@@ -402,12 +411,14 @@ class _Seen:
         return bool(close.reshape(len(stack), -1).all(axis=1).any())
 
 
-def _pair_predictions(t, setup, parts, tags, key) -> Iterator[tuple[tuple[str, str], dict]]:
+def _pair_predictions(t: ExerciseType, setup: Setup, parts: tuple[Part, ...],
+                      tags: list[str], key: dict[str, Any]
+                      ) -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:
     """Each pair of ``tags`` (mistakes that change some part alone) made together."""
     for t1, t2 in itertools.combinations(tags, 2):
         for s1, s2 in itertools.product(MISTAKES[t1].variants, MISTAKES[t2].variants):
             values = t.predict(setup, s1 | s2)
-            out = {}
+            out: dict[str, Any] = {}
             for p in parts:
                 if values.get(p.name) is not None:
                     v = as_read(p, to_grading_form(p.kind, values[p.name]), key[p.name])
@@ -428,7 +439,8 @@ def as_read(part: Part, v: Any, key: Any) -> Any:
     return v
 
 
-def _close(part: Part, a: Any, b: Any, rtol: float | None = None, atol: float | None = None) -> bool:
+def _close(part: Part, a: Any, b: Any,
+           rtol: float | None = None, atol: float | None = None) -> bool:
     """Same answer within the part's tolerance (shape included)."""
     if part.kind == "matrix":
         a, b = np.asarray(a), np.asarray(b)
@@ -477,13 +489,14 @@ def _check_healthy(setup: Setup) -> None:
     if setup.network is None:
         return
     d = setup.plain
-    for l, L in enumerate(d.layers):
-        act = L.activation
-        if act == "sigmoid" and np.any((L.a < 0.02) | (L.a > 0.98)):
-            raise Degenerate(f"layer {l + 1} sigmoid saturates")
-        if act == "tanh" and np.any(np.abs(L.a) > 0.96):
-            raise Degenerate(f"layer {l + 1} tanh saturates")
-        if act == "relu" and not np.any(L.z > 0):  # a leaky unit still passes α·z back
-            raise Degenerate(f"layer {l + 1} ReLUs are all dead")
-        if act in ("relu", "leaky_relu") and np.any(np.abs(L.z) < 1e-9):
-            raise Degenerate(f"layer {l + 1} has z = 0 at a ReLU kink")
+    for n, layer in enumerate(d.layers, start=1):
+        act, a, z = layer.activation, layer.a, layer.z
+        assert a is not None and z is not None  # a plain derivation computes every stage
+        if act == "sigmoid" and np.any((a < 0.02) | (a > 0.98)):
+            raise Degenerate(f"layer {n} sigmoid saturates")
+        if act == "tanh" and np.any(np.abs(a) > 0.96):
+            raise Degenerate(f"layer {n} tanh saturates")
+        if act == "relu" and not np.any(z > 0):  # a leaky unit still passes α·z back
+            raise Degenerate(f"layer {n} ReLUs are all dead")
+        if act in ("relu", "leaky_relu") and np.any(np.abs(z) < 1e-9):
+            raise Degenerate(f"layer {n} has z = 0 at a ReLU kink")
