@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import click
 
 import exercises as ex
 from exercises.engine import derivation_json
+from service import manage
 
 
 def _dump(data: Any, out: TextIO = sys.stdout) -> None:
@@ -22,7 +23,7 @@ def _dump(data: Any, out: TextIO = sys.stdout) -> None:
     out.write("\n")
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
@@ -136,7 +137,5 @@ def derive(network_file: TextIO, exact: bool) -> None:
         _fail(str(exc))
     _dump(derivation_json(net, exact=exact))
 
-
-from service import manage
 
 manage.register(main)
