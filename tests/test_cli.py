@@ -19,6 +19,10 @@ def run(*args: str, stdin: str | None = None, timeout: float = 60) -> subprocess
                           timeout=timeout, check=False)
 
 
+def run_json(*args: str) -> dict:
+    return json.loads(run(*args).stdout)
+
+
 def test_types_lists_the_catalogue():
     out = run("types", "--json")
     assert out.returncode == 0
@@ -31,13 +35,13 @@ def test_types_lists_the_catalogue():
 def test_generate_hides_the_key_unless_asked():
     plain = json.loads(run("generate", "weight-gradient", "--seed", "7", "--json").stdout)
     assert "key" not in plain and plain["type"] == "weight-gradient" and plain["seed"] == 7
-    keyed = json.loads(run("generate", "weight-gradient", "--seed", "7", "--json", "--with-key").stdout)
+    keyed = run_json("generate", "weight-gradient", "--seed", "7", "--json", "--with-key")
     assert set(keyed["key"]) == {"dC_dW"}
     assert run("generate", "weight-gradient", "--seed", "7").stdout.startswith("Weight gradient")
 
 
 def test_grade_key_transposed_and_unreadable(tmp_path):
-    keyed = json.loads(run("generate", "weight-gradient", "--seed", "3", "--json", "--with-key").stdout)
+    keyed = run_json("generate", "weight-gradient", "--seed", "3", "--json", "--with-key")
     key = keyed["key"]["dC_dW"]
     path = tmp_path / "a.json"
 
@@ -48,7 +52,7 @@ def test_grade_key_transposed_and_unreadable(tmp_path):
 
     transposed = np.array(key, dtype=object).T.tolist()
     path.write_text(json.dumps({"answers": {"dC_dW": transposed}}))
-    result = json.loads(run("grade", "weight-gradient", "--seed", "3", "--answers", str(path)).stdout)
+    result = run_json("grade", "weight-gradient", "--seed", "3", "--answers", str(path))
     assert result["parts"]["dC_dW"]["misconceptions"] == ["transposed-gradient"]
     # Named or not, its right entries (the diagonal, which a transpose keeps) earn their
     # share (SCORING_RULE): the 2×2 key is not symmetric, so exactly those two of four.
