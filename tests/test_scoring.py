@@ -65,19 +65,19 @@ def within(part: ex.Part, a: Any, b: Any) -> np.ndarray:
 # --- the reproducers, as reported ------------------------------------------------------------
 
 
-def test_weight_update_seed_9_rounded_entry_is_not_two_mistakes():
-    v = reported("weight-update", 9, 2)
-    assert abs(key(v)["w_entry"] - 0.34410) < 5e-5
-    r = grade(v, w_entry=0.34).parts["w_entry"]
-    assert r.misconceptions == ()
-    assert "2 significant figures" in r.feedback
-    assert r.score >= 0.5
-
-
-def test_chain_rule_seed_11_rounded_factor_is_not_two_mistakes():
-    v = reported("chain-rule", 11, 2)
-    assert abs(key(v)["dC_da"] - 0.49567) < 5e-5
-    r = grade(v, dC_da=0.5).parts["dC_da"]
+@pytest.mark.parametrize(
+    ("type_id", "seed", "difficulty", "part", "exact", "rounded"),
+    [
+        pytest.param("weight-update", 9, 2, "w_entry", 0.34410, 0.34,
+                     id="weight_update_seed_9_rounded_entry"),
+        pytest.param("chain-rule", 11, 2, "dC_da", 0.49567, 0.5,
+                     id="chain_rule_seed_11_rounded_factor"),
+    ],
+)
+def test_rounded_key_is_not_two_mistakes(type_id, seed, difficulty, part, exact, rounded):
+    v = reported(type_id, seed, difficulty)
+    assert abs(key(v)[part] - exact) < 5e-5
+    r = grade(v, **{part: rounded}).parts[part]
     assert r.misconceptions == ()
     assert "2 significant figures" in r.feedback
     assert r.score >= 0.5
