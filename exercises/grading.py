@@ -61,9 +61,9 @@ class Answers:
     values: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PartResult:
-    """The grade of one part (CONTRACT §4)."""
+    """The grade of one part (CONTRACT §4); built by name, as it has many fields."""
 
     score: float
     correct: bool
@@ -241,7 +241,9 @@ def _right(c: _Case) -> PartResult | None:
         right = all(map(all, c.entries))
     else:  # a matrix of another shape is never right; other kinds compare whole
         right = c.part.kind != "matrix" and _close(c.part, c.answer, c.key)
-    return PartResult(1.0, True, "Correct.", entries=c.entries) if right else None
+    if not right:
+        return None
+    return PartResult(score=1.0, correct=True, feedback="Correct.", entries=c.entries)
 
 
 def _carried(c: _Case) -> PartResult | None:
@@ -253,9 +255,9 @@ def _carried(c: _Case) -> PartResult | None:
     if expected is None or not _close(c.part, c.answer, expected):
         return None
     return PartResult(
-        1.0, True,
-        "Correct from your own earlier answers: this step is right, the error came earlier, "
-        "so it earns its credit (carried forward).",
+        score=1.0, correct=True,
+        feedback="Correct from your own earlier answers: this step is right, the error came "
+        "earlier, so it earns its credit (carried forward).",
         entries=_entries(c.part, c.answer, expected), carried_forward=True,
     )
 
@@ -268,8 +270,8 @@ def _rounded_key(c: _Case) -> PartResult | None:
     if not reads_as_rounded_key(c.part, c.answer, c.key):
         return None
     return PartResult(
-        c.credit, False,
-        f"Right, but rounded to {ROUNDED_FIGURES} significant figures: give at least "
+        score=c.credit, correct=False,
+        feedback=f"Right, but rounded to {ROUNDED_FIGURES} significant figures: give at least "
         f"{ROUNDED_FIGURES + 1} (answers within 0.5% of the exact value count as exact).",
         entries=c.entries,
     )
@@ -283,9 +285,11 @@ def _all_one_number(c: _Case) -> PartResult | None:
         return None
     tags = _tags(c.explanations)
     said = f"{_explain(c.variant, c.explanations, c.part, c.answer, c.key)} " if tags else ""
-    return PartResult(0.0, False, f"{said}{reason}, and nothing built on it is carried forward.",
-                      misconceptions=tags, entries=c.entries, explanations=c.explanations,
-                      no_work=True)
+    return PartResult(
+        score=0.0, correct=False,
+        feedback=f"{said}{reason}, and nothing built on it is carried forward.",
+        misconceptions=tags, entries=c.entries, explanations=c.explanations, no_work=True,
+    )
 
 
 def _copied(c: _Case) -> PartResult | None:
@@ -295,8 +299,11 @@ def _copied(c: _Case) -> PartResult | None:
     reason = _copy(c)
     if reason is None:
         return None
-    return PartResult(0.0, False, f"{reason}, and nothing built on it is carried forward.",
-                      entries=c.entries, no_work=True)
+    return PartResult(
+        score=0.0, correct=False,
+        feedback=f"{reason}, and nothing built on it is carried forward.",
+        entries=c.entries, no_work=True,
+    )
 
 
 def _mistake(c: _Case) -> PartResult | None:
@@ -305,8 +312,8 @@ def _mistake(c: _Case) -> PartResult | None:
     if not c.explanations:
         return None
     return PartResult(
-        c.credit, False,
-        _explain(c.variant, c.explanations, c.part, c.answer, c.key) + c.counts(),
+        score=c.credit, correct=False,
+        feedback=_explain(c.variant, c.explanations, c.part, c.answer, c.key) + c.counts(),
         misconceptions=_tags(c.explanations), entries=c.entries, explanations=c.explanations,
     )
 
@@ -321,8 +328,8 @@ def _slip(c: _Case) -> PartResult | None:
         return None
     i, j = wrong[0]
     return PartResult(
-        c.credit, False,
-        f"{MISTAKES['arithmetic-slip'].explanation} (row {i + 1}, column {j + 1})",
+        score=c.credit, correct=False,
+        feedback=f"{MISTAKES['arithmetic-slip'].explanation} (row {i + 1}, column {j + 1})",
         misconceptions=("arithmetic-slip",), entries=c.entries,
     )
 
@@ -333,8 +340,8 @@ def _near(c: _Case) -> PartResult | None:
     if not c.close:
         return None
     return PartResult(
-        c.credit, False,
-        "Close, but not within the 0.5% tolerance: every entry is within 5% of the exact "
+        score=c.credit, correct=False,
+        feedback="Close, but not within the 0.5% tolerance: every entry is within 5% of the exact "
         "value. Recheck the arithmetic, and keep at least four significant figures until the "
         "final answer." + c.counts(),
         entries=c.entries,
@@ -347,15 +354,18 @@ def _rest(c: _Case) -> PartResult:
         r, k = np.shape(c.key)
         ar, ac = np.shape(c.answer)
         return PartResult(
-            0.0, False,
-            f"Your answer is {ar}×{ac}, but {c.part.name} is {r}×{k}: check which quantities "
-            "you multiplied and the shape each one has.",
+            score=0.0, correct=False,
+            feedback=f"Your answer is {ar}×{ac}, but {c.part.name} is {r}×{k}: check which "
+            "quantities you multiplied and the shape each one has.",
         )
     if c.entries is not None:
-        return PartResult(c.credit, False,
-                          c.counts().strip()[:-1] + "; the worked solution shows each step.",
-                          entries=c.entries)
-    return PartResult(0.0, False, "Not correct; the worked solution shows each step.")
+        return PartResult(
+            score=c.credit, correct=False,
+            feedback=c.counts().strip()[:-1] + "; the worked solution shows each step.",
+            entries=c.entries,
+        )
+    return PartResult(score=0.0, correct=False,
+                      feedback="Not correct; the worked solution shows each step.")
 
 
 _CHECKS = (_right, _carried, _rounded_key, _all_one_number, _copied, _mistake, _slip, _near,
