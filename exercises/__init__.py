@@ -7,7 +7,7 @@ from .answers import AnswerFormatError
 from .grading import SCORING_RULE, Answers, Grade, PartResult, grade, parse_answers
 from .mistakes import MISTAKES, Mistake
 from .network import Network, NetworkError, parse_network
-from .problem import Part, Variant
+from .problem import Option, Part, Variant
 from .registry import (
     DIFFICULTIES,
     GRADED_SEED_BASE,
@@ -24,7 +24,8 @@ from .solution import Solution, Step, worked_solution
 __all__ = [
     "DIFFICULTIES", "GRADED_SEED_BASE", "MISTAKES", "SCORING_RULE", "SEED_MAX",
     "AnswerFormatError", "Answers", "ExerciseType", "Grade",
-    "InvalidDifficulty", "Mistake", "Network", "NetworkError", "Part", "PartResult", "Solution",
+    "InvalidDifficulty", "Mistake", "Network", "NetworkError", "Option", "Part", "PartResult",
+    "Solution",
     "Step", "UnknownExerciseType", "Variant", "catalogue", "generate", "get_type", "grade",
     "parse_answers", "parse_network", "worked_solution",
 ]

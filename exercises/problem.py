@@ -7,6 +7,7 @@ and converts itself to and from a JSON-able record for the database.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -30,10 +31,15 @@ ROUNDED_FIGURES = 2
 
 @dataclass(frozen=True)
 class Option:
-    """One answer of a choice part."""
+    """One answer of a choice part: its id, and its label as text (or, once rendered for a
+    page, as markup: a ``str`` subclass such as ``markupsafe.Markup``)."""
 
     id: str
     label: str
+
+    def rendered(self, render: Callable[[str], str]) -> Option:
+        """This option with ``render`` applied to its label (e.g. text to safe HTML)."""
+        return Option(self.id, render(self.label))
 
 
 @dataclass(frozen=True)
