@@ -32,9 +32,6 @@ from .registry import ExerciseType, Setup, _close, get_type
 MAX_PARTS = 32
 # Within the rounding band (5%, or 0.005, of the key in every entry) an answer earns at least this.
 CLOSE_CREDIT = 0.5
-# The key rounded to this many significant figures is judged as rounded, before any mistake;
-# one more figure is always within the 0.5% tolerance.
-
 SAME_NUMBER = 1e-9  # relative spread below which an answer's entries are one number
 
 # The scoring rule, said once: the problem page and the README show this text.

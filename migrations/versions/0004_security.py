@@ -8,7 +8,7 @@
   where set (a partial index: rows without a key, nearly all, cost it nothing).
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-05
 """
 
