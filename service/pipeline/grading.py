@@ -21,10 +21,12 @@ from sqlalchemy import (
     Uuid,
     and_,
     bindparam,
+    case,
     column,
     extract,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -66,63 +68,84 @@ class Claim:
     received_at: datetime
 
 
-_QUEUED = and_(
-    _submissions.c.id.in_(bindparam("ids", expanding=True)),
-    _submissions.c.status == Status.queued,
+_IDS = _submissions.c.id.in_(bindparam("ids", expanding=True))
+_IS_QUEUED = _submissions.c.status == Status.queued
+# A row the previous try of the same task claimed, before a database error cut it short.
+_OURS = and_(
+    _submissions.c.status == Status.grading, _submissions.c.claim_token == bindparam("resume")
 )
 # What a graded row no longer holds.
 _RELEASED: dict[str, Any] = {"claim_token": None, "lease_expires_at": None, "reason": None}
 
-# The rows are locked in a subquery joined once (UPDATE ... FROM), not tested with
-# ``id IN (subquery)``: PostgreSQL plans that as a semi-join that runs the locking
-# subquery again for every row: a claim of 100 rows took 15 ms, now 2.5 ms.
-_LOCKED = (
-    select(_submissions.c.id).where(_QUEUED).with_for_update(skip_locked=True).subquery("locked")
-)
-_CLAIM = (
-    update(_submissions)
-    .where(
-        _submissions.c.id == _LOCKED.c.id,
-        _submissions.c.status == Status.queued,  # re-checked on the locked row
+
+def _claim_statement(claimable: ColumnElement[bool]) -> Any:
+    """The UPDATE that claims the rows among ``ids`` that are ``claimable``.
+
+    The rows are locked in a subquery joined once (UPDATE ... FROM), not tested with
+    ``id IN (subquery)``: PostgreSQL plans that as a semi-join that runs the locking
+    subquery again for every row. A row taken over from our own previous try keeps its
+    count of tries: a database error is not a grading failure.
+    """
+    locked = (
+        select(_submissions.c.id)
+        .where(_IDS, claimable)
+        .with_for_update(skip_locked=True)
+        .subquery("locked")
     )
-    .values(
-        status=Status.grading,
-        tries=_submissions.c.tries + 1,
-        claim_token=bindparam("token"),
-        claimed_by=bindparam("claimed_by"),
-        lease_expires_at=bindparam("lease_expires_at"),
-        started_at=bindparam("now"),
+    return (
+        update(_submissions)
+        .where(_submissions.c.id == locked.c.id, claimable)  # re-checked on the locked row
+        .values(
+            status=Status.grading,
+            tries=_submissions.c.tries + case((_IS_QUEUED, 1), else_=0),
+            claim_token=bindparam("token"),
+            claimed_by=bindparam("claimed_by"),
+            lease_expires_at=bindparam("lease_expires_at"),
+            started_at=bindparam("now"),
+        )
+        .returning(
+            _submissions.c.id,
+            _submissions.c.tries,
+            _submissions.c.answers,
+            _submissions.c.problem_id,
+            _submissions.c.received_at,
+        )
     )
-    .returning(
-        _submissions.c.id,
-        _submissions.c.tries,
-        _submissions.c.answers,
-        _submissions.c.problem_id,
-        _submissions.c.received_at,
-    )
-)
 
 
-def claim(session: Db, ids: Sequence[uuid.UUID], lease_seconds: int) -> list[Claim]:
+_CLAIM = _claim_statement(_IS_QUEUED)
+_RESUME = _claim_statement(or_(_IS_QUEUED, _OURS))
+
+
+def claim(
+    session: Db,
+    ids: Sequence[uuid.UUID],
+    lease_seconds: int,
+    token: str | None = None,
+    resume: str | None = None,
+) -> list[Claim]:
     """Move the queued rows among ``ids`` to grading under one lease and commit.
 
     Rows that are not queued (graded, errored, held by another worker) are left alone;
-    rows another claim is locking right now are skipped rather than waited for.
+    rows another claim is locking right now are skipped rather than waited for. The
+    claim's ``token`` is new unless given; with ``resume``, the rows still grading under
+    that token (a previous try of the same task) are claimed again as well.
     """
     if not ids:
         return []
     now = utcnow()
-    token = secrets.token_hex(16)
-    rows = session.execute(
-        _CLAIM,
-        {
-            "ids": list(ids),
-            "token": token,
-            "claimed_by": f"{socket.gethostname()}:{os.getpid()}",
-            "lease_expires_at": now + timedelta(seconds=lease_seconds),
-            "now": now,
-        },
-    ).all()
+    token = token or secrets.token_hex(16)
+    params = {
+        "ids": list(ids),
+        "token": token,
+        "claimed_by": f"{socket.gethostname()}:{os.getpid()}",
+        "lease_expires_at": now + timedelta(seconds=lease_seconds),
+        "now": now,
+    }
+    if resume is None:
+        rows = session.execute(_CLAIM, params).all()
+    else:
+        rows = session.execute(_RESUME, {**params, "resume": resume}).all()
     session.commit()
     return [Claim(sid, token, *rest) for sid, *rest in rows]
 
@@ -290,16 +313,21 @@ class Outcome(enum.StrEnum):
 
 
 def grade_submissions(
-    session: Db, ids: Sequence[uuid.UUID], lease_seconds: int
+    session: Db,
+    ids: Sequence[uuid.UUID],
+    lease_seconds: int,
+    token: str | None = None,
+    resume: str | None = None,
 ) -> dict[uuid.UUID, Outcome]:
     """Claim, grade with the engine and write the results; safe to run any number of times.
 
     One claim, one read of the variants not parsed yet and one write of all results, so
     the database work of a batch costs about what one submission's did. A submission the
     grader fails on is recorded and retried alone; it does not hold back the others.
+    ``token`` and ``resume`` are passed to ``claim``.
     """
     outcomes = dict.fromkeys(ids, Outcome.skipped)
-    claims = claim(session, ids, lease_seconds)
+    claims = claim(session, ids, lease_seconds, token, resume)
     if not claims:
         return outcomes
     parsed = variants(session, {c.problem_id for c in claims})

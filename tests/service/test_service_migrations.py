@@ -16,7 +16,7 @@ from sqlalchemy import Engine, MetaData, Table, func, insert, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from migrations import alembic_config, upgrade
+from service.db import alembic_config, upgrade
 from service import pipeline
 from service.db import make_engine
 from service.models import (

@@ -287,7 +287,7 @@ def test_sweep_republishes_stale_and_unpublished_rows_once(
     assert row(fresh).status == Status.queued
 
 
-def test_the_celery_task_grades_inside_its_app_context(
+def test_the_celery_task_grades_on_the_engine_bound_to_its_app(
     app: Flask, submit: Callable[..., uuid.UUID]
 ) -> None:
     sid = submit()
