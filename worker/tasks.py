@@ -65,7 +65,8 @@ def grade_submissions(
         # Called directly (not through a worker), retry() raises ``exc`` itself.
         raise self.retry(
             exc=exc,
-            kwargs={"submission_ids": submission_ids, "resume": token},
+            args=(submission_ids,),
+            kwargs={"resume": token},
             countdown=backoff(self.request.retries),
         ) from exc
     return dict(Counter(o.value for o in outcomes.values()))
