@@ -163,13 +163,13 @@ def broker_backlog(settings: Settings) -> Callable[[], int] | None:
     On Redis, kombu keeps a queue's waiting messages (of the default priority) in a list
     named after the queue, and the ones delivered to a worker and not acknowledged yet
     (``task_acks_late``: still running) in a sorted set scored by delivery time. One
-    round trip of LLEN and ZCOUNT on a client of our own reads both, for about 0.12 ms of
-    CPU (kombu's passive ``queue_declare`` costs several times that, and counts only the
-    waiting ones). That layout is kombu's private detail, so it is read only on the kombu
-    versions it was checked on (``KOMBU_TESTED``). None for the other brokers (the
-    in-process memory broker, AMQP) and other kombu versions: the outbox then sends
-    without waiting for the workers. A failed reading is 0: the ids go out, and whatever
-    the broker refuses is left for the sweeper as always.
+    round trip of LLEN and ZCOUNT on a client of our own reads both, for a fraction of a
+    millisecond of CPU (kombu's passive ``queue_declare`` costs several times that, and
+    counts only the waiting ones). That layout is kombu's private detail, so it is read
+    only on the kombu versions it was checked on (``KOMBU_TESTED``). None for the other
+    brokers (the in-process memory broker, AMQP) and other kombu versions: the outbox
+    then sends without waiting for the workers. A failed reading is 0: the ids go out,
+    and whatever the broker refuses is left for the sweeper as always.
     """
     if urlsplit(settings.broker_url).scheme not in ("redis", "rediss") or not kombu_tested():
         return None
