@@ -195,6 +195,19 @@ def test_the_layer_map_names_its_composition_roots() -> None:
     assert layer_of("worker.outbox") == "worker"
 
 
+def test_no_other_installed_distribution_claims_our_package_names() -> None:
+    """The packages install top level under generic names (see pyproject.toml): in this
+    environment, nothing else may ship one of them."""
+    from importlib.metadata import packages_distributions
+
+    claimed = packages_distributions()
+    others = {
+        name: sorted(set(claimed.get(name, [])) - {"backprop-quiz", "backprop_quiz"})
+        for name in PACKAGES
+    }
+    assert {name: found for name, found in others.items() if found} == {}
+
+
 # --- the checks themselves catch what they are for, on a synthetic graph ----------------
 
 
