@@ -48,8 +48,8 @@ log = logging.getLogger(__name__)
 IDLE_EXIT_SECONDS = 30.0  # an idle thread ends; the next put starts another
 MAX_HOLD_SECONDS = 0.25  # the longest load holds ids back beyond the interval
 # CPU contention (share of wall time some task waited for a CPU, smoothed over a second)
-# above which batches fill: the benchmark's machine read 0.78-0.97 while saturated, and
-# 0.16-0.47 at a steady 200 submissions a second (the higher figures on a slow spell).
+# above which batches fill: a saturated machine reads about 0.8 to 1, one that keeps up
+# (a steady 200 submissions a second) below 0.5, even on a slow spell.
 CONTENDED = 0.7
 BACKLOG_RECHECK_SECONDS = 0.01  # while holding, how often the backlog is read again
 
