@@ -211,5 +211,5 @@ def test_0003_clears_the_public_seed_of_graded_rows_and_keeps_every_variant(
 
     command.downgrade(alembic_config(database_url), "0002")
     with Session(engine) as session:
-        seeds = dict(session.execute(select(Problem.id, Problem.seed)).tuples().all())
+        seeds = dict(session.execute(select(Problem.id, Problem.seed)).all())
     assert seeds == {graded_id: -1, practice_id: 7}
