@@ -42,9 +42,9 @@ from ..models import (
     UTCDateTime,
     utcnow,
 )
-from .store import _VARIANTS, Db, parsed_variant
 from .store import RESULTS as _results
 from .store import SUBMISSIONS as _submissions
+from .store import VARIANTS, Db, parsed_variant
 from .store import dialect as _dialect
 from .store import rowcount as _rowcount
 
@@ -158,7 +158,7 @@ _VARIANTS_OF = select(Problem.id, Problem.variant).where(
 
 def variants(session: Db, problem_ids: set[uuid.UUID]) -> dict[uuid.UUID, ex.Variant]:
     """The parsed variants of these problems; only those not parsed yet are read."""
-    out = {pid: v for pid in problem_ids if (v := _VARIANTS.get(pid)) is not None}
+    out = {pid: v for pid in problem_ids if (v := VARIANTS.get(pid)) is not None}
     missing = problem_ids - out.keys()
     if missing:
         for pid, record in session.execute(_VARIANTS_OF, {"ids": list(missing)}):

@@ -40,7 +40,8 @@ def connect(engine: Engine) -> Iterator[Connection]:
 
 
 VARIANT_CACHE_SIZE = 4096  # problems per process whose parsed variant is kept
-_VARIANTS: Locked[uuid.UUID, ex.Variant] = Locked(LRUCache(VARIANT_CACHE_SIZE))
+# The parsed variants by problem id (a problem's variant never changes once stored).
+VARIANTS: Locked[uuid.UUID, ex.Variant] = Locked(LRUCache(VARIANT_CACHE_SIZE))
 
 
 def parsed_variant(problem_id: uuid.UUID, record: dict[str, Any]) -> ex.Variant:
@@ -50,10 +51,10 @@ def parsed_variant(problem_id: uuid.UUID, record: dict[str, Any]) -> ex.Variant:
     prediction into arrays or expressions) costs more than grading with it; the parsed
     variant also keeps the grader's per-variant caches warm.
     """
-    variant = _VARIANTS.get(problem_id)
+    variant = VARIANTS.get(problem_id)
     if variant is None:
         variant = ex.Variant.from_record(record)
-        _VARIANTS.put(problem_id, variant)
+        VARIANTS.put(problem_id, variant)
     return variant
 
 # The hot paths speak Core, with statements built once: the ORM's unit of work, and
