@@ -5,19 +5,13 @@ from __future__ import annotations
 import gc
 import logging
 import secrets
-import uuid
-from collections.abc import Sequence
 
 from flask import Flask
 from flask_smorest import Api
 from flask_smorest.spec.plugins import integerconverter2paramschema
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from worker.app import GradingCelery, broker_backlog, make_celery
-from worker.outbox import Outbox
-from worker.pressure import CpuPressure
-
-from . import api, auth, errors, inputs, ops, pipeline, schemas, student
+from . import api, auth, dispatch, errors, inputs, ops, schemas, student
 from .config import Settings, load_settings
 from .db import db
 
@@ -33,14 +27,16 @@ class ServiceApi(Api):
 
 def create_app(
     settings: Settings | None = None,
-    celery: GradingCelery | None = None,
+    dispatcher: dispatch.Dispatcher | None = None,
     durable_commits: bool = True,
 ) -> Flask:
     """Build the web app from ``settings`` (default: the environment).
 
-    ``celery`` is the Celery app to publish with and to run tasks in; by default a new one
-    is made from the settings. The Flask app is bound to it for its tasks' app context.
-    ``durable_commits=False`` is for grading workers only (see ``db.make_engine``).
+    ``dispatcher`` takes the ids of committed submissions to grade; a grading back end may
+    also bind itself later with its own ``init_app(app)`` (``service.wsgi.build_app`` binds
+    the worker's outbox). With none, submitted rows wait for the sweeper.
+    ``durable_commits=False`` is only for processes whose writes can all be redone (see
+    ``db.make_engine``).
     """
     settings = settings or load_settings()
     app = Flask(__name__, instance_path=str(settings.instance_path))
@@ -73,22 +69,8 @@ def create_app(
 
     db.init_app(app, settings.database_url, durable_commits)
     auth.init_app(app)
-    celery = celery or make_celery(settings)
-    celery.flask_app = app
-    app.extensions["celery"] = celery
-    sessions = app.extensions["db"]
-
-    def unsent(ids: Sequence[uuid.UUID]) -> None:
-        with sessions() as session:
-            pipeline.mark_unpublished(session, ids)
-
-    app.extensions["outbox"] = Outbox(
-        celery,
-        unsent,
-        interval=settings.publish_interval,
-        backlog=broker_backlog(settings),
-        contention=CpuPressure.find(),
-    )
+    if dispatcher is not None:
+        dispatch.init_app(app, dispatcher)
 
     openapi = ServiceApi(app, spec_kwargs={"security": [{"bearer": []}, {"session": []}]})
     openapi.register_converter(inputs.IdConverter, integerconverter2paramschema)
@@ -109,8 +91,7 @@ def settle() -> None:
     """Take what start-up built (imports, app, engine) out of the garbage collector's reach.
 
     Call it once a long-running process is ready to serve. It keeps all of that for its
-    life, yet each full collection walked it: about 100 ms with the GIL held in a process
-    holding the app, a stall of every request in flight there. Frozen objects are never
-    collected, hence not for tests.
+    life, yet each full collection would walk it, with the GIL held: a stall of every
+    request in flight. Frozen objects are never collected, hence not for tests.
     """
     gc.freeze()

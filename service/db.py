@@ -1,13 +1,17 @@
-"""Engines and sessions: one engine per app, one session per request or task."""
+"""Engines and sessions: one engine per app, one session per request or task; and the
+schema's migrations, run through Alembic's API."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 SQLITE_BUSY_TIMEOUT = 30.0  # seconds a writer waits for SQLite's single write lock
 
@@ -49,6 +53,37 @@ def make_engine(url: str, durable_commits: bool = True, **kwargs: Any) -> Engine
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+# The Alembic scripts, found as files beside this package (installed or not): the core runs
+# them without importing the ``migrations`` package, whose env.py imports the core.
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(database_url: str) -> Config:
+    """The Alembic config of the migrations, pointed at ``database_url``, from any cwd."""
+    from alembic.config import Config
+
+    if not (MIGRATIONS / "env.py").is_file():
+        raise RuntimeError(f"the Alembic migrations are missing from {MIGRATIONS}")
+    config = Config(str(MIGRATIONS / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS))
+    # Passed beside the ini options, so a '%' in a password needs no escaping.
+    config.attributes["database_url"] = database_url
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Run the migrations on ``database_url`` up to ``revision``."""
+    from alembic import command
+
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def sessions_of(app: Flask) -> sessionmaker[Session]:
+    """The session factory ``db.init_app`` bound to ``app`` (outside its app context)."""
+    found: sessionmaker[Session] = app.extensions["db"]
+    return found
 
 
 class Database:

@@ -1,7 +1,8 @@
 """The service commands of ``backprop-quiz``: demo, serve, worker, db, users, tokens.
 
 ``service.cli`` calls ``register(main)``. Flask, SQLAlchemy, Celery and gunicorn are
-imported inside the commands, so the offline commands stay light.
+imported inside the commands, so the offline commands stay light. A composition root:
+it may join the web app and the worker (the demo runs both in one process).
 """
 
 from __future__ import annotations
@@ -72,24 +73,27 @@ def demo(host: str, port: int, grading_threads: int) -> None:
     """The whole product on one machine: web app, grading worker, database file, demo course."""
     from werkzeug.serving import make_server
 
-    from migrations import upgrade
+    from worker.app import make_celery
     from worker.embedded import EmbeddedWorker
     from worker.sweeper import Sweeper
 
     from . import demo as seed
-    from .app import create_app, settle
+    from .app import settle
+    from .db import sessions_of
+    from .db import upgrade as run_upgrade
+    from .wsgi import build_app
 
     settings = _settings()
     _log_to_stderr(settings)
     settings = replace(settings, secret_key=settings.secret_key or _demo_secret(settings))
-    upgrade(settings.database_url)
-    app = create_app(settings)
+    run_upgrade(settings.database_url)
+    celery = make_celery(settings)
+    app = build_app(settings, celery)
     with app.app_context():
         logins = seed.seed()
-    celery = app.extensions["celery"]
     grader = EmbeddedWorker(celery, concurrency=grading_threads)
     grader.start()
-    sweeper = Sweeper(app.extensions["db"], celery, settings)
+    sweeper = Sweeper(sessions_of(app), celery, settings)
     sweeper.start()
     server = make_server(host, port, app, threaded=True)
     settle()
@@ -166,7 +170,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         settings = replace(settings, session_cookie_secure=True)
     _log_to_stderr(settings)
 
-    class Gunicorn(BaseApplication):  # type: ignore[misc]
+    class Gunicorn(BaseApplication):
         def load_config(self) -> None:
             options: dict[str, Any] = {
                 "bind": f"{host}:{port}",
@@ -182,9 +186,10 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
                 self.cfg.set(key, value)
 
         def load(self) -> Flask:
-            from .app import create_app, settle
+            from .app import settle
+            from .wsgi import build_app
 
-            app = create_app(settings)
+            app = build_app(settings)
             settle()
             return app
 
@@ -232,7 +237,7 @@ def upgrade(revision: str) -> None:
     """Run the Alembic migrations (to head)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from migrations import upgrade as run_upgrade
+    from .db import upgrade as run_upgrade
 
     settings = _settings()
     try:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .auth import bearer_token
 from .db import db
+from .dispatch import dispatcher
 from .errors import error_response
 from .models import UNGRADED, Result, Status, Submission, utcnow
 
@@ -59,13 +60,7 @@ def _database_state() -> str:
 
 
 def _broker_state() -> str:
-    celery = current_app.extensions["celery"]
-    try:
-        with celery.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=0, timeout=2)
-    except Exception as exc:  # noqa: BLE001 -- any failure is the state to report
-        return f"down: {type(exc).__name__}"
-    return "ok"
+    return dispatcher().broker_state()
 
 
 @bp.get("/metrics")

@@ -18,8 +18,7 @@ class EmbeddedWorker:
     """Start and stop a thread-pool Celery worker inside this process."""
 
     def __init__(self, celery: GradingCelery, concurrency: int = 2, loglevel: str = "WARNING"):
-        if celery.flask_app is None:
-            raise RuntimeError("bind a Flask app to the Celery app first (create_app does)")
+        celery.engine  # noqa: B018 -- raises now, not in a task, if no engine is bound
         self._ready = threading.Event()
         self.controller = celery.WorkController(
             hostname=f"embedded.{os.getpid()}@{socket.gethostname()}",

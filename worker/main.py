@@ -1,10 +1,12 @@
 """``backprop-quiz worker``: a prefork Celery worker plus the sweeper loop.
 
-The Flask app (engine, sessions) is built in each child after the fork, never in the
-parent before it, so no database connection is shared between processes.
+Each child makes its own database engine after the fork, never the parent before it,
+so no database connection is shared between processes; no web app is built here.
 """
 
 from __future__ import annotations
+
+import gc
 
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 from sqlalchemy.orm import sessionmaker
@@ -22,13 +24,13 @@ def run_worker(settings: Settings, concurrency: int, loglevel: str, hostname: st
     celery = make_celery(settings)
 
     @worker_process_init.connect(weak=False)
-    def _build_app(**_: object) -> None:
-        from service.app import create_app, settle
-
-        # Binds itself as celery.flask_app. A grader's writes (claim, result) can all be
-        # redone from the submission row the web app committed durably.
-        create_app(settings, celery=celery, durable_commits=False)
-        settle()
+    def _bind_engine(**_: object) -> None:
+        # A grader's writes (claim, result) can all be redone from the submission row the
+        # web app committed durably.
+        celery.bind_engine(make_engine(settings.database_url, durable_commits=False))
+        # What start-up built is kept for the process's life: take it out of the garbage
+        # collector's reach, so full collections stop walking it.
+        gc.freeze()
 
     # The parent forks children, so its engine keeps no pooled connections to inherit.
     sessions = sessionmaker(

@@ -33,8 +33,13 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
 from celery import Celery
+from flask import Flask
+
+from service import dispatch, pipeline
+from service.db import sessions_of
 
 from .app import MAX_BATCH, publish
 
@@ -43,24 +48,58 @@ log = logging.getLogger(__name__)
 IDLE_EXIT_SECONDS = 30.0  # an idle thread ends; the next put starts another
 MAX_HOLD_SECONDS = 0.25  # the longest load holds ids back beyond the interval
 # CPU contention (share of wall time some task waited for a CPU, smoothed over a second)
-# above which batches fill: the benchmark's machine read 0.78-0.97 while saturated, and
-# 0.16-0.47 at a steady 200 submissions a second (the higher figures on a slow spell).
+# above which batches fill: a saturated machine reads about 0.8 to 1, one that keeps up
+# (a steady 200 submissions a second) below 0.5, even on a slow spell.
 CONTENDED = 0.7
 BACKLOG_RECHECK_SECONDS = 0.01  # while holding, how often the backlog is read again
 
 
+class Clock(Protocol):
+    """The outbox's time: what it reads, and how it waits (tests drive their own)."""
+
+    def now(self) -> float:
+        """Seconds, monotonic."""
+
+    def wait(
+        self, condition: threading.Condition, predicate: Callable[[], object], timeout: float
+    ) -> bool:
+        """With ``condition`` held: wait until ``predicate()`` is true or ``timeout`` seconds of
+        this clock have passed (notified through ``condition``); the predicate's last value."""
+
+
+class MonotonicClock:
+    """Real time: ``time.monotonic`` and ``Condition.wait_for``."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def wait(
+        self, condition: threading.Condition, predicate: Callable[[], object], timeout: float
+    ) -> bool:
+        return bool(condition.wait_for(predicate, timeout=timeout))
+
+
+def _unbound(ids: Sequence[uuid.UUID]) -> None:
+    raise RuntimeError("Outbox.init_app(app) was not called: nowhere to mark ids unsent")
+
+
 class Outbox:
-    """Publish committed submission ids from a background thread, many to a task."""
+    """Publish committed submission ids from a background thread, many to a task.
+
+    Created unbound, then bound to a web app with ``init_app``: it becomes the app's
+    ``service.dispatch.Dispatcher``, and marks what the broker refuses in the app's database.
+    """
 
     def __init__(
         self,
         celery: Celery,
-        on_unsent: Callable[[Sequence[uuid.UUID]], None],
+        on_unsent: Callable[[Sequence[uuid.UUID]], None] = _unbound,
         interval: float = 0.04,
         max_batch: int = MAX_BATCH,
         backlog: Callable[[], int] | None = None,
         max_hold: float = MAX_HOLD_SECONDS,
         contention: Callable[[], float] | None = None,
+        clock: Clock | None = None,
     ):
         self.celery = celery
         self.on_unsent = on_unsent
@@ -69,7 +108,8 @@ class Outbox:
         self.backlog = backlog  # tasks sent and not finished (waiting or running), if readable
         self.max_hold = max_hold
         self.contention = contention  # CPU contention, 0 to 1, if readable
-        self._last_send = 0.0  # time.monotonic() of the last send
+        self.clock: Clock = clock or MonotonicClock()
+        self._last_send = float("-inf")  # clock.now() of the last send
         self._pending: deque[uuid.UUID] = deque()
         self._sending = 0  # ids taken from _pending whose send has not returned yet
         self._changed = threading.Condition()
@@ -77,6 +117,36 @@ class Outbox:
         self._closed = False
         self._hurry = 0  # callers waiting in flush(): send without waiting for the interval
         self._exit_hook = False
+
+    def init_app(self, app: Flask) -> None:
+        """Be ``app``'s dispatcher; ids the broker refuses are marked in its database.
+
+        Also registered as ``app.extensions["outbox"]``, and its Celery app as
+        ``app.extensions["celery"]`` (the Flask/Celery convention), for tests and tools.
+        """
+        sessions = sessions_of(app)
+
+        def unsent(ids: Sequence[uuid.UUID]) -> None:
+            with sessions() as session:
+                pipeline.mark_unpublished(session, ids)
+
+        self.on_unsent = unsent
+        dispatch.init_app(app, self)
+        app.extensions["outbox"] = self
+        app.extensions["celery"] = self.celery
+
+    def notify(self, ids: Iterable[uuid.UUID]) -> None:
+        """``service.dispatch.Dispatcher.notify``: the same as ``put``."""
+        self.put(ids)
+
+    def broker_state(self) -> str:
+        """"ok" if the broker takes a connection within 2 s, else "down: <error type>"."""
+        try:
+            with self.celery.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=0, timeout=2)
+        except Exception as exc:  # noqa: BLE001 -- any failure is the state to report
+            return f"down: {type(exc).__name__}"
+        return "ok"
 
     def put(self, ids: Iterable[uuid.UUID]) -> None:
         """Queue these ids (their rows committed) for publishing; returns at once."""
@@ -124,21 +194,21 @@ class Outbox:
     def _take(self) -> list[uuid.UUID] | None:
         """The next batch, waiting for one; None when the thread should end."""
         with self._changed:
-            if not self._changed.wait_for(
-                lambda: self._pending or self._closed, timeout=IDLE_EXIT_SECONDS
+            if not self.clock.wait(
+                self._changed, lambda: self._pending or self._closed, IDLE_EXIT_SECONDS
             ) or (self._closed and not self._pending):
                 self._thread = None
                 self._changed.notify_all()
                 return None
         # Gather what arrives until an interval has passed since the last send, and then
         # for as long as load holds it (a full batch, a flush or a close goes at once).
-        started = time.monotonic()
+        started = self.clock.now()
         wait = self._last_send + self.interval - started
         while True:
             with self._changed:
-                if self._changed.wait_for(self._urgent, timeout=wait):
+                if self.clock.wait(self._changed, self._urgent, wait):
                     break
-            held = time.monotonic() - started
+            held = self.clock.now() - started
             if held >= self.max_hold:
                 break
             if self._contended():
@@ -152,7 +222,7 @@ class Outbox:
                 self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))
             ]
             self._sending = len(batch)
-            self._last_send = time.monotonic()
+            self._last_send = self.clock.now()
             return batch
 
     def _contended(self) -> bool:

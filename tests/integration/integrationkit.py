@@ -3,6 +3,7 @@ subprocesses (serve, worker, demo) in their own process groups, and an HTTP load
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -80,10 +81,8 @@ class Process:
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Signal the whole process group (SIGKILL: the process and its pool die at once)."""
         assert self.popen is not None
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, sig)
-        except ProcessLookupError:
-            pass
         self.popen.wait(timeout=30)
 
     def stop(self, grace: float = 10.0) -> None:

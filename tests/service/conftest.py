@@ -20,12 +20,11 @@ from flask.testing import FlaskClient
 from servicekit import PASSWORD, Caller
 from sqlalchemy import make_url
 
-from migrations import upgrade
 from service import auth
-from service.app import create_app
 from service.config import Settings, load_settings
-from service.db import db
+from service.db import db, upgrade
 from service.models import Role
+from service.wsgi import build_app
 
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -96,7 +95,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings) -> Iterator[Flask]:
-    app = create_app(settings)
+    """The web app as ``serve`` builds it: the worker's outbox bound, a Celery app in
+    ``app.extensions["celery"]`` whose tasks run here on the app's engine."""
+    app = build_app(settings)
     app.config["TESTING"] = True
     yield app
     app.extensions["db"].kw["bind"].dispose()

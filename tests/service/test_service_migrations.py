@@ -16,9 +16,8 @@ from sqlalchemy import Engine, MetaData, Table, func, insert, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from migrations import alembic_config, upgrade
 from service import pipeline
-from service.db import make_engine
+from service.db import alembic_config, make_engine, upgrade
 from service.models import (
     Assignment,
     Base,
@@ -212,5 +211,5 @@ def test_0003_clears_the_public_seed_of_graded_rows_and_keeps_every_variant(
 
     command.downgrade(alembic_config(database_url), "0002")
     with Session(engine) as session:
-        seeds = {pid: seed for pid, seed in session.execute(select(Problem.id, Problem.seed))}
+        seeds = dict(session.execute(select(Problem.id, Problem.seed)).all())
     assert seeds == {graded_id: -1, practice_id: 7}

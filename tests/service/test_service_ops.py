@@ -20,6 +20,7 @@ from service.app import create_app
 from service.config import Settings
 from service.db import db
 from service.models import Course, Problem, Result, Status, Submission, utcnow
+from service.wsgi import build_app
 from worker.embedded import EmbeddedWorker
 from worker.sweeper import Sweeper
 
@@ -31,10 +32,16 @@ def test_healthz_reports_database_and_broker(client: object) -> None:
 
 
 def test_healthz_with_the_broker_down_is_still_up(settings: Settings) -> None:
-    app = create_app(replace(settings, broker_url="redis://127.0.0.1:1/0"))
+    app = build_app(replace(settings, broker_url="redis://127.0.0.1:1/0"))
     response = app.test_client().get("/healthz")
     assert response.status_code == 200
     assert response.json["database"] == "ok" and response.json["broker"].startswith("down")
+
+
+def test_healthz_of_an_app_without_a_grading_back_end_says_so(settings: Settings) -> None:
+    response = create_app(settings).test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json["database"] == "ok" and response.json["broker"].startswith("none")
 
 
 def test_healthz_with_the_database_down_is_503(settings: Settings, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import pytest
 from flask import Flask
 from servicekit import Caller, practice_problem
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import OperationalError
 
 import exercises as ex
 from service import pipeline
@@ -287,7 +288,7 @@ def test_sweep_republishes_stale_and_unpublished_rows_once(
     assert row(fresh).status == Status.queued
 
 
-def test_the_celery_task_grades_inside_its_app_context(
+def test_the_celery_task_grades_on_the_engine_bound_to_its_app(
     app: Flask, submit: Callable[..., uuid.UUID]
 ) -> None:
     sid = submit()
@@ -427,3 +428,102 @@ def test_on_a_plain_connection_as_the_task_runs_it_failures_are_recorded_too(
     failed = row(good)
     assert (failed.status, failed.tries) == (Status.queued, 1)
     assert failed.reason == "ArithmeticError: the engine fell over"
+
+
+# --- transient database errors: the task tries again itself ----------------------------
+
+
+def _dropped() -> OperationalError:
+    return OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+
+def test_a_resumed_claim_takes_back_only_its_own_rows(submit: Callable[..., uuid.UUID]) -> None:
+    ours, theirs, graded = submit(), submit(), submit()
+    first_try = pipeline.claim(db.session, [ours], LEASE)[0]  # then the connection dropped
+    assert claim_one(theirs) is not None  # another worker's claim
+    assert grade_one(graded) == pipeline.Outcome.graded
+    outcomes = pipeline.grade_submissions(
+        db.session, [ours, theirs, graded], LEASE, resume=first_try.token
+    )
+    assert outcomes == {
+        ours: pipeline.Outcome.graded,
+        theirs: pipeline.Outcome.skipped,
+        graded: pipeline.Outcome.skipped,
+    }
+    assert row(ours).tries == 1  # a database error is not a grading try
+    assert results_of(ours) == results_of(graded) == 1 and results_of(theirs) == 0
+
+
+@pytest.mark.parametrize("stage", ["connect", "variants", "finish"])
+def test_the_task_retries_a_dropped_connection_itself(
+    app: Flask, student: Caller, monkeypatch: pytest.MonkeyPatch, stage: str
+) -> None:
+    """A real (embedded) worker: the first try fails at ``stage``; the task's own retry
+    grades the row well before its lease runs out, once, and no sweeper runs."""
+    from service.pipeline import grading
+    from worker import tasks
+    from worker.embedded import EmbeddedWorker
+
+    monkeypatch.setattr(tasks, "RETRY_BASE_SECONDS", 0.01)
+    owner = {"connect": pipeline, "variants": grading, "finish": grading}[stage]
+    real = getattr(owner, stage)
+    calls = []
+
+    def fails_once(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is threading.main_thread():
+            return real(*args, **kwargs)  # the web request's submit, not the task
+        calls.append(stage)
+        if len(calls) == 1:
+            raise _dropped()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, stage, fails_once)
+    with app.app_context():
+        problem = practice_problem(7, owner_id=student.user_id)
+        db.session.add(problem)
+        db.session.commit()
+        problem_id, key = problem.id, problem.variant["key"]
+    grader = EmbeddedWorker(app.extensions["celery"], concurrency=1)
+    grader.start()
+    try:
+        started = time.monotonic()
+        response = student.post(
+            f"/api/v1/problems/{problem_id}/submissions", json={"answers": key}
+        )
+        sid = uuid.UUID(response.json["id"])
+        deadline = started + LEASE / 2
+
+        def status() -> Status:
+            with app.app_context():  # a session per look: SQLite's write lock is not held
+                return row(sid).status
+
+        while status() != Status.graded and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with app.app_context():
+            assert row(sid).status == Status.graded, row(sid).reason
+            assert row(sid).tries == 1 and results_of(sid) == 1
+    finally:
+        grader.stop()
+    assert len(calls) == 2
+
+
+def test_a_task_called_directly_raises_the_transient_error(
+    app: Flask, submit: Callable[..., uuid.UUID], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside a worker there is nothing to retry through: the error is the caller's, and
+    the row keeps its lease for the sweeper."""
+    from service.pipeline import grading
+
+    sid = submit()
+    real = grading.finish
+
+    def dropped(*args: Any, **kwargs: Any) -> Any:
+        raise _dropped()
+
+    monkeypatch.setattr(grading, "finish", dropped)
+    celery = app.extensions["celery"]
+    celery.loader.import_default_modules()
+    with pytest.raises(OperationalError):
+        celery.tasks[GRADE_TASK]([str(sid)])
+    assert row(sid).status == Status.grading
+    monkeypatch.setattr(grading, "finish", real)

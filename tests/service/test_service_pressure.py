@@ -9,7 +9,10 @@ import pytest
 from worker import pressure
 from worker.pressure import CpuPressure
 
-PSI = "some avg10=1.00 avg60=2.00 avg300=3.00 total={some}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+PSI = (
+    "some avg10=1.00 avg60=2.00 avg300=3.00 total={some}\n"
+    "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+)
 
 
 class Kernel:
