@@ -3,16 +3,15 @@ authorization on every route, and an OpenAPI document generated from the code.""
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from fractions import Fraction
 from typing import Any
 
 import pytest
 from flask import Flask
-from servicekit import Caller, grade_queued
+from servicekit import Caller, grade_queued, make_course
 from sqlalchemy import select, update
 
 import exercises as ex
@@ -20,10 +19,17 @@ from service.db import db
 from service.models import Assignment, Problem, Status, Submission, utcnow
 
 
-
 def key_of(app: Flask, problem_id: str) -> dict[str, Any]:
     with app.app_context():
         return db.session.get(Problem, uuid.UUID(problem_id)).variant["key"]
+
+
+def submit_key(app: Flask, caller: Caller, problem: dict[str, Any]) -> Any:
+    """The response to submitting the problem's key as the caller's answers."""
+    return caller.post(
+        f"/api/v1/problems/{problem['id']}/submissions",
+        json={"answers": key_of(app, problem["id"])},
+    )
 
 
 def practice(caller: Caller, seed: int = 7, type_: str = "weight-gradient") -> dict[str, Any]:
@@ -172,10 +178,7 @@ def test_a_submission_is_read_by_its_owner_and_the_courses_instructors(
 ) -> None:
     student, teacher = course["student"], course["instructor"]
     problem = slot_problem(student, course)
-    sid = student.post(
-        f"/api/v1/problems/{problem['id']}/submissions",
-        json={"answers": key_of(app, problem["id"])},
-    ).json["id"]
+    sid = submit_key(app, student, problem).json["id"]
     assert teacher.get(f"/api/v1/submissions/{sid}").status_code == 200
     assert teacher.get(f"/api/v1/problems/{problem['id']}").status_code == 200
     outsider, other_teacher = make_caller(), make_caller("instructor")
@@ -202,10 +205,7 @@ def test_publish_failure_still_answers_202_and_leaves_the_row_for_the_sweeper(
 
     monkeypatch.setattr(app.extensions["celery"], "send_task", broker_down)
     problem = practice(student)
-    response = student.post(
-        f"/api/v1/problems/{problem['id']}/submissions",
-        json={"answers": key_of(app, problem["id"])},
-    )
+    response = submit_key(app, student, problem)
     assert response.status_code == 202
     assert app.extensions["outbox"].flush()
     with app.app_context():
@@ -228,14 +228,10 @@ def test_request_size_is_limited(student: Caller, settings: Any) -> None:
 def course(make_caller: Callable[..., Caller]) -> dict[str, Any]:
     """A course taught by an instructor with one enrolled student and one assignment."""
     teacher, student = make_caller("instructor"), make_caller("student")
-    created = teacher.post("/api/v1/courses", json={"code": "NN1", "title": "Neural nets"})
-    assert created.status_code == 201 and created.json["role"] == "instructor"
-    cid = created.json["id"]
-    enrolled = teacher.post(f"/api/v1/courses/{cid}/roster", json={"email": student.email})
-    assert enrolled.status_code == 201
-    assignment = teacher.post(
-        f"/api/v1/courses/{cid}/assignments",
-        json={
+    cid, assignment = make_course(
+        teacher,
+        [student],
+        {
             "title": "Homework 1",
             "attempts_allowed": 2,
             "slots": [
@@ -244,8 +240,7 @@ def course(make_caller: Callable[..., Caller]) -> dict[str, Any]:
             ],
         },
     )
-    assert assignment.status_code == 201, assignment.json
-    return {"id": cid, "assignment": assignment.json, "instructor": teacher, "student": student}
+    return {"id": cid, "assignment": assignment, "instructor": teacher, "student": student}
 
 
 def slot_problem(student: Caller, course: dict[str, Any], position: int = 1) -> dict[str, Any]:
@@ -298,10 +293,7 @@ def test_past_due_is_409(app: Flask, course: dict[str, Any]) -> None:
     with app.app_context():
         db.session.execute(update(Assignment).values(due_at=utcnow() - timedelta(minutes=1)))
         db.session.commit()
-    response = student.post(
-        f"/api/v1/problems/{problem['id']}/submissions",
-        json={"answers": key_of(app, problem["id"])},
-    )
+    response = submit_key(app, student, problem)
     assert response.status_code == 409 and response.json["error"]["code"] == "past_due"
 
 
@@ -407,10 +399,7 @@ def test_solution_opens_once_solved(app: Flask, student: Caller) -> None:
     path = f"/api/v1/problems/{problem['id']}/solution"
     locked = student.get(path)
     assert locked.status_code == 403 and locked.json["error"]["code"] == "solution_locked"
-    student.post(
-        f"/api/v1/problems/{problem['id']}/submissions",
-        json={"answers": key_of(app, problem["id"])},
-    )
+    submit_key(app, student, problem)
     grade_queued(app)
     opened = student.get(path)
     assert opened.status_code == 200 and opened.json["steps"]
@@ -446,10 +435,7 @@ def test_exam_solutions_wait_for_the_due_date(app: Flask, course: dict[str, Any]
     problem = student.post(
         f"/api/v1/courses/{course['id']}/assignments/{exam['id']}/slots/1/problem"
     ).json
-    student.post(
-        f"/api/v1/problems/{problem['id']}/submissions",
-        json={"answers": key_of(app, problem["id"])},
-    )
+    submit_key(app, student, problem)
     grade_queued(app)
     path = f"/api/v1/problems/{problem['id']}/solution"
     assert student.get(path).status_code == 403
@@ -466,10 +452,7 @@ def test_exam_solutions_wait_for_the_due_date(app: Flask, course: dict[str, Any]
 def test_instructor_retries_an_error(app: Flask, course: dict[str, Any]) -> None:
     student, teacher = course["student"], course["instructor"]
     problem = slot_problem(student, course)
-    sid = student.post(
-        f"/api/v1/problems/{problem['id']}/submissions",
-        json={"answers": key_of(app, problem["id"])},
-    ).json["id"]
+    sid = submit_key(app, student, problem).json["id"]
     with app.app_context():
         db.session.execute(update(Submission).values(status=Status.error, tries=3, reason="boom"))
         db.session.commit()
