@@ -38,12 +38,14 @@ ERRORS = {
 }
 
 
-def responds(*codes: int) -> Callable[[View], View]:
-    """Document these error responses (all of them the ``Error`` shape)."""
+def responds(*codes: int, also: dict[int, str] | None = None) -> Callable[[View], View]:
+    """Document these error responses (all of them the ``Error`` shape): ``codes`` with their
+    usual meaning, then the route's own in ``also`` (code: what it means here)."""
+    described = {code: ERRORS.get(code, "") for code in codes} | (also or {})
 
     def decorate(view: View) -> View:
-        for code in codes:
-            view = bp.alt_response(code, schema=s.Error, description=ERRORS.get(code, ""))(view)
+        for code, description in described.items():
+            view = bp.alt_response(code, schema=s.Error, description=description)(view)
         return view
 
     return decorate

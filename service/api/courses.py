@@ -59,8 +59,7 @@ class Courses(MethodView):
 
     @bp.arguments(s.CourseCreate())
     @bp.response(201, s.Course)
-    @bp.alt_response(409, schema=s.Error, description="the course code is taken")
-    @responds(401, 422)
+    @responds(401, 422, also={409: "the course code is taken"})
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create a course (instructors and admins); the creator teaches it."""
         user = caller()

@@ -32,8 +32,7 @@ class Roster(MethodView):
 
     @bp.arguments(s.EnrollmentCreate())
     @bp.response(201, s.Enrollment)
-    @bp.alt_response(409, schema=s.Error, description="already enrolled")
-    @responds(401, 404, 422)
+    @responds(401, 404, 422, also={409: "already enrolled"})
     def post(self, body: dict[str, Any], course_id: int) -> dict[str, Any]:
         """Enrol an existing user by email (instructors only)."""
         course = taught_course(course_id)

@@ -18,7 +18,7 @@ from .. import problems as drawn
 from .. import schemas as s
 from ..db import db
 from ..errors import APIError
-from ..models import Mode, Problem, Status, utcnow
+from ..models import Status, utcnow
 from .common import (
     bp,
     caller,
@@ -94,15 +94,16 @@ class ProblemSubmissions(MethodView):
     @documented(
         bp.arguments(SUBMISSION_CREATE),
         bp.response(202, s.SubmissionAccepted),
-        bp.alt_response(
-            422, schema=s.Error, description="answers that cannot be read (no attempt used)"
-        ),
-        bp.alt_response(409, schema=s.Error, description="no attempt left, or past the due date"),
-        bp.alt_response(
-            400, schema=s.Error, description="a malformed Idempotency-Key, or a body not JSON"
-        ),
         bp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER]),
-        responds(401, 404),
+        responds(
+            401,
+            404,
+            also={
+                400: "a malformed Idempotency-Key, or a body not JSON",
+                409: "no attempt left, or past the due date",
+                422: "answers that cannot be read (no attempt used)",
+            },
+        ),
     )
     def post(self, *_parsed: Any, problem_id: uuid.UUID) -> Response:
         """Submit answers: read now, graded asynchronously; poll the submission for the result.
@@ -155,8 +156,7 @@ class ProblemSubmissions(MethodView):
 @bp.route("/problems/<uuid:problem_id>/solution")
 class ProblemSolution(MethodView):
     @bp.response(200, s.Solution)
-    @bp.alt_response(403, schema=s.Error, description="not yet: solve it or use every attempt")
-    @responds(401, 404)
+    @responds(401, 404, also={403: "not yet: solve it or use every attempt"})
     def get(self, problem_id: uuid.UUID) -> dict[str, Any]:
         """The worked solution: for instructors, or the student once solved or out of attempts."""
         problem = readable_problem(problem_id)
@@ -165,10 +165,7 @@ class ProblemSolution(MethodView):
                 403,
                 "solution_locked",
                 "the worked solution opens once the problem is solved or no attempt is left"
-                + (" (exams: after the due date)" if _is_exam(problem) else ""),
+                + (" (exams: after the due date)" if policy.is_exam(problem) else ""),
             )
         return ex.worked_solution(pipeline.parsed_variant(problem.id, problem.variant)).to_json()
 
-
-def _is_exam(problem: Problem) -> bool:
-    return problem.slot is not None and problem.slot.assignment.mode == Mode.exam

@@ -38,8 +38,7 @@ def readable_submission(submission_id: uuid.UUID) -> Submission:
 @bp.route("/submissions/<uuid:submission_id>/retry")
 class SubmissionRetry(MethodView):
     @bp.response(202, s.SubmissionAccepted)
-    @bp.alt_response(409, schema=s.Error, description="the submission is not in error")
-    @responds(401, 404)
+    @responds(401, 404, also={409: "the submission is not in error"})
     def post(self, submission_id: uuid.UUID) -> dict[str, Any]:
         """Queue a submission in error again (course instructors and admins)."""
         submission = readable_submission(submission_id)

@@ -1,4 +1,4 @@
-"""Pages for students (issue 4): log in and out, courses, assignments, problems, practice.
+"""Pages for students: log in and out, courses, assignments, problems, practice.
 
 Server-rendered with Jinja; the maths is MathML made on the server (``mathml``), the
 network an inline SVG (``diagram``). A problem page answers through API v1 itself

@@ -16,7 +16,7 @@ from exercises.expressions import MAX_TEXT, parse_expression, to_latex
 
 from .. import diagram, mathml, pipeline, policy, queries
 from ..db import db
-from ..models import Mode, Problem, Status, Submission, utcnow
+from ..models import Problem, Status, Submission, utcnow
 from .base import bp, due_text, login_required, no_such, signed_in
 from .render import MAX_GRID, Attempts, part_view, result_view, solution_view
 
@@ -170,7 +170,7 @@ def problem_submissions(problem: Problem) -> list[Submission]:
 
 
 def _solution_rule(problem: Problem) -> str:
-    if problem.slot is not None and problem.slot.assignment.mode == Mode.exam:
+    if policy.is_exam(problem):
         return "The worked solution opens after the due date."
     return "The worked solution opens once you solve the problem or use every attempt."
 

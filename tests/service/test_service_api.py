@@ -10,11 +10,15 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, jsonify, request
+from flask.views import MethodView
+from flask_smorest import Api, Blueprint
 from servicekit import Caller, grade_queued, make_course
 from sqlalchemy import select, update
 
 import exercises as ex
+from service import schemas
+from service.api import common
 from service.db import db
 from service.models import Assignment, Problem, Status, Submission, utcnow
 
@@ -536,3 +540,43 @@ def test_problem_status_reads_back_exact_strings(app: Flask, student: Caller) ->
             select(Submission.answers).where(Submission.id == uuid.UUID(sid))
         )
     assert stored == {"dC_dW": as_text}
+
+
+# --- documented(): bare views only on flask-smorest releases it was verified against -------
+
+
+@pytest.mark.parametrize(
+    "version, bare", [("0.47.0", True), ("0.47.9", True), ("0.46.2", False), ("0.48.0", False),
+                      ("1.0", False), ("not a version", False)],
+)
+def test_bare_views_only_on_verified_flask_smorest(version: str, bare: bool) -> None:
+    assert common.bare_views_supported(version) is bare
+
+
+@pytest.mark.parametrize("bare", [True, False])
+def test_a_documented_view_answers_and_is_documented_either_way(
+    monkeypatch: pytest.MonkeyPatch, bare: bool
+) -> None:
+    monkeypatch.setattr(common, "BARE_VIEWS", bare)
+    app = Flask("documented")
+    app.config.update(API_TITLE="t", API_VERSION="v1", OPENAPI_VERSION="3.0.3")
+    api = Api(app)
+    blueprint = Blueprint("t", "documented", url_prefix="/t")
+    body = schemas.SubmissionCreate()
+
+    @blueprint.route("/<int:item>")
+    class Item(MethodView):
+        @common.documented(
+            blueprint.arguments(body), blueprint.response(202, schemas.SubmissionAccepted)
+        )
+        def post(self, *_parsed: Any, item: int) -> Any:
+            answers = blueprint.ARGUMENTS_PARSER.parse(body, request, location="json")
+            return jsonify(item=item, answers=answers["answers"]), 202
+
+    api.register_blueprint(blueprint)
+    client = app.test_client()
+    answered = client.post("/t/3", json={"answers": {"a": 1}})
+    assert answered.status_code == 202 and answered.json == {"item": 3, "answers": {"a": 1}}
+    operation = api.spec.to_dict()["paths"]["/t/{item}"]["post"]
+    assert "requestBody" in operation and "202" in operation["responses"]
+    assert hasattr(Item.post, "__wrapped__") is not bare  # bare: the view itself runs
