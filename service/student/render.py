@@ -20,7 +20,7 @@ from ..models import Status, Submission
 MAX_GRID = 10  # rows or columns a matrix answer may be given in the page
 
 
-# --- the problem page --------------------------------------------------------------------
+# --- answer boxes ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,11 @@ class Attempts:
         return None if self.allowed is None else max(0, self.allowed - self.used)
 
 
-# ---
 def part_view(
     part: ex.Part, last: Any, error: str = "", graded: dict[str, Any] | None = None
 ) -> PartView:
+    """The answer box of ``part``, prefilled from ``last`` where it fits, with the reason
+    ``error`` it could not be read and the marks in ``graded``, if any."""
     label = mathml.text(part.label)
     marks: dict[str, Any] = {"error": error}
     if graded is not None:
@@ -139,6 +140,7 @@ class ResultView:
 
 
 def result_view(submission: Submission, variant: ex.Variant) -> ResultView:
+    """The submission for the page: once graded, each part's marks and named mistakes."""
     result = submission.result if submission.status == Status.graded else None
     parts: list[PartResultView] = []
     if result is not None:
