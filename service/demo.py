@@ -30,6 +30,35 @@ HOMEWORK = ("forward-pass", "loss", "output-error", "delta", "weight-gradient")
 EXAM = (("activation-derivative", 2), ("weight-gradient", 2))
 
 
+@dataclass(frozen=True)
+class Planned:
+    """An assignment of the demo course; its slots are (exercise type, difficulty, points)."""
+
+    title: str
+    mode: Mode
+    attempts_allowed: int
+    due_in: timedelta
+    slots: tuple[tuple[str, int, float], ...]
+
+
+ASSIGNMENTS = (
+    Planned(
+        "Homework 1: one layer, step by step",
+        Mode.homework,
+        attempts_allowed=3,
+        due_in=timedelta(days=14),
+        slots=tuple((t, 1, 1.0) for t in HOMEWORK),
+    ),
+    Planned(
+        "Quiz: sigmoid layers",
+        Mode.exam,
+        attempts_allowed=1,
+        due_in=timedelta(days=7),
+        slots=tuple((t, d, 2.0) for t, d in EXAM),
+    ),
+)
+
+
 def seed() -> tuple[Login, ...]:
     """Create the demo logins and course unless they exist; commits. Returns the logins."""
     if db.session.scalar(select(Course).where(Course.code == COURSE_CODE)) is not None:
@@ -45,28 +74,20 @@ def seed() -> tuple[Login, ...]:
     db.session.add(course)
     for role, user in users.items():
         db.session.add(Enrollment(course=course, user=user, role=CourseRole(role)))
-    db.session.add(
-        Assignment(
-            course=course,
-            title="Homework 1: one layer, step by step",
-            mode=Mode.homework,
-            attempts_allowed=3,
-            due_at=utcnow() + timedelta(days=14),
-            slots=[Slot(position=i, exercise_type=t) for i, t in enumerate(HOMEWORK, start=1)],
+    for planned in ASSIGNMENTS:
+        slots = [
+            Slot(position=i, exercise_type=t, difficulty=d, points=points)
+            for i, (t, d, points) in enumerate(planned.slots, start=1)
+        ]
+        db.session.add(
+            Assignment(
+                course=course,
+                title=planned.title,
+                mode=planned.mode,
+                attempts_allowed=planned.attempts_allowed,
+                due_at=utcnow() + planned.due_in,
+                slots=slots,
+            )
         )
-    )
-    db.session.add(
-        Assignment(
-            course=course,
-            title="Quiz: sigmoid layers",
-            mode=Mode.exam,
-            attempts_allowed=1,
-            due_at=utcnow() + timedelta(days=7),
-            slots=[
-                Slot(position=i, exercise_type=t, difficulty=d, points=2.0)
-                for i, (t, d) in enumerate(EXAM, start=1)
-            ],
-        )
-    )
     db.session.commit()
     return LOGINS

@@ -90,9 +90,10 @@ class Shape:
 
 @dataclass(frozen=True)
 class Edge:
-    """One drawn edge: layer l (1-based), from source j to target i, its ends and its label."""
+    """One drawn edge: of layer ``layer`` (1-based), from source j to target i, its ends and
+    its label."""
 
-    l: int
+    layer: int
     i: int
     j: int
     start: Point
@@ -142,8 +143,8 @@ def _drawing(
               for i, v in enumerate(network["x"])]
     target_labels = [f"y{_sub(i + 1)} = {number(v[0])}" if one_example else ""
                for i, v in enumerate(network["y"])]
-    captions = ["input"] + [f"layer {l} · {_activation(layer)}"
-                            for l, layer in enumerate(layers, start=1)]
+    captions = ["input"] + [f"layer {k} · {_activation(layer)}"
+                            for k, layer in enumerate(layers, start=1)]
     left = max(MARGIN_X, RADIUS + 12 + CHAR * max(len(t) for t in input_labels),
                CAPTION_CHAR * len(captions[0]) / 2 + 4)
     right = max(MARGIN_X, RADIUS + 12 + CHAR * max(len(t) for t in target_labels),
@@ -160,8 +161,8 @@ def _drawing(
 
     edges: list[Edge] = []
     legend: list[str] = []
-    for l, layer in enumerate(layers, start=1):
-        sources, targets = columns[l - 1], columns[l]
+    for k, layer in enumerate(layers, start=1):
+        sources, targets = columns[k - 1], columns[k]
         shown = len(sources) * len(targets) <= MAX_LABELLED_EDGES
         for i, target in enumerate(targets):
             for j, source in enumerate(sources):
@@ -171,14 +172,14 @@ def _drawing(
                     text = str(len(edges) + 1) if numbered and shown else ""
                     legend.append(
                         (f"{text}: " if text else "")
-                        + f"w{_sub(i + 1)}{_sub(j + 1)} of layer {l} = {weight}"
+                        + f"w{_sub(i + 1)}{_sub(j + 1)} of layer {k} = {weight}"
                     )
-                edges.append(Edge(l, i, j, (source.x + RADIUS, source.y),
+                edges.append(Edge(k, i, j, (source.x + RADIUS, source.y),
                                   (target.x - RADIUS, target.y), text))
 
     biases = [
-        (node, f"b = {number(layers[l - 1]['b'][i][0])}")
-        for l, column_nodes in enumerate(columns) if l > 0
+        (node, f"b = {number(layers[c - 1]['b'][i][0])}")
+        for c, column_nodes in enumerate(columns) if c > 0
         for i, node in enumerate(column_nodes)
     ]
     obstacles = [_square(node, RADIUS + GAP) for column_nodes in columns for node in column_nodes]
@@ -190,16 +191,16 @@ def _drawing(
     parts: list[Markup] = []
     for edge in edges:
         parts.append(_edge(edge, labels.get(edge)))
-    for l, column_nodes in enumerate(columns):
-        parts.append(_caption(column_nodes[0].x, captions[l]))
+    for c, column_nodes in enumerate(columns):
+        parts.append(_caption(column_nodes[0].x, captions[c]))
         for i, node in enumerate(column_nodes):
-            if l == 0:
+            if c == 0:
                 parts.append(_node(node, f"x{_sub(i + 1)}", "input"))
                 if one_example:
                     parts.append(_side(node, input_labels[i], left=True))
                 continue
-            parts.append(_node(node, f"a{_sub(i + 1)}" if l == len(layers) else "", "neuron"))
-            if l == len(layers) and one_example:
+            parts.append(_node(node, f"a{_sub(i + 1)}" if c == len(layers) else "", "neuron"))
+            if c == len(layers) and one_example:
                 parts.append(_side(node, target_labels[i], left=False))
     for node, text in biases:
         parts.append(_bias(node, text))
@@ -218,19 +219,19 @@ def _drawing(
 def _describe(network: dict[str, Any], sizes: list[int]) -> str:
     """The text alternative: the shape, then every weight and bias, layer by layer."""
     layers = ", ".join(
-        f"layer {l}: {n} {_activation(layer)} neuron"
+        f"layer {k}: {n} {_activation(layer)} neuron"
         + ("s" if n != 1 else "")
-        for l, (n, layer) in enumerate(zip(sizes[1:], network["layers"], strict=True), start=1)
+        for k, (n, layer) in enumerate(zip(sizes[1:], network["layers"], strict=True), start=1)
     )
     text = f"Network diagram: {sizes[0]} inputs; {layers}."
-    for l, layer in enumerate(network["layers"], start=1):
-        source = "input" if l == 1 else f"neuron of layer {l - 1}"
+    for k, layer in enumerate(network["layers"], start=1):
+        source = "input" if k == 1 else f"neuron of layer {k - 1}"
         weights = ", ".join(
             f"w{_sub(i + 1)}{_sub(j + 1)} = {number(w)}"
             for i, row in enumerate(layer["W"]) for j, w in enumerate(row)
         )
         biases = ", ".join(f"b{_sub(i + 1)} = {number(b[0])}" for i, b in enumerate(layer["b"]))
-        text += (f" Layer {l} weights, w_ij from {source} j to neuron i: {weights};"
+        text += (f" Layer {k} weights, w_ij from {source} j to neuron i: {weights};"
                  f" biases: {biases}.")
     if len(network["x"][0]) == 1:
         inputs = ", ".join(f"x{_sub(i + 1)} = {number(v[0])}" for i, v in enumerate(network["x"]))
@@ -262,7 +263,7 @@ def _place(edges: list[Edge], obstacles: list[Shape]) -> dict[Edge, Label] | Non
         if not free:
             return None
         mine = [c for e in edges if e is not edge and (c := _crossing(edge, e)) is not None]
-        points = mine + [edge.start, edge.end]
+        points = [*mine, edge.start, edge.end]
         # Farthest from the crossings on its edge (and from the ends) first.
         free.sort(key=lambda lb: -min(math.dist((lb.x, lb.y), c) for c in points))
         domains[edge] = free

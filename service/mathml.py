@@ -104,5 +104,6 @@ def _draw_brackets(element: Element) -> None:
             element.remove(right)
 
 
-def _operator(element: Element) -> str | None:
-    return element.text if element.tag.rpartition("}")[2] == "mo" else None
+def _operator(element: Element) -> str:
+    """The text of an ``<mo>`` element; "" for any other element."""
+    return (element.text or "") if element.tag.rpartition("}")[2] == "mo" else ""

@@ -85,13 +85,18 @@ def can_retry(user: Person, submission: Submission) -> bool:
     return teaches(user, problem_course_id(submission.problem))
 
 
+def is_exam(problem: Problem) -> bool:
+    """Whether the problem is an exam's slot (its solution waits for the due date)."""
+    return problem.slot is not None and problem.slot.assignment.mode == Mode.exam
+
+
 def can_see_solution(user: Person, problem: Problem, now: datetime) -> bool:
     """Instructors always; the owner once solved or out of attempts (exams: after the due date)."""
     if teaches(user, problem_course_id(problem)):
         return True
     if problem.owner_id != user.id:
         return False
-    if problem.slot is not None and problem.slot.assignment.mode == Mode.exam:
+    if problem.slot is not None and is_exam(problem):
         due = problem.slot.assignment.due_at
         return due is not None and now >= due
     out_of_attempts = (

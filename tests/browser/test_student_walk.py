@@ -6,16 +6,16 @@ solution opens; no input lacks an accessible name; every page fits a phone and a
 from __future__ import annotations
 
 import re
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from browserkit import DESKTOP, PHONE, Demo, key_of, log_in
 from playwright.sync_api import Browser, Page, expect
 
 import exercises as ex
-
-from browserkit import DESKTOP, PHONE, Demo, key_of, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -136,7 +136,7 @@ def test_a_transposed_gradient_is_named(page: Page, demo: Demo, screenshots: Pat
     assert_same_document(page, url)
     expect(page.locator(f"#part-{PART}")).to_have_class(re.compile(r"\bis-wrong\b"))
     # Off the diagonal the transposed entries are wrong, on it they are right.
-    pairs = zip(sum(transposed, []), sum(key, []), strict=True)
+    pairs = zip(chain.from_iterable(transposed), chain.from_iterable(key), strict=True)
     wrong = sum(a != b for a, b in pairs)
     expect(page.locator("input.cell.cell-wrong")).to_have_count(wrong)
     page.screenshot(path=screenshots / "problem-mistake-desktop.png", full_page=True)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 import exercises as ex
+from service.cli import main
+from service.config import Settings
 from service.db import db
 from service.models import Problem, Status, Submission
 from worker.app import GRADE_TASK
@@ -38,6 +43,57 @@ class Caller:
 
     def delete(self, path: str, **kwargs: Any) -> Any:
         return self._call("DELETE", path, **kwargs)
+
+
+def make_course(
+    teacher: Caller, students: list[Caller], assignment: dict[str, Any],
+    code: str = "NN1", title: str = "Neural nets",
+) -> tuple[int, dict[str, Any]]:
+    """A course the teacher creates and teaches, the students enrolled, and one assignment
+    (its create body); returns the course id and the assignment as created."""
+    created = teacher.post("/api/v1/courses", json={"code": code, "title": title})
+    assert created.status_code == 201 and created.json["role"] == "instructor"
+    cid: int = created.json["id"]
+    for student in students:
+        enrolled = teacher.post(f"/api/v1/courses/{cid}/roster", json={"email": student.email})
+        assert enrolled.status_code == 201
+    made = teacher.post(f"/api/v1/courses/{cid}/assignments", json=assignment)
+    assert made.status_code == 201, made.json
+    return cid, made.json
+
+
+@contextmanager
+def statements_run(app: Flask) -> Iterator[list[str]]:
+    """The SQL statements the app's engine sends while the block runs, in order."""
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    """The environment a CLI command needs to reach the test's instance and database."""
+    return {"INSTANCE_PATH": str(settings.instance_path), "DATABASE_URL": settings.database_url}
+
+
+def create_user_command(
+    runner: CliRunner, env: dict[str, str], role: str, *options: str,
+    email: str = "t@example.org",
+) -> Result:
+    """``users create`` with the shared test password, as the CLI is invoked."""
+    return runner.invoke(
+        main,
+        ["users", "create", "--email", email, "--password", PASSWORD, "--role", role, *options],
+        env=env,
+    )
 
 
 def practice_problem(seed: int, **owner: Any) -> Problem:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from servicekit import PASSWORD, Caller, grade_queued
+from servicekit import PASSWORD, Caller, grade_queued, make_course
 from sqlalchemy import select
 
 from service import auth
@@ -222,17 +222,26 @@ def test_another_students_problem_and_submission_are_404(
         assert owner.client.get(path).status_code == 200, path
 
 
+def _one_slot_course(
+    teacher: Caller, student: Caller, code: str, title: str, attempts_allowed: int
+) -> tuple[int, int]:
+    """A course with the student enrolled and an assignment of one weight-gradient slot."""
+    cid, assignment = make_course(
+        teacher,
+        [student],
+        {"title": "HW", "attempts_allowed": attempts_allowed,
+         "slots": [{"exercise_type": "weight-gradient"}]},
+        code=code,
+        title=title,
+    )
+    return cid, assignment["id"]
+
+
 def test_an_instructor_sees_a_students_slot_problem_read_only(
     app: Flask, make_caller: Callable[..., Caller]
 ) -> None:
     teacher, student, outsider = (make_caller(r) for r in ("instructor", "student", "student"))
-    cid = teacher.post("/api/v1/courses", json={"code": "P1", "title": "Pages"}).json["id"]
-    teacher.post(f"/api/v1/courses/{cid}/roster", json={"email": student.email})
-    aid = teacher.post(
-        f"/api/v1/courses/{cid}/assignments",
-        json={"title": "HW", "attempts_allowed": 2,
-              "slots": [{"exercise_type": "weight-gradient"}]},
-    ).json["id"]
+    cid, aid = _one_slot_course(teacher, student, "P1", "Pages", attempts_allowed=2)
     for caller in (teacher, student, outsider):
         log_in(caller.client, caller.email)
 
@@ -475,13 +484,7 @@ def test_without_javascript_an_assignment_problem_comes_back_to_its_page_until_n
     app: Flask, make_caller: Callable[..., Caller]
 ) -> None:
     teacher, student = make_caller("instructor"), make_caller("student")
-    cid = teacher.post("/api/v1/courses", json={"code": "NJ", "title": "No script"}).json["id"]
-    teacher.post(f"/api/v1/courses/{cid}/roster", json={"email": student.email})
-    aid = teacher.post(
-        f"/api/v1/courses/{cid}/assignments",
-        json={"title": "HW", "attempts_allowed": 1,
-              "slots": [{"exercise_type": "weight-gradient"}]},
-    ).json["id"]
+    cid, aid = _one_slot_course(teacher, student, "NJ", "No script", attempts_allowed=1)
     log_in(student.client, student.email)
     log_in(teacher.client, teacher.email)
     page = student.client.get(f"/courses/{cid}/assignments/{aid}/problems/1").headers["Location"]

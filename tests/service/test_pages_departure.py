@@ -26,8 +26,8 @@ def _csrf(client: FlaskClient, path: str) -> str:
 
 
 def _practice_with_one_attempt(app: Flask, client: FlaskClient, student: Caller) -> uuid.UUID:
-    """Weight-gradient, seed 7, difficulty 1 (key [3 −1; 21/100 −7/100]), one attempt allowed, so the
-    solution opens after a wrong answer."""
+    """Weight-gradient, seed 7, difficulty 1 (key [3 −1; 21/100 −7/100]), one attempt
+    allowed, so the solution opens after a wrong answer."""
     response = client.post("/login", data={"email": student.email, "password": PASSWORD,
                                            "csrf_token": _csrf(client, "/login")})
     assert response.status_code == 302
@@ -77,7 +77,10 @@ def test_a_named_mistake_is_shown_at_its_step_as_done_and_as_right(
     yours = step.split('class="yours"', 1)[1].split('class="right"', 1)[0]
     right = step.split('class="right"', 1)[1]
     assert "As you did it" in yours and "Right" in right
-    numbers = lambda html: re.findall(r"<mn>([^<]+)</mn>", html)
+
+    def numbers(html: str) -> list[str]:
+        return re.findall(r"<mn>([^<]+)</mn>", html)
+
     assert numbers(yours)[-4:] == ["3", "0.21", "1", "0.07"]  # [3 0.21; −1 −0.07], minus an <mo>
     assert numbers(right)[-4:] == ["3", "1", "0.21", "0.07"]  # [3 −1; 0.21 −0.07]
     # Steps before it are not marked; the panel's solution carries the same mark.

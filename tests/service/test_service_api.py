@@ -3,27 +3,37 @@ authorization on every route, and an OpenAPI document generated from the code.""
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from fractions import Fraction
 from typing import Any
 
 import pytest
-from flask import Flask
-from servicekit import Caller, grade_queued
+from flask import Flask, jsonify, request
+from flask.views import MethodView
+from flask_smorest import Api, Blueprint
+from servicekit import Caller, grade_queued, make_course
 from sqlalchemy import select, update
 
 import exercises as ex
+from service import schemas
+from service.api import common
 from service.db import db
 from service.models import Assignment, Problem, Status, Submission, utcnow
-
 
 
 def key_of(app: Flask, problem_id: str) -> dict[str, Any]:
     with app.app_context():
         return db.session.get(Problem, uuid.UUID(problem_id)).variant["key"]
+
+
+def submit_key(app: Flask, caller: Caller, problem: dict[str, Any]) -> Any:
+    """The response to submitting the problem's key as the caller's answers."""
+    return caller.post(
+        f"/api/v1/problems/{problem['id']}/submissions",
+        json={"answers": key_of(app, problem["id"])},
+    )
 
 
 def practice(caller: Caller, seed: int = 7, type_: str = "weight-gradient") -> dict[str, Any]:
@@ -172,10 +182,7 @@ def test_a_submission_is_read_by_its_owner_and_the_courses_instructors(
 ) -> None:
     student, teacher = course["student"], course["instructor"]
     problem = slot_problem(student, course)
-    sid = student.post(
-        f"/api/v1/problems/{problem['id']}/submissions",
-        json={"answers": key_of(app, problem["id"])},
-    ).json["id"]
+    sid = submit_key(app, student, problem).json["id"]
     assert teacher.get(f"/api/v1/submissions/{sid}").status_code == 200
     assert teacher.get(f"/api/v1/problems/{problem['id']}").status_code == 200
     outsider, other_teacher = make_caller(), make_caller("instructor")
@@ -202,10 +209,7 @@ def test_publish_failure_still_answers_202_and_leaves_the_row_for_the_sweeper(
 
     monkeypatch.setattr(app.extensions["celery"], "send_task", broker_down)
     problem = practice(student)
-    response = student.post(
-        f"/api/v1/problems/{problem['id']}/submissions",
-        json={"answers": key_of(app, problem["id"])},
-    )
+    response = submit_key(app, student, problem)
     assert response.status_code == 202
     assert app.extensions["outbox"].flush()
     with app.app_context():
@@ -228,14 +232,10 @@ def test_request_size_is_limited(student: Caller, settings: Any) -> None:
 def course(make_caller: Callable[..., Caller]) -> dict[str, Any]:
     """A course taught by an instructor with one enrolled student and one assignment."""
     teacher, student = make_caller("instructor"), make_caller("student")
-    created = teacher.post("/api/v1/courses", json={"code": "NN1", "title": "Neural nets"})
-    assert created.status_code == 201 and created.json["role"] == "instructor"
-    cid = created.json["id"]
-    enrolled = teacher.post(f"/api/v1/courses/{cid}/roster", json={"email": student.email})
-    assert enrolled.status_code == 201
-    assignment = teacher.post(
-        f"/api/v1/courses/{cid}/assignments",
-        json={
+    cid, assignment = make_course(
+        teacher,
+        [student],
+        {
             "title": "Homework 1",
             "attempts_allowed": 2,
             "slots": [
@@ -244,8 +244,7 @@ def course(make_caller: Callable[..., Caller]) -> dict[str, Any]:
             ],
         },
     )
-    assert assignment.status_code == 201, assignment.json
-    return {"id": cid, "assignment": assignment.json, "instructor": teacher, "student": student}
+    return {"id": cid, "assignment": assignment, "instructor": teacher, "student": student}
 
 
 def slot_problem(student: Caller, course: dict[str, Any], position: int = 1) -> dict[str, Any]:
@@ -298,10 +297,7 @@ def test_past_due_is_409(app: Flask, course: dict[str, Any]) -> None:
     with app.app_context():
         db.session.execute(update(Assignment).values(due_at=utcnow() - timedelta(minutes=1)))
         db.session.commit()
-    response = student.post(
-        f"/api/v1/problems/{problem['id']}/submissions",
-        json={"answers": key_of(app, problem["id"])},
-    )
+    response = submit_key(app, student, problem)
     assert response.status_code == 409 and response.json["error"]["code"] == "past_due"
 
 
@@ -407,10 +403,7 @@ def test_solution_opens_once_solved(app: Flask, student: Caller) -> None:
     path = f"/api/v1/problems/{problem['id']}/solution"
     locked = student.get(path)
     assert locked.status_code == 403 and locked.json["error"]["code"] == "solution_locked"
-    student.post(
-        f"/api/v1/problems/{problem['id']}/submissions",
-        json={"answers": key_of(app, problem["id"])},
-    )
+    submit_key(app, student, problem)
     grade_queued(app)
     opened = student.get(path)
     assert opened.status_code == 200 and opened.json["steps"]
@@ -446,10 +439,7 @@ def test_exam_solutions_wait_for_the_due_date(app: Flask, course: dict[str, Any]
     problem = student.post(
         f"/api/v1/courses/{course['id']}/assignments/{exam['id']}/slots/1/problem"
     ).json
-    student.post(
-        f"/api/v1/problems/{problem['id']}/submissions",
-        json={"answers": key_of(app, problem["id"])},
-    )
+    submit_key(app, student, problem)
     grade_queued(app)
     path = f"/api/v1/problems/{problem['id']}/solution"
     assert student.get(path).status_code == 403
@@ -466,10 +456,7 @@ def test_exam_solutions_wait_for_the_due_date(app: Flask, course: dict[str, Any]
 def test_instructor_retries_an_error(app: Flask, course: dict[str, Any]) -> None:
     student, teacher = course["student"], course["instructor"]
     problem = slot_problem(student, course)
-    sid = student.post(
-        f"/api/v1/problems/{problem['id']}/submissions",
-        json={"answers": key_of(app, problem["id"])},
-    ).json["id"]
+    sid = submit_key(app, student, problem).json["id"]
     with app.app_context():
         db.session.execute(update(Submission).values(status=Status.error, tries=3, reason="boom"))
         db.session.commit()
@@ -553,3 +540,43 @@ def test_problem_status_reads_back_exact_strings(app: Flask, student: Caller) ->
             select(Submission.answers).where(Submission.id == uuid.UUID(sid))
         )
     assert stored == {"dC_dW": as_text}
+
+
+# --- documented(): bare views only on flask-smorest releases it was verified against -------
+
+
+@pytest.mark.parametrize(
+    "version, bare", [("0.47.0", True), ("0.47.9", True), ("0.46.2", False), ("0.48.0", False),
+                      ("1.0", False), ("not a version", False)],
+)
+def test_bare_views_only_on_verified_flask_smorest(version: str, bare: bool) -> None:
+    assert common.bare_views_supported(version) is bare
+
+
+@pytest.mark.parametrize("bare", [True, False])
+def test_a_documented_view_answers_and_is_documented_either_way(
+    monkeypatch: pytest.MonkeyPatch, bare: bool
+) -> None:
+    monkeypatch.setattr(common, "BARE_VIEWS", bare)
+    app = Flask("documented")
+    app.config.update(API_TITLE="t", API_VERSION="v1", OPENAPI_VERSION="3.0.3")
+    api = Api(app)
+    blueprint = Blueprint("t", "documented", url_prefix="/t")
+    body = schemas.SubmissionCreate()
+
+    @blueprint.route("/<int:item>")
+    class Item(MethodView):
+        @common.documented(
+            blueprint.arguments(body), blueprint.response(202, schemas.SubmissionAccepted)
+        )
+        def post(self, *_parsed: Any, item: int) -> Any:
+            answers = blueprint.ARGUMENTS_PARSER.parse(body, request, location="json")
+            return jsonify(item=item, answers=answers["answers"]), 202
+
+    api.register_blueprint(blueprint)
+    client = app.test_client()
+    answered = client.post("/t/3", json={"answers": {"a": 1}})
+    assert answered.status_code == 202 and answered.json == {"item": 3, "answers": {"a": 1}}
+    operation = api.spec.to_dict()["paths"]["/t/{item}"]["post"]
+    assert "requestBody" in operation and "202" in operation["responses"]
+    assert hasattr(Item.post, "__wrapped__") is not bare  # bare: the view itself runs

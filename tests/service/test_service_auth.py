@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from servicekit import PASSWORD, Caller
+from servicekit import PASSWORD, Caller, cli_env, create_user_command
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
@@ -157,40 +157,11 @@ def test_log_in_starts_a_session(app: Flask, student: Caller) -> None:
 def test_users_and_tokens_commands(
     app: Flask, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = {
-        "INSTANCE_PATH": str(settings.instance_path),
-        "DATABASE_URL": settings.database_url,
-    }
+    env = cli_env(settings)
     runner = CliRunner()
-    created = runner.invoke(
-        main,
-        [
-            "users",
-            "create",
-            "--email",
-            "t@example.org",
-            "--password",
-            PASSWORD,
-            "--role",
-            "instructor",
-        ],
-        env=env,
-    )
+    created = create_user_command(runner, env, "instructor")
     assert created.exit_code == 0, created.output
-    again = runner.invoke(
-        main,
-        [
-            "users",
-            "create",
-            "--email",
-            "t@example.org",
-            "--password",
-            PASSWORD,
-            "--role",
-            "student",
-        ],
-        env=env,
-    )
+    again = create_user_command(runner, env, "student")
     assert again.exit_code != 0 and "exists" in again.output
     token = runner.invoke(main, ["tokens", "create", "--email", "t@example.org"], env=env)
     assert token.exit_code == 0

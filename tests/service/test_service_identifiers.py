@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from servicekit import PASSWORD, Caller
+from servicekit import PASSWORD, Caller, cli_env, create_user_command
 
 from service import auth
-from service.cli import main
 from service.config import Settings
 from service.models import Role
 
@@ -91,22 +90,8 @@ def test_create_user_normalises(ctx: None) -> None:
 
 
 def test_users_create_command_names_the_field(settings: Settings) -> None:
-    env = {"INSTANCE_PATH": str(settings.instance_path), "DATABASE_URL": settings.database_url}
-    result = CliRunner().invoke(
-        main,
-        [
-            "users",
-            "create",
-            "--email",
-            "t@example.org",
-            "--password",
-            PASSWORD,
-            "--role",
-            "instructor",
-            "--name",
-            "Eve\u200bAdmin",
-        ],
-        env=env,
+    result = create_user_command(
+        CliRunner(), cli_env(settings), "instructor", "--name", "Eve\u200bAdmin"
     )
     assert result.exit_code != 0
     assert "name:" in result.output and "U+200B" in result.output

@@ -18,8 +18,8 @@ from conftest import _admin, _pg_url
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
-from servicekit import PASSWORD, Caller, practice_problem
-from sqlalchemy import event, func, select
+from servicekit import PASSWORD, Caller, practice_problem, statements_run
+from sqlalchemy import func, select
 from test_pages import csrf_token, log_in
 
 from service import auth, pipeline
@@ -270,7 +270,7 @@ def test_without_a_key_each_post_is_an_attempt(app: Flask, student: Caller) -> N
 def test_a_key_reused_with_other_answers_is_refused(app: Flask, student: Caller) -> None:
     problem_id, key = _problem(app, student)
     assert _submit(student, problem_id, key, "k").status_code == 202
-    changed = {name: 0 for name in key}
+    changed = dict.fromkeys(key, 0)
     refused = _submit(student, problem_id, changed, "k")
     assert refused.status_code == 422
     assert refused.json["error"]["code"] == "idempotency_key_reused"
@@ -372,18 +372,8 @@ def test_a_scrape_reads_only_results_it_has_not_counted(
     client = app.test_client()
     headers = {"Authorization": "Bearer " + "m" * 32}
     assert client.get("/metrics", headers=headers).status_code == 200  # counts what is there
-    statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_run(app) as statements:
         assert client.get("/metrics", headers=headers).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     on_results = [s for s in statements if "results" in s]
     assert on_results, statements
     assert all("results.id >" in s for s in on_results), on_results
@@ -444,20 +434,12 @@ def test_without_a_key_submit_makes_no_extra_round_trip(app: Flask, student: Cal
     """One statement on PostgreSQL (a data-modifying CTE), two on SQLite, as before."""
     problem_id, key = _problem(app, student)
     assert _submit(student, problem_id, key, None).status_code == 202  # caches warm
-    statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_run(app) as statements:
         assert _submit(student, problem_id, key, None).status_code == 202
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
+    with app.app_context():
+        dialect = db.engine.dialect.name
     writes = [s for s in statements if not s.startswith("BEGIN")]
-    assert len(writes) == (1 if engine.dialect.name == "postgresql" else 2), writes
+    assert len(writes) == (1 if dialect == "postgresql" else 2), writes
     assert not any(s.lstrip().startswith("SELECT") for s in writes)
 
 

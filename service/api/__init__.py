@@ -1,0 +1,17 @@
+"""API v1 (CONTRACT §7): problems, submissions and results, and courses for instructors.
+
+Every route resolves the caller (bearer token or CSRF-checked session) and asks
+``policy`` before touching an object; objects the caller may not see are 404s.
+The OpenAPI document at /api/v1/openapi.json is generated from these views and schemas.
+One blueprint, ``bp`` (endpoints ``api.<View>``), gets its routes from a module per
+audience: ``problems`` (solving), ``submissions`` (a result, and the caller),
+``courses`` (members), ``instructor`` (roster, gradebook, statistics). Reads shared
+with the pages are in ``service.queries``.
+"""
+
+from __future__ import annotations
+
+from . import courses, instructor, problems, submissions
+from .common import bp
+
+__all__ = ["bp", "courses", "instructor", "problems", "submissions"]

@@ -1,0 +1,140 @@
+"""API v1 on courses for their members: the caller's courses, creating one, assignments with
+the caller's progress, and the caller's variant of an assignment's slot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from sqlalchemy.exc import IntegrityError
+
+import exercises as ex
+
+from .. import policy, queries
+from .. import problems as drawn
+from .. import schemas as s
+from ..db import db
+from ..errors import APIError
+from ..models import Assignment, Course, CourseRole, Enrollment, Mode, Role, Slot
+from .common import bp, caller, found, not_found, problem_json, responds
+
+
+def member_course(course_id: int) -> tuple[Course, CourseRole]:
+    """The course and the caller's role in it; 404 unless enrolled (or admin)."""
+    course = found(Course, course_id)
+    role = policy.course_role(caller(), course.id)
+    if role is None:
+        raise not_found(course)
+    return course, role
+
+
+def taught_course(course_id: int) -> Course:
+    """The course, if the caller teaches it; 404 unless a member, 403 unless an instructor."""
+    course, role = member_course(course_id)
+    if role != CourseRole.instructor:
+        raise APIError(403, "forbidden", "only the course's instructors can do this")
+    return course
+
+
+def assignment_in(course_id: int, assignment_id: int) -> Assignment:
+    """The assignment of a course the caller belongs to; else 404."""
+    member_course(course_id)
+    assignment = found(Assignment, assignment_id)
+    if assignment.course_id != course_id:
+        raise not_found(assignment)
+    return assignment
+
+
+def course_json(course: Course, role: CourseRole) -> dict[str, Any]:
+    return {"id": course.id, "code": course.code, "title": course.title, "role": role.value}
+
+
+@bp.route("/courses")
+class Courses(MethodView):
+    @bp.response(200, s.Course(many=True))
+    @responds(401)
+    def get(self) -> list[dict[str, Any]]:
+        """The caller's courses (every course, for admins)."""
+        return [course_json(c, role) for c, role in queries.memberships(caller())]
+
+    @bp.arguments(s.CourseCreate())
+    @bp.response(201, s.Course)
+    @responds(401, 422, also={409: "the course code is taken"})
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a course (instructors and admins); the creator teaches it."""
+        user = caller()
+        if user.role == Role.student:
+            raise APIError(403, "forbidden", "only instructors can create courses")
+        course = Course(code=body["code"], title=body["title"])
+        db.session.add(course)
+        db.session.add(Enrollment(course=course, user_id=user.id, role=CourseRole.instructor))
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            raise APIError(409, "conflict", f"a course with code {body['code']} exists") from None
+        return course_json(course, CourseRole.instructor)
+
+
+@bp.route("/courses/<int:course_id>")
+class CourseView(MethodView):
+    @bp.response(200, s.Course)
+    @responds(401, 404)
+    def get(self, course_id: int) -> dict[str, Any]:
+        """One course the caller belongs to."""
+        return course_json(*member_course(course_id))
+
+
+@bp.route("/courses/<int:course_id>/assignments")
+class Assignments(MethodView):
+    @bp.response(200, s.Assignment(many=True))
+    @responds(401, 404)
+    def get(self, course_id: int) -> list[dict[str, Any]]:
+        """The course's assignments, with the caller's progress in each."""
+        course, _role = member_course(course_id)
+        return [queries.assignment_progress(a, caller()) for a in course.assignments]
+
+    @bp.arguments(s.AssignmentCreate())
+    @bp.response(201, s.Assignment)
+    @responds(401, 404, 422)
+    def post(self, body: dict[str, Any], course_id: int) -> dict[str, Any]:
+        """Create an assignment of slots (instructors only)."""
+        course = taught_course(course_id)
+        for slot in body["slots"]:
+            try:
+                ex.get_type(slot["exercise_type"])
+            except ex.UnknownExerciseType as exc:
+                raise APIError(422, "unknown_exercise_type", str(exc)) from None
+        assignment = Assignment(
+            course=course,
+            title=body["title"],
+            mode=Mode(body["mode"]),
+            attempts_allowed=body["attempts_allowed"],
+            due_at=body["due_at"],
+            slots=[Slot(position=i, **slot) for i, slot in enumerate(body["slots"], start=1)],
+        )
+        db.session.add(assignment)
+        db.session.commit()
+        return queries.assignment_progress(assignment, caller())
+
+
+@bp.route("/courses/<int:course_id>/assignments/<int:assignment_id>")
+class AssignmentView(MethodView):
+    @bp.response(200, s.Assignment)
+    @responds(401, 404)
+    def get(self, course_id: int, assignment_id: int) -> dict[str, Any]:
+        """An assignment with the caller's variant, attempts and best score per slot."""
+        return queries.assignment_progress(assignment_in(course_id, assignment_id), caller())
+
+
+@bp.route("/courses/<int:course_id>/assignments/<int:assignment_id>/slots/<int:position>/problem")
+class SlotProblem(MethodView):
+    @bp.response(200, s.Problem)
+    @responds(401, 404)
+    def post(self, course_id: int, assignment_id: int, position: int) -> dict[str, Any]:
+        """The caller's variant of a slot, drawn on first call and fixed for every attempt."""
+        assignment = assignment_in(course_id, assignment_id)
+        slot = next((sl for sl in assignment.slots if sl.position == position), None)
+        if slot is None:
+            raise APIError(404, "not_found", "no such slot")
+        return problem_json(drawn.draw_for_slot(slot, caller()))

@@ -1,0 +1,225 @@
+"""The reads the pages and API v1 share: courses, rosters, submissions, progress and marks.
+
+Each function runs its statements in ``db.session`` and returns rows or plain values;
+who may ask is the caller's business (``policy``), the JSON or page shape too, except
+for ``assignment_progress``, the one shape both audiences show as it is.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+
+from .db import db
+from .models import (
+    Assignment,
+    Course,
+    CourseRole,
+    Enrollment,
+    Problem,
+    Result,
+    Role,
+    Slot,
+    Status,
+    Submission,
+    User,
+)
+from .policy import Person
+
+MAX_COURSE_SUBMISSIONS = 500  # a page of the course's submissions, newest first
+
+
+def memberships(user: Person) -> list[tuple[Course, CourseRole]]:
+    """The user's courses and role in each, by course id; every course, as instructor, for
+    admins."""
+    if user.role == Role.admin:
+        courses = db.session.scalars(select(Course).order_by(Course.id))
+        return [(course, CourseRole.instructor) for course in courses]
+    rows = db.session.execute(
+        select(Course, Enrollment.role)
+        .join(Enrollment)
+        .where(Enrollment.user_id == user.id)
+        .order_by(Course.id)
+    )
+    return [(course, role) for course, role in rows]
+
+
+def roster(course_id: int) -> list[tuple[User, CourseRole]]:
+    """The course's members and their roles, by role, then email."""
+    rows = db.session.execute(
+        select(User, Enrollment.role)
+        .join(Enrollment)
+        .where(Enrollment.course_id == course_id)
+        .order_by(Enrollment.role, User.email)
+    )
+    return [(user, role) for user, role in rows]
+
+
+def enrollment(course_id: int, user_id: int) -> Enrollment | None:
+    return db.session.scalar(
+        select(Enrollment).where(Enrollment.course_id == course_id, Enrollment.user_id == user_id)
+    )
+
+
+def students(course_id: int) -> Sequence[User]:
+    """The course's students, by email."""
+    return db.session.scalars(
+        select(User)
+        .join(Enrollment)
+        .where(Enrollment.course_id == course_id, Enrollment.role == CourseRole.student)
+        .order_by(User.email)
+    ).all()
+
+
+def submissions(problem_id: uuid.UUID, *, newest_first: bool = False) -> list[Submission]:
+    """The problem's submissions by attempt."""
+    order = Submission.attempt.desc() if newest_first else Submission.attempt
+    return list(
+        db.session.scalars(
+            select(Submission).where(Submission.problem_id == problem_id).order_by(order)
+        )
+    )
+
+
+def course_submissions(course_id: int, status: Status | None = None) -> list[Submission]:
+    """The latest submissions to the course's assignments, newest first, of one status or all."""
+    stmt = (
+        select(Submission)
+        .join(Problem)
+        .join(Slot)
+        .join(Assignment)
+        .where(Assignment.course_id == course_id)
+        .order_by(Submission.received_at.desc())
+        .limit(MAX_COURSE_SUBMISSIONS)
+    )
+    if status is not None:
+        stmt = stmt.where(Submission.status == status)
+    return list(db.session.scalars(stmt))
+
+
+def best_scores(problem_ids: list[uuid.UUID]) -> dict[uuid.UUID, float]:
+    """Each problem's best graded score (problems never graded are absent)."""
+    rows = db.session.execute(
+        select(Submission.problem_id, func.max(Result.score))
+        .join(Result)
+        .where(Submission.problem_id.in_(problem_ids))
+        .group_by(Submission.problem_id)
+    )
+    return dict(rows.all())
+
+
+def last_statuses(problem_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The status of each problem's latest attempt (problems never submitted are absent)."""
+    latest = (
+        select(Submission.problem_id, func.max(Submission.attempt).label("attempt"))
+        .where(Submission.problem_id.in_(problem_ids))
+        .group_by(Submission.problem_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(Submission.problem_id, Submission.status).join(
+            latest,
+            (Submission.problem_id == latest.c.problem_id)
+            & (Submission.attempt == latest.c.attempt),
+        )
+    )
+    return {problem_id: status.value for problem_id, status in rows}
+
+
+def assignment_progress(assignment: Assignment, user: Person) -> dict[str, Any]:
+    """The assignment with the user's variant, attempts and best score per slot: the API's
+    ``Assignment`` shape, which the pages show too."""
+    owned = {
+        p.slot_id: p
+        for p in db.session.scalars(
+            select(Problem).where(
+                Problem.owner_id == user.id,
+                Problem.slot_id.in_([slot.id for slot in assignment.slots]),
+            )
+        )
+    }
+    ids = [p.id for p in owned.values()]
+    best, last = best_scores(ids), last_statuses(ids)
+    slots, earned = [], 0.0
+    for slot in assignment.slots:
+        problem = owned.get(slot.id)
+        score = best.get(problem.id) if problem is not None else None
+        earned += (score or 0.0) * slot.points
+        slots.append(
+            {
+                "position": slot.position,
+                "exercise_type": slot.exercise_type,
+                "difficulty": slot.difficulty,
+                "points": slot.points,
+                "problem_id": problem.id if problem is not None else None,
+                "attempts_used": problem.attempts_used if problem is not None else 0,
+                "best_score": score,
+                "last_status": last.get(problem.id) if problem is not None else None,
+            }
+        )
+    return {
+        "id": assignment.id,
+        "course_id": assignment.course_id,
+        "title": assignment.title,
+        "mode": assignment.mode.value,
+        "attempts_allowed": assignment.attempts_allowed,
+        "due_at": assignment.due_at,
+        "slots": slots,
+        "score": earned,
+        "points": sum(slot.points for slot in assignment.slots),
+    }
+
+
+def earned_points(course_id: int) -> dict[int, dict[int, float]]:
+    """Points per student per assignment of the course: each slot problem's best score times
+    the slot's points, summed (absent keys read as 0)."""
+    best = (
+        select(
+            Problem.owner_id,
+            Slot.assignment_id,
+            Slot.points,
+            func.max(Result.score).label("score"),
+        )
+        .join(Slot, Problem.slot_id == Slot.id)
+        .join(Assignment, Slot.assignment_id == Assignment.id)
+        .join(Submission, Submission.problem_id == Problem.id)
+        .join(Result, Result.submission_id == Submission.id)
+        .where(Assignment.course_id == course_id)
+        .group_by(Problem.id, Problem.owner_id, Slot.assignment_id, Slot.points)
+    )
+    earned: dict[int, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    for owner_id, assignment_id, points, score in db.session.execute(best):
+        earned[owner_id][assignment_id] += points * score
+    return earned
+
+
+@dataclass
+class SlotTally:
+    """What was graded in one slot: each problem's best score, submissions, mistakes named."""
+
+    best: dict[uuid.UUID, float] = field(default_factory=dict)
+    submissions: int = 0
+    misconceptions: Counter[str] = field(default_factory=Counter)
+
+
+def slot_tallies(slot_ids: list[int]) -> dict[int, SlotTally]:
+    """Every graded submission to these slots' problems, tallied per slot (absent: none)."""
+    rows = db.session.execute(
+        select(Problem.slot_id, Problem.id, Result.score, Result.parts)
+        .join(Submission, Submission.problem_id == Problem.id)
+        .join(Result, Result.submission_id == Submission.id)
+        .where(Problem.slot_id.in_(slot_ids))
+    )
+    tallies: dict[int, SlotTally] = defaultdict(SlotTally)
+    for slot_id, problem_id, score, parts in rows:
+        tally = tallies[slot_id]
+        tally.submissions += 1
+        tally.best[problem_id] = max(score, tally.best.get(problem_id, 0.0))
+        for part in parts.values():
+            tally.misconceptions.update(part.get("misconceptions", []))
+    return tallies
