@@ -22,11 +22,11 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import flask_login  # type: ignore[import-untyped]  # ships no type information
+import flask_login
 from cachetools import TTLCache
 from flask import Flask, Request, current_app, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]  # ships no type information
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import bindparam, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 

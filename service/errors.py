@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
-from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]  # ships no type information
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException

@@ -9,7 +9,7 @@ from importlib import metadata
 from typing import Any, TypeVar
 
 from flask import g, request
-from flask_smorest import Blueprint  # type: ignore[import-untyped]  # ships no type information
+from flask_smorest import Blueprint
 from packaging.version import InvalidVersion, Version
 
 import exercises as ex

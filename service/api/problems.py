@@ -8,7 +8,7 @@ import secrets
 import uuid
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, jsonify, request
 from flask.views import MethodView
 
 import exercises as ex
@@ -17,6 +17,7 @@ from .. import pipeline, policy, queries
 from .. import problems as drawn
 from .. import schemas as s
 from ..db import db
+from ..dispatch import dispatcher
 from ..errors import APIError
 from ..models import Status, utcnow
 from .common import (
@@ -140,7 +141,7 @@ class ProblemSubmissions(MethodView):
             raise APIError(422, "idempotency_key_reused", str(exc)) from None
         if not accepted.replayed:
             # Only now, with the row committed, is its id handed on to be published.
-            current_app.extensions["outbox"].put([accepted.id])
+            dispatcher().notify([accepted.id])
         response = jsonify({"id": accepted.id, "status": accepted.status.value})
         response.status_code = 202
         return response

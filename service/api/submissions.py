@@ -6,13 +6,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from flask.views import MethodView
-from flask_wtf.csrf import generate_csrf  # type: ignore[import-untyped]  # ships no type information
+from flask_wtf.csrf import generate_csrf
 
 from .. import auth, pipeline, policy
 from .. import schemas as s
 from ..db import db
+from ..dispatch import dispatcher
 from ..errors import APIError
 from ..models import Status, Submission
 from .common import bp, caller, found, not_found, responds, result_json
@@ -46,7 +47,7 @@ class SubmissionRetry(MethodView):
             raise APIError(403, "forbidden", "only the course's instructors can retry grading")
         if not pipeline.retry(db.session, submission):
             raise APIError(409, "not_in_error", f"the submission is {submission.status.value}")
-        current_app.extensions["outbox"].put([submission.id])
+        dispatcher().notify([submission.id])
         return {"id": submission.id, "status": Status.queued.value}
 
 

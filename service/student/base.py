@@ -8,8 +8,8 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import Blueprint, Response, render_template
-from flask_login import current_user, login_required  # type: ignore[import-untyped]  # ships no type information
-from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]  # ships no type information
+from flask_login import current_user, login_required
+from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, NotFound
 

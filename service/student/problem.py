@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import current_app, jsonify, redirect, render_template, request, url_for
+from flask import jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
@@ -16,6 +16,7 @@ from exercises.expressions import MAX_TEXT, parse_expression, to_latex
 
 from .. import diagram, mathml, pipeline, policy, queries
 from ..db import db
+from ..dispatch import dispatcher
 from ..models import Problem, Status, Submission, utcnow
 from .base import bp, due_text, login_required, no_such, signed_in
 from .render import MAX_GRID, Attempts, part_view, result_view, solution_view
@@ -121,7 +122,7 @@ def submit_form(problem_id: uuid.UUID) -> Response | tuple[str, int]:
         return problem_page(problem, given=answers, errors=exc.parts, notice=notice), 422
     except pipeline.Refused as exc:
         return problem_page(problem, given=answers, notice=f"Not sent: {exc}."), 409
-    current_app.extensions["outbox"].put([submission_id])
+    dispatcher().notify([submission_id])
     if problem.slot_id is None:  # practice: back to its own address (CONTRACT §8)
         target_url = url_for(
             "student.practice", type_id=variant.type, seed=variant.seed,
