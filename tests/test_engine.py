@@ -42,7 +42,8 @@ def test_hand_worked_identity_layer():
 
 
 def test_hand_worked_sigmoid_at_zero_is_rational():
-    # σ(0) = 1/2 and σ'(0) = 1/4 exactly; with y = 1: δ = (1/2 − 1)·1/4 = −1/8, dC/dW = −1/8·[2, −4].
+    # σ(0) = 1/2 and σ'(0) = 1/4 exactly; with y = 1: δ = (1/2 − 1)·1/4 = −1/8,
+    # dC/dW = −1/8·[2, −4].
     net = parse_network({"x": [[2], [-4]], "y": [[1]], "loss": "half_sse",
                          "layers": [{"W": [[2, 1]], "b": [[0]], "activation": "sigmoid"}]})
     L = derive(net, EXACT).layers[0]
@@ -55,7 +56,8 @@ def test_batch_carries_one_over_m():
     one = parse_network(HAND_WORKED)
     two = parse_network({**HAND_WORKED, "x": [[1, 1], [2, 2]], "y": [[0, 0], [1, 1]]})
     assert derive(two, EXACT).layers[0].dC_dW == derive(one, EXACT).layers[0].dC_dW
-    assert derive(two, EXACT, [Slip.BATCH_SUM]).layers[0].dC_dW == 2 * derive(one, EXACT).layers[0].dC_dW
+    summed = derive(two, EXACT, [Slip.BATCH_SUM]).layers[0].dC_dW
+    assert summed == 2 * derive(one, EXACT).layers[0].dC_dW
 
 
 def _torch_derivation(spec: dict) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
@@ -64,7 +66,7 @@ def _torch_derivation(spec: dict) -> tuple[float, list[np.ndarray], list[np.ndar
     Ws = [torch.tensor(FLOAT.matrix(L.W), requires_grad=True) for L in net.layers]
     bs = [torch.tensor(FLOAT.matrix(L.b), requires_grad=True) for L in net.layers]
     a = x
-    for L, W, b in zip(net.layers, Ws, bs):
+    for L, W, b in zip(net.layers, Ws, bs, strict=True):
         z = W @ a + b
         a = {
             "identity": lambda z: z,
@@ -97,7 +99,7 @@ def test_derive_matches_pytorch(seed):
     out = derivation_json(parse_network(spec))
     C, dWs, dbs = _torch_derivation(spec)
     assert abs(out["loss"] - C) <= 1e-9 * abs(C)
-    for layer, dW, db in zip(out["layers"], dWs, dbs):
+    for layer, dW, db in zip(out["layers"], dWs, dbs, strict=True):
         assert _close(layer["dC_dW"], dW)
         assert _close(layer["dC_db"], db)
 
@@ -113,16 +115,16 @@ def test_cli_derive_matches_pytorch(tmp_path):
         out = json.loads(run.stdout)
         C, dWs, _ = _torch_derivation(spec)
         assert abs(out["loss"] - C) <= 1e-9 * abs(C)
-        assert all(_close(L["dC_dW"], dW) for L, dW in zip(out["layers"], dWs))
+        assert all(_close(L["dC_dW"], dW) for L, dW in zip(out["layers"], dWs, strict=True))
         assert set(out["layers"][0]) == set(QUANTITIES)
 
 
-def _cost(spec: dict, which: str, l: int, i: int, j: int, h: float) -> float:
+def _cost(spec: dict, which: str, layer: int, i: int, j: int, h: float) -> float:
     net = parse_network(spec)
     d0 = derive(net, FLOAT)
     W = [np.array(L.W, dtype=float) for L in d0.layers]
     b = [np.array(L.b, dtype=float) for L in d0.layers]
-    (W if which == "W" else b)[l][i, j] += h
+    (W if which == "W" else b)[layer][i, j] += h
     from exercises.engine import derive_arrays
 
     layers = [(W[k], b[k], L.activation, L.alpha) for k, L in enumerate(net.layers)]
@@ -135,12 +137,13 @@ def test_gradients_match_central_finite_differences(seed):
     spec = random_network(np.random.default_rng(5000 + seed), max_depth=3, max_width=4)
     d = derive(parse_network(spec), FLOAT)
     h = 1e-6
-    for l, L in enumerate(d.layers):
+    for k, L in enumerate(d.layers):
         for which, grad in (("W", L.dC_dW), ("b", L.dC_db)):
             fd = np.zeros_like(grad)
             for i, j in np.ndindex(*grad.shape):
-                fd[i, j] = (_cost(spec, which, l, i, j, h) - _cost(spec, which, l, i, j, -h)) / (2 * h)
-            assert np.allclose(grad, fd, rtol=1e-5, atol=1e-8), (which, l)
+                up, down = _cost(spec, which, k, i, j, h), _cost(spec, which, k, i, j, -h)
+                fd[i, j] = (up - down) / (2 * h)
+            assert np.allclose(grad, fd, rtol=1e-5, atol=1e-8), (which, k)
 
 
 def _float_equal(a, b, rel=1e-12):
