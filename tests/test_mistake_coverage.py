@@ -155,7 +155,7 @@ def test_mistakes_worked_in_numpy_are_named(type_id: str, difficulty: int) -> No
     assert checked >= 8
 
 
-# --- reported variants, named right --------------------------------------------------------------------
+# --- reported variants, named right ----------------------------------------------------
 
 
 def test_activation_skipped_is_named_on_weight_gradient_seed_803794() -> None:
