@@ -4,11 +4,15 @@ The chain rule is spelled out step by step (``forward``, ``output_gradient``,
 ``layer_delta``, ``weight_gradient``, ...), each step a small function over a
 *backend*: ``Exact`` keeps rationals rational and sigmoid/tanh/softmax symbolic,
 ``Float`` is NumPy float64 and also works on stacks of networks (leading axes).
+``ChainRule`` runs the steps in order: forward z and a, the cost, dC/da, σ'(z),
+δ = dC/da ⊙ σ'(z), dC/dW = δ·a_prevᵀ, dC/db = δ, the update, and Wᵀ·δ sent back.
 
 A derivation may be computed with *slips*: the places where students go wrong
-(drop σ'(z), use W instead of Wᵀ, forget the learning rate, ...). A mistake in
+(drop σ'(z), use W instead of Wᵀ, forget the learning rate, ...). Each slip is a
+small subclass of ``ChainRule`` overriding the one step it changes; a mistake in
 the library is a set of slips, so the engine predicts the exact wrong answer a
-mistake produces on any variant, downstream effects included.
+mistake produces on any variant, downstream effects included. A new slip is a new
+``Slip`` member and its override class, nothing inside the derivation.
 """
 
 from __future__ import annotations

@@ -11,7 +11,17 @@ import numpy as np
 import pytest
 import sympy
 
-from exercises.engine import EXACT, FLOAT, NUMERIC, QUANTITIES, Slip, derivation_json, derive
+from exercises.engine import (
+    EXACT,
+    FLOAT,
+    NUMERIC,
+    OVERRIDES,
+    QUANTITIES,
+    ChainRule,
+    Slip,
+    derivation_json,
+    derive,
+)
 from exercises.network import parse_network
 from tests.nets import random_network
 
@@ -200,3 +210,14 @@ def test_stacked_networks_derive_like_one_at_a_time():
     stacked = derive_arrays(FLOAT, x, y, [(Ws, bs, "sigmoid", None)], "half_sse", 0.1)
     for k, n in enumerate(nets):
         assert np.allclose(stacked.layers[0].dC_dW[k], derive(n, FLOAT).layers[0].dC_dW, rtol=1e-14)
+
+
+def test_each_slip_overrides_only_steps_of_the_chain_rule():
+    """A slip is a small class overriding ChainRule's own steps; SPREAD only modifies the
+    dot-product slips and the index slips are read by the types that ask for an entry."""
+    modifiers = {Slip.SPREAD, Slip.INDEX_SWAP, Slip.ZERO_BASED_INDEX}
+    assert set(OVERRIDES) == set(Slip) - modifiers
+    steps = {name for name in vars(ChainRule) if not name.startswith("_")}
+    for slip, cls in OVERRIDES.items():
+        own = {name for name in vars(cls) if not name.startswith("_")}
+        assert own and own <= steps, slip
