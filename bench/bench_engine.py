@@ -1,4 +1,4 @@
-"""Engine and grading benchmark (issue 2). Prints figures; asserts nothing.
+"""Engine and grading benchmark. Prints figures; asserts only that the engines agree.
 
 1. A full key with every mistake prediction (single mistakes and pairs) for a 2×2
    sigmoid net, against torch.autograd computing the gradient alone, and against naive
@@ -78,7 +78,7 @@ def sympy_naive(Wv, bv, xv, yv):
     z = w * sympy.Matrix(xv) + sympy.Matrix(bv)
     a = z.applyfunc(lambda v: 1 / (1 + sympy.exp(-v)))
     C = sum((a - sympy.Matrix(yv)).applyfunc(lambda v: v**2)) / 2
-    subs = dict(zip(w, Wv.ravel().tolist()))
+    subs = dict(zip(w, Wv.ravel().tolist(), strict=True))
     return [float(sympy.diff(C, wij).evalf(subs=subs)) for wij in w]
 
 
@@ -94,22 +94,26 @@ def bench_keys(quick: bool) -> dict[str, float]:
     # One net at a time, through the same generic code the service uses (float checks,
     # single and pair predictions, 40-digit key), on a drawn 2×2 sigmoid variant.
     t = get_type("weight-gradient")
-    seed = next(s for s in range(100) if ex.generate(t.id, s, 2).network["layers"][0]["activation"] == "sigmoid")
+    seed = next(s for s in range(100)
+                if ex.generate(t.id, s, 2).network["layers"][0]["activation"] == "sigmoid")
     setup = t.setup_from(ex.generate(t.id, seed, 2))
     per_variant = best_of(lambda: build_variant(t, Setup(setup.network, setup.params), seed, 2), 3,
                           5 if quick else 20)
-    one_float = best_of(lambda: ours_stacked(W[:1], b[:1], x[:1], y[:1], sets), 3, 20 if quick else 100)
+    one_float = best_of(lambda: ours_stacked(W[:1], b[:1], x[:1], y[:1], sets), 3,
+                        20 if quick else 100)
     stack = best_of(lambda: ours_stacked(W, b, x, y, sets), 3, 2 if quick else 5) / n_stack
 
     tW, tb, tx, ty = (torch.tensor(a) for a in (W, b, x, y))
     torch_one = best_of(lambda: torch_gradient(torch, tW[0], tb[0], tx[0], ty[0]), 3,
                         200 if quick else 2000)
-    torch_stack = best_of(lambda: torch_gradient(torch, tW, tb, tx, ty), 3, 5 if quick else 20) / n_stack
+    torch_stack = best_of(lambda: torch_gradient(torch, tW, tb, tx, ty), 3,
+                          5 if quick else 20) / n_stack
     naive = best_of(lambda: sympy_naive(W[0], b[0], x[0], y[0]), 1, 2 if quick else 5)
 
     # Agreement, so the race is between equal answers.
     assert np.allclose(ours_stacked(W[:64], b[:64], x[:64], y[:64], sets[:1])[0],
-                       torch_gradient(torch, tW[:64], tb[:64], tx[:64], ty[:64]).numpy(), rtol=1e-12)
+                       torch_gradient(torch, tW[:64], tb[:64], tx[:64], ty[:64]).numpy(),
+                       rtol=1e-12)
     return {
         "slip_sets": len(sets),
         "torch_autograd_gradient_only_one_net_us": torch_one * 1e6,
@@ -145,7 +149,8 @@ def bench_grading(quick: bool) -> dict[str, float]:
                     (v, {**key, part.name: value_to_json(part.kind, p.value)}))
             if part.kind == "matrix":  # noise on every entry: no mistake explains it
                 k = np.asarray(v.key_values[part.name])
-                kinds["unrecognised"].append((v, {**key, part.name: (k + rng.normal(0, 1, k.shape)).tolist()}))
+                noisy = (k + rng.normal(0, 1, k.shape)).tolist()
+                kinds["unrecognised"].append((v, {**key, part.name: noisy}))
     rounds = 1 if quick else 5
     out: dict[str, float] = {"types": len(types), "variants": len(variants)}
 
@@ -162,7 +167,7 @@ def bench_grading(quick: bool) -> dict[str, float]:
         out[f"{kind}_per_second_one_core"] = per_second(cases)
     # An even mix: one right answer, one recognised mistake, one unrecognised answer.
     n = min(len(c) for c in kinds.values())
-    mix = [c for triple in zip(*(rng.permutation(len(c))[:n] for c in kinds.values()))
+    mix = [c for triple in zip(*(rng.permutation(len(c))[:n] for c in kinds.values()), strict=True)
            for c in (kinds["right"][triple[0]], kinds["recognised_mistake"][triple[1]],
                      kinds["unrecognised"][triple[2]])]
     out["even_mix_per_second_one_core"] = per_second(mix)

@@ -4,19 +4,24 @@ The chain rule is spelled out step by step (``forward``, ``output_gradient``,
 ``layer_delta``, ``weight_gradient``, ...), each step a small function over a
 *backend*: ``Exact`` keeps rationals rational and sigmoid/tanh/softmax symbolic,
 ``Float`` is NumPy float64 and also works on stacks of networks (leading axes).
+``ChainRule`` runs the steps in order: forward z and a, the cost, dC/da, σ'(z),
+δ = dC/da ⊙ σ'(z), dC/dW = δ·a_prevᵀ, dC/db = δ, the update, and Wᵀ·δ sent back.
 
 A derivation may be computed with *slips*: the places where students go wrong
-(drop σ'(z), use W instead of Wᵀ, forget the learning rate, ...). A mistake in
+(drop σ'(z), use W instead of Wᵀ, forget the learning rate, ...). Each slip is a
+small subclass of ``ChainRule`` overriding the one step it changes; a mistake in
 the library is a set of slips, so the engine predicts the exact wrong answer a
-mistake produces on any variant, downstream effects included.
+mistake produces on any variant, downstream effects included. A new slip is a new
+``Slip`` member and its override class, nothing inside the derivation.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import numpy as np
 import sympy
@@ -46,7 +51,8 @@ class Exact:
             return sympy.Integer(v)
         return sympy.Rational(str(v))  # a float constant, read as the decimal it prints as
 
-    def ones(self, like: sympy.Matrix, rows: int | None = None, cols: int | None = None) -> sympy.Matrix:
+    def ones(self, like: sympy.Matrix, rows: int | None = None,
+             cols: int | None = None) -> sympy.Matrix:
         return sympy.ones(like.rows if rows is None else rows, like.cols if cols is None else cols)
 
     def rows(self, M: sympy.Matrix) -> int:
@@ -111,7 +117,8 @@ class Float:
             return int(v.p) / int(v.q)  # correctly rounded, without evalf (hot: every derivation)
         return to_float(v)
 
-    def ones(self, like: np.ndarray, rows: int | None = None, cols: int | None = None) -> np.ndarray:
+    def ones(self, like: np.ndarray, rows: int | None = None,
+             cols: int | None = None) -> np.ndarray:
         shape = (*like.shape[:-2], like.shape[-2] if rows is None else rows,
                  like.shape[-1] if cols is None else cols)
         return np.ones(shape)
@@ -201,11 +208,12 @@ class LayerDerivation(Generic[M]):
     b: M
     activation: str
     a_prev: M
+    z: M
+    a: M
+    alpha: Any = DEFAULT_ALPHA  # the leaky ReLU's slope below zero
     a_in: M | None = None  # the input dC/dW was built from (a_prev unless a slip says otherwise)
-    z: M | None = None
-    a: M | None = None
     dC_da: M | None = None
-    da_dz: M | None = None
+    da_dz: M | None = None  # None for softmax, whose δ is a Jacobian product
     delta: M | None = None
     dC_dW: M | None = None
     dC_db: M | None = None
@@ -263,7 +271,8 @@ def _floats(M: Any) -> list[list[float]] | None:
 def _texts(M: Any) -> list[list[str]] | None:
     if M is None:
         return None
-    return [[str(to_answer(v)) if v.is_Rational else to_exact_text(v) for v in row] for row in M.tolist()]
+    return [[str(to_answer(v)) if v.is_Rational else to_exact_text(v) for v in row]
+            for row in M.tolist()]
 
 
 class ShapeMismatch(Exception):
@@ -404,7 +413,7 @@ def sgd(B: Backend, W: Any, grad: Any, learning_rate: Any) -> Any:
 # --- the whole derivation ----------------------------------------------------------
 
 
-def derive(net: Network, B: Backend = EXACT, slips: Iterable[Slip] = ()) -> Derivation:
+def derive(net: Network, B: Backend = EXACT, slips: Iterable[Slip] = ()) -> Derivation[Any]:
     """Forward pass, cost and backprop of ``net`` with the given backend and slips."""
     x = B.matrix(net.x)
     y = B.matrix(net.y)
@@ -412,16 +421,20 @@ def derive(net: Network, B: Backend = EXACT, slips: Iterable[Slip] = ()) -> Deri
     return derive_arrays(B, x, y, layers, net.loss, net.learning_rate, frozenset(slips))
 
 
+LayerParams = tuple[Any, Any, str, Any]
+"""(W, b, activation, alpha) of one layer, W and b in the backend's form."""
+
+
 def derive_arrays(
     B: Backend,
     x: Any,
     y: Any,
-    layers: list[tuple[Any, Any, str, Any]],
+    layers: list[LayerParams],
     loss: str,
     learning_rate: Any,
     slips: frozenset[Slip] = frozenset(),
     memo: dict[Any, Any] | None = None,
-) -> Derivation:
+) -> Derivation[Any]:
     """``derive`` on matrices already in the backend's form (for stacks of networks).
 
     ``memo``, shared between calls on the same network, keeps the forward pass and the
@@ -436,95 +449,141 @@ def derive_arrays(
     return _derive(B, x, y, layers, loss, learning_rate, slips, memo)
 
 
-FORWARD_SLIPS = frozenset({Slip.ACTIVATION_SKIPPED, Slip.BIAS_OMITTED})
-OUTPUT_SLIPS = FORWARD_SLIPS | {Slip.RAW_ERROR_AS_LOSS, Slip.DOUBLE_LOSS_GRADIENT,
-                                Slip.HALF_LOSS_GRADIENT, Slip.BATCH_SUM, Slip.SIGN_FLIP,
-                                Slip.LOSS_NOT_AVERAGED, Slip.OTHER_LOSS_DERIVATIVE}
-
-
-def _derive(B, x, y, layers, loss, learning_rate, slips, memo=None):
-    s = slips
+def _derive(B: Backend, x: Any, y: Any, layers: list[LayerParams], loss: str,
+            learning_rate: Any, slips: frozenset[Slip],
+            memo: dict[Any, Any] | None) -> Derivation[Any]:
     memo = {} if memo is None else memo
-    key = ("forward", s & FORWARD_SLIPS)
+    rule = chain_rule(slips)(B, y, loss, learning_rate, slips)
+    key = ("forward", slips & FORWARD_SLIPS)
     if key not in memo:
-        memo[key] = _forward_pass(B, x, layers, s)
-    out = [LayerDerivation(W=W, b=b, activation=act, a_prev=a_prev, z=z, a=a)
-           for (W, b, act, _), (a_prev, z, a) in zip(layers, memo[key])]
-    key = ("output", s & OUTPUT_SLIPS)
+        memo[key] = rule.forward_pass(x, layers)
+    rule.layers = [
+        LayerDerivation(W=W, b=b, activation=act, alpha=alpha, a_prev=a_prev, z=z, a=a)
+        for (W, b, act, alpha), (a_prev, z, a) in zip(layers, memo[key], strict=True)
+    ]
+    key = ("output", slips & OUTPUT_SLIPS)
     if key not in memo:
-        memo[key] = _output(B, loss, out[-1].a, y, s)
-    C, g = memo[key]
-    L = len(layers)
-
-    # Backward.
-    for l in reversed(range(L)):
-        d = out[l]
-        W, b, act, alpha = layers[l]
-        d.dC_da = g
-        d.da_dz, d.delta = _delta(B, d, act, alpha, y, last=(l == L - 1), loss=loss, s=s)
-        d.a_in = _gradient_input(d, l, out, s)
-        d.dC_dW = _attempt(_weight_gradient, B, d, s)
-        d.dC_db = _attempt(_bias_gradient, B, d, s)
-        lr = B.scalar(1 if Slip.NO_LEARNING_RATE in s else learning_rate)
-        if Slip.GRADIENT_ASCENT in s:
-            lr = -lr
-        d.W_new = _attempt(sgd, B, W, d.dC_dW, lr)
-        d.b_new = _attempt(sgd, B, b, d.dC_db, lr)
-        if l > 0:
-            W_back = d.W_new if Slip.UPDATED_WEIGHTS_IN_BACKPROP in s else W
-            if W_back is None:  # the update it would use is undefined (a slip's shapes)
-                g = None
-            elif Slip.UNTRANSPOSED_BACKPROP in s:
-                g = _attempt(matmul, W_back, d.delta)
-            else:
-                g = _attempt(backward_error, B, W_back, d.delta)
-    return Derivation(backend=B, loss=C, layers=out, slips=s)
+        memo[key] = rule.output(rule.layers[-1].a)
+    C, dC_da = memo[key]
+    for layer in reversed(range(len(layers))):
+        dC_da = rule.backward(layer, dC_da)
+    return Derivation(backend=B, loss=C, layers=rule.layers, slips=slips)
 
 
-def _forward_pass(B, x, layers, s):
-    """(a_prev, z, a) of each layer."""
-    out, a_prev = [], x
-    for l, (W, b, act, alpha) in enumerate(layers):
-        z = matmul(W, a_prev) if Slip.BIAS_OMITTED in s else forward(B, W, b, a_prev)
-        last = l == len(layers) - 1
-        a = z if (last and Slip.ACTIVATION_SKIPPED in s) else activate(B, act, z, alpha)
-        out.append((a_prev, z, a))
-        a_prev = a
-    return out
+class ChainRule:
+    """The right derivation, one method per step; a slip overrides the step it changes.
 
+    A derivation with slips runs a subclass combining one override class per slip
+    (``chain_rule``). Where two slips override the same step, the one declared first in
+    ``Slip`` comes first and decides whether the other runs (through ``super()``).
+    """
 
-def _output(B, loss, aL, y, s):
-    """The cost C and dC/da at the output, with the slips that touch them."""
-    m = B.cols(aL)
-    if Slip.RAW_ERROR_AS_LOSS in s:
-        C = B.total(aL - y) / m
-        g = B.ones(aL) / m
-    else:
-        C = cost(B, loss, aL, y)
-        g = output_gradient(B, loss, aL, y)
-        if Slip.OTHER_LOSS_DERIVATIVE in s and loss in OTHER_LOSS:
-            g = output_gradient(B, OTHER_LOSS[loss], aL, y)
-    scale = 1
-    if Slip.LOSS_NOT_AVERAGED in s and loss == "mse":
-        scale *= B.rows(aL)
-    if Slip.DOUBLE_LOSS_GRADIENT in s:
-        scale *= 2
-    if Slip.HALF_LOSS_GRADIENT in s:
-        scale *= B.scalar(sympy.Rational(1, 2))
-    if Slip.BATCH_SUM in s:
-        scale *= m
-    if scale != 1:
-        C, g = C * scale, g * scale
-    if Slip.SIGN_FLIP in s:
-        g = -g
-    return C, g
+    def __init__(self, B: Backend, y: Any, loss: str, learning_rate: Any,
+                 slips: frozenset[Slip]):
+        self.B = B
+        self.y = y
+        self.loss = loss
+        self.eta = learning_rate
+        self.slips = slips  # for the slips (SPREAD) that only modify another slip's step
+        self.layers: list[LayerDerivation[Any]] = []
 
+    def last(self, layer: int) -> bool:
+        return layer == len(self.layers) - 1
 
-RECTIFIERS = ("relu", "leaky_relu")
+    # Forward: (a_prev, z, a) of each layer.
 
-# The loss whose derivative a student confuses with the prompt's: the two squared errors
-# (½Σ(a − y)² and (1/n)Σ(a − y)²), and for binary cross-entropy the ½SSE's a − y.
-OTHER_LOSS = {"half_sse": "mse", "mse": "half_sse", "binary_cross_entropy": "half_sse"}
+    def forward_pass(self, x: Any, layers: list[LayerParams]) -> list[tuple[Any, Any, Any]]:
+        out, a_prev = [], x
+        for k, (W, b, act, alpha) in enumerate(layers):
+            z = self.z(W, b, a_prev)
+            a = self.a(z, act, alpha, last=k == len(layers) - 1)
+            out.append((a_prev, z, a))
+            a_prev = a
+        return out
+
+    def z(self, W: Any, b: Any, a_prev: Any) -> Any:
+        """z = W·a_prev + b."""
+        return forward(self.B, W, b, a_prev)
+
+    def a(self, z: Any, activation: str, alpha: Any, last: bool) -> Any:
+        """a = σ(z)."""
+        return activate(self.B, activation, z, alpha)
+
+    # The loss at the output a: the cost C and dC/da.
+
+    def output(self, a: Any) -> tuple[Any, Any]:
+        """C and dC/da, both times the factor the loss carries (1 unless a slip adds one)."""
+        C, dC_da = self.cost(a), self.dC_da(a)
+        k = self.loss_scale(a)
+        if k != 1:
+            C, dC_da = C * k, dC_da * k
+        return C, dC_da
+
+    def cost(self, a: Any) -> Any:
+        return cost(self.B, self.loss, a, self.y)
+
+    def dC_da(self, a: Any) -> Any:
+        return output_gradient(self.B, self.loss, a, self.y)
+
+    def loss_scale(self, a: Any) -> Any:
+        return 1
+
+    # Backward, one layer at a time.
+
+    def backward(self, layer: int, dC_da: Any) -> Any:
+        """Every backward quantity of ``layer`` from its dC/da; returns the layer below's."""
+        L = self.layers[layer]
+        L.dC_da = dC_da
+        if dC_da is not None:
+            L.da_dz = self.da_dz(layer)
+            L.delta = self.delta(layer, dC_da, L.da_dz)
+        L.a_in = self.a_in(layer)
+        if L.delta is not None and L.a_in is not None:
+            L.dC_dW = _attempt(self.dC_dW, layer, L.delta, L.a_in)
+        if L.delta is not None:
+            L.dC_db = _attempt(self.dC_db, layer, L.delta)
+        eta = self.learning_rate()
+        L.W_new = _attempt(sgd, self.B, L.W, L.dC_dW, eta)
+        L.b_new = _attempt(sgd, self.B, L.b, L.dC_db, eta)
+        return self.dC_da_prev(layer) if layer > 0 else None
+
+    def da_dz(self, layer: int) -> Any:
+        """σ'(z); None for softmax, whose δ is a Jacobian product instead."""
+        L = self.layers[layer]
+        if L.activation == "softmax":
+            return None
+        return activation_derivative(self.B, L.activation, L.z, L.a, L.alpha)
+
+    def delta(self, layer: int, dC_da: Any, da_dz: Any | None) -> Any:
+        """δ = dC/da ⊙ σ'(z)."""
+        L = self.layers[layer]
+        return _attempt(layer_delta, self.B, L.activation, dC_da, da_dz, L.a)
+
+    def a_in(self, layer: int) -> Any:
+        """The input dC/dW is built from: the layer's own input a_prev."""
+        return self.layers[layer].a_prev
+
+    def dC_dW(self, layer: int, delta: Any, a_in: Any) -> Any:
+        """δ · a_inᵀ."""
+        return weight_gradient(self.B, delta, a_in)
+
+    def dC_db(self, layer: int, delta: Any) -> Any:
+        """δ summed over the examples."""
+        return bias_gradient(self.B, delta)
+
+    def learning_rate(self) -> Any:
+        return self.B.scalar(self.eta)
+
+    def W_back(self, layer: int) -> Any:
+        """The weights δ is sent back through: those of the forward pass."""
+        return self.layers[layer].W
+
+    def dC_da_prev(self, layer: int) -> Any:
+        """dC/da of the layer below: Wᵀ · δ."""
+        W = self.W_back(layer)
+        if W is None:  # the update it would use is undefined (a slip's shapes)
+            return None
+        return _attempt(backward_error, self.B, W, self.layers[layer].delta)
 
 
 def _attempt(step: Callable[..., Any], *args: Any) -> Any:
@@ -535,78 +594,249 @@ def _attempt(step: Callable[..., Any], *args: Any) -> Any:
         return None
 
 
-def _delta(B, d, act, alpha, y, *, last, loss, s):
-    """σ'(z) and δ of one layer, with the slips that touch them."""
-    if d.dC_da is None:
-        return None, None
-    if last and Slip.ACTIVATION_SKIPPED in s:
-        da_dz = B.ones(d.z)
-    elif act == "softmax":
-        da_dz = None
-    elif Slip.NO_ACTIVATION_DERIVATIVE in s:
-        da_dz = B.ones(d.z)
-    elif Slip.DERIVATIVE_FORMULA_ON_Z in s and act in ("sigmoid", "tanh"):
-        da_dz = activation_derivative(B, act, d.z, d.z, alpha)
-    elif Slip.DERIVATIVE_AS_ACTIVATION in s and act in ("sigmoid", "tanh", *RECTIFIERS):
-        da_dz = d.a  # for a ReLU too: the output max(0, z) written for its slope
-    elif Slip.DERIVATIVE_OF_A in s and act in ("sigmoid", "tanh"):
-        a_of_a = activate(B, act, d.a, alpha)
-        da_dz = activation_derivative(B, act, d.a, a_of_a, alpha)
-    else:
-        da_dz = activation_derivative(B, act, d.z, d.a, alpha)
+# --- the slips, each an override of the step it changes -------------------------------
 
-    if act == "softmax" and not (last and Slip.ACTIVATION_SKIPPED in s):
-        if Slip.NO_ACTIVATION_DERIVATIVE in s:
-            return None, d.dC_da
-        delta = _attempt(layer_delta, B, act, d.dC_da, None, d.a)
-        if Slip.SOFTMAX_EXTRA_DERIVATIVE in s and delta is not None:
-            delta = B.mul(delta, B.mul(d.a, B.complement(d.a)))
-        return None, delta
-    if Slip.DOT_NOT_HADAMARD in s and last:
+OVERRIDES: dict[Slip, type[ChainRule]] = {}
+"""The override class of each slip. SPREAD (read by the two dot-product slips) and the
+index slips (read by the exercise types that ask for one entry) have none."""
+
+R = TypeVar("R", bound=type[ChainRule])
+
+
+def overrides(slip: Slip) -> Callable[[R], R]:
+    """Class decorator: the class is how ``slip`` changes the chain rule."""
+    def register(cls: R) -> R:
+        OVERRIDES[slip] = cls
+        return cls
+    return register
+
+
+@functools.cache
+def chain_rule(slips: frozenset[Slip]) -> type[ChainRule]:
+    """The chain rule as computed with ``slips``: their overrides, in ``Slip`` order."""
+    bases = tuple(OVERRIDES[s] for s in Slip if s in slips and s in OVERRIDES)
+    if not bases:
+        return ChainRule
+    return cast(type[ChainRule], type("ChainRuleWithSlips", bases, {}))
+
+
+SIGMOID_TANH = ("sigmoid", "tanh")
+RECTIFIERS = ("relu", "leaky_relu")
+
+# The loss whose derivative a student confuses with the prompt's: the two squared errors
+# (½Σ(a − y)² and (1/n)Σ(a − y)²), and for binary cross-entropy the ½SSE's a − y.
+OTHER_LOSS = {"half_sse": "mse", "mse": "half_sse", "binary_cross_entropy": "half_sse"}
+
+
+@overrides(Slip.ACTIVATION_SKIPPED)
+class ActivationSkipped(ChainRule):
+    def a(self, z: Any, activation: str, alpha: Any, last: bool) -> Any:
+        return z if last else super().a(z, activation, alpha, last)
+
+    def da_dz(self, layer: int) -> Any:
+        return self.B.ones(self.layers[layer].z) if self.last(layer) else super().da_dz(layer)
+
+
+@overrides(Slip.BIAS_OMITTED)
+class BiasOmitted(ChainRule):
+    def z(self, W: Any, b: Any, a_prev: Any) -> Any:
+        return matmul(W, a_prev)
+
+
+@overrides(Slip.RAW_ERROR_AS_LOSS)
+class RawErrorAsLoss(ChainRule):
+    def cost(self, a: Any) -> Any:
+        return self.B.total(a - self.y) / self.B.cols(a)
+
+    def dC_da(self, a: Any) -> Any:
+        return self.B.ones(a) / self.B.cols(a)
+
+
+@overrides(Slip.SIGN_FLIP)
+class SignFlip(ChainRule):
+    def output(self, a: Any) -> tuple[Any, Any]:
+        C, dC_da = super().output(a)
+        return C, -dC_da
+
+
+@overrides(Slip.DOUBLE_LOSS_GRADIENT)
+class DoubleLossGradient(ChainRule):
+    def loss_scale(self, a: Any) -> Any:
+        return super().loss_scale(a) * 2
+
+
+@overrides(Slip.HALF_LOSS_GRADIENT)
+class HalfLossGradient(ChainRule):
+    def loss_scale(self, a: Any) -> Any:
+        return super().loss_scale(a) * self.B.scalar(sympy.Rational(1, 2))
+
+
+@overrides(Slip.LOSS_NOT_AVERAGED)
+class LossNotAveraged(ChainRule):
+    def loss_scale(self, a: Any) -> Any:
+        k = super().loss_scale(a)
+        return k * self.B.rows(a) if self.loss == "mse" else k
+
+
+@overrides(Slip.OTHER_LOSS_DERIVATIVE)
+class OtherLossDerivative(ChainRule):
+    def dC_da(self, a: Any) -> Any:
+        if self.loss not in OTHER_LOSS:
+            return super().dC_da(a)
+        return output_gradient(self.B, OTHER_LOSS[self.loss], a, self.y)
+
+
+@overrides(Slip.NO_ACTIVATION_DERIVATIVE)
+class NoActivationDerivative(ChainRule):
+    def da_dz(self, layer: int) -> Any:
+        L = self.layers[layer]
+        return super().da_dz(layer) if L.activation == "softmax" else self.B.ones(L.z)
+
+    def delta(self, layer: int, dC_da: Any, da_dz: Any | None) -> Any:
+        # Softmax has no σ'(z) to drop but its Jacobian: δ = dC/da.
+        return dC_da if da_dz is None else super().delta(layer, dC_da, da_dz)
+
+
+@overrides(Slip.DERIVATIVE_FORMULA_ON_Z)
+class DerivativeFormulaOnZ(ChainRule):
+    def da_dz(self, layer: int) -> Any:
+        L = self.layers[layer]
+        if L.activation not in SIGMOID_TANH:
+            return super().da_dz(layer)
+        return activation_derivative(self.B, L.activation, L.z, L.z, L.alpha)
+
+
+@overrides(Slip.DERIVATIVE_AS_ACTIVATION)
+class DerivativeAsActivation(ChainRule):
+    def da_dz(self, layer: int) -> Any:
+        L = self.layers[layer]
+        # For a ReLU too: the output max(0, z) written for its slope.
+        return L.a if L.activation in (*SIGMOID_TANH, *RECTIFIERS) else super().da_dz(layer)
+
+
+@overrides(Slip.DERIVATIVE_OF_A)
+class DerivativeOfA(ChainRule):
+    def da_dz(self, layer: int) -> Any:
+        L = self.layers[layer]
+        if L.activation not in SIGMOID_TANH:
+            return super().da_dz(layer)
+        a_of_a = activate(self.B, L.activation, L.a, L.alpha)
+        return activation_derivative(self.B, L.activation, L.a, a_of_a, L.alpha)
+
+
+@overrides(Slip.DOT_NOT_HADAMARD)
+class DotNotHadamard(ChainRule):
+    def delta(self, layer: int, dC_da: Any, da_dz: Any | None) -> Any:
+        if not self.last(layer) or da_dz is None:
+            return super().delta(layer, dC_da, da_dz)
         # One number per example (a 1×m row); with SPREAD, repeated down the n rows of δ.
-        collapsed = _attempt(lambda: B.column_sums(B.mul(d.dC_da, da_dz)))
-        if Slip.SPREAD in s and collapsed is not None:
-            collapsed = matmul(B.ones(collapsed, B.rows(d.z), 1), collapsed)
-        return da_dz, collapsed
-    return da_dz, _attempt(layer_delta, B, act, d.dC_da, da_dz, d.a)
+        B = self.B
+        collapsed = _attempt(lambda: B.column_sums(B.mul(dC_da, da_dz)))
+        if Slip.SPREAD in self.slips and collapsed is not None:
+            collapsed = matmul(B.ones(collapsed, B.rows(self.layers[layer].z), 1), collapsed)
+        return collapsed
 
 
-def _gradient_input(d, l, out, s):
-    if Slip.OWN_OUTPUT_AS_INPUT in s:
-        return d.a
-    if Slip.EARLIER_INPUT in s:
-        return out[l - 1].a_prev if l > 0 else None
-    return d.a_prev
+@overrides(Slip.SOFTMAX_EXTRA_DERIVATIVE)
+class SoftmaxExtraDerivative(ChainRule):
+    def delta(self, layer: int, dC_da: Any, da_dz: Any | None) -> Any:
+        delta = super().delta(layer, dC_da, da_dz)
+        if da_dz is not None or delta is None:
+            return delta
+        a = self.layers[layer].a
+        return self.B.mul(delta, self.B.mul(a, self.B.complement(a)))
 
 
-def _weight_gradient(B, d, s):
-    a_in = d.a_in
-    if d.delta is None or a_in is None:
-        return None
-    if Slip.TRANSPOSED_GRADIENT in s:
-        return matmul(a_in, B.T(d.delta))
-    if Slip.DOT_NOT_OUTER in s:
+@overrides(Slip.UNTRANSPOSED_BACKPROP)
+class UntransposedBackprop(ChainRule):
+    def dC_da_prev(self, layer: int) -> Any:
+        W = self.W_back(layer)
+        return None if W is None else _attempt(matmul, W, self.layers[layer].delta)
+
+
+@overrides(Slip.UPDATED_WEIGHTS_IN_BACKPROP)
+class UpdatedWeightsInBackprop(ChainRule):
+    def W_back(self, layer: int) -> Any:
+        return self.layers[layer].W_new
+
+
+@overrides(Slip.TRANSPOSED_GRADIENT)
+class TransposedGradient(ChainRule):
+    def dC_dW(self, layer: int, delta: Any, a_in: Any) -> Any:
+        return matmul(a_in, self.B.T(delta))
+
+
+@overrides(Slip.DOT_NOT_OUTER)
+class DotNotOuter(ChainRule):
+    def dC_dW(self, layer: int, delta: Any, a_in: Any) -> Any:
+        W, B = self.layers[layer].W, self.B
         # xᵀδ, summed over the examples: one number (1×1); with SPREAD, in every entry of W.
-        same_shape(a_in, d.delta)
-        dot = B.column_sums(B.row_sums(B.mul(a_in, d.delta)))
-        if Slip.SPREAD not in s:
+        same_shape(a_in, delta)
+        dot = B.column_sums(B.row_sums(B.mul(a_in, delta)))
+        if Slip.SPREAD not in self.slips:
             return dot
-        return matmul(matmul(B.ones(dot, B.rows(d.W), 1), dot), B.ones(dot, 1, B.cols(d.W)))
-    if Slip.HADAMARD_NOT_OUTER in s:
-        same_shape(d.delta, a_in)
-        return B.mul(d.delta, a_in)
-    return weight_gradient(B, d.delta, a_in)
+        return matmul(matmul(B.ones(dot, B.rows(W), 1), dot), B.ones(dot, 1, B.cols(W)))
 
 
-def _bias_gradient(B, d, s):
-    if d.delta is None:
-        return None
-    if Slip.BIAS_LIKE_WEIGHT in s:
-        return weight_gradient(B, d.delta, d.a_prev)
-    if Slip.BIAS_TIMES_INPUT in s:
-        same_shape(d.delta, d.a_prev)
-        return bias_gradient(B, B.mul(d.delta, d.a_prev))
-    return bias_gradient(B, d.delta)
+@overrides(Slip.HADAMARD_NOT_OUTER)
+class HadamardNotOuter(ChainRule):
+    def dC_dW(self, layer: int, delta: Any, a_in: Any) -> Any:
+        same_shape(delta, a_in)
+        return self.B.mul(delta, a_in)
+
+
+@overrides(Slip.OWN_OUTPUT_AS_INPUT)
+class OwnOutputAsInput(ChainRule):
+    def a_in(self, layer: int) -> Any:
+        return self.layers[layer].a
+
+
+@overrides(Slip.EARLIER_INPUT)
+class EarlierInput(ChainRule):
+    def a_in(self, layer: int) -> Any:
+        return self.layers[layer - 1].a_prev if layer > 0 else None
+
+
+@overrides(Slip.BIAS_LIKE_WEIGHT)
+class BiasLikeWeight(ChainRule):
+    def dC_db(self, layer: int, delta: Any) -> Any:
+        return weight_gradient(self.B, delta, self.layers[layer].a_prev)
+
+
+@overrides(Slip.BIAS_TIMES_INPUT)
+class BiasTimesInput(ChainRule):
+    def dC_db(self, layer: int, delta: Any) -> Any:
+        a_prev = self.layers[layer].a_prev
+        same_shape(delta, a_prev)
+        return bias_gradient(self.B, self.B.mul(delta, a_prev))
+
+
+@overrides(Slip.BATCH_SUM)
+class BatchSum(ChainRule):
+    def loss_scale(self, a: Any) -> Any:
+        return super().loss_scale(a) * self.B.cols(a)
+
+
+@overrides(Slip.GRADIENT_ASCENT)
+class GradientAscent(ChainRule):
+    def learning_rate(self) -> Any:
+        return -super().learning_rate()
+
+
+@overrides(Slip.NO_LEARNING_RATE)
+class NoLearningRate(ChainRule):
+    def learning_rate(self) -> Any:
+        return self.B.scalar(1)
+
+
+def _slips_overriding(*steps: str) -> frozenset[Slip]:
+    return frozenset(s for s, cls in OVERRIDES.items() if any(step in vars(cls) for step in steps))
+
+
+# The slips that change the forward pass, and those that change it or the loss: a
+# derivation's memo keeps one forward pass and one output per distinct set of them.
+FORWARD_SLIPS = _slips_overriding("z", "a")
+OUTPUT_SLIPS = FORWARD_SLIPS | _slips_overriding("output", "cost", "dC_da", "loss_scale")
 
 
 # --- a fast backend for keys of sigmoid/tanh/softmax nets --------------------------------

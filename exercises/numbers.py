@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from fractions import Fraction
+from typing import SupportsFloat
 
 import sympy
 
@@ -62,14 +63,14 @@ def parse_exact(value: object) -> sympy.Rational:
     return sympy.Rational(f.numerator, f.denominator)
 
 
-def to_float(value: object) -> float:
+def to_float(value: SupportsFloat) -> float:
     """A float64 for an exact SymPy value, a Fraction or a plain number."""
     if isinstance(value, sympy.Basic):
         return float(value.evalf(30))
     return float(value)
 
 
-def to_answer(value: object) -> int | str | float:
+def to_answer(value: SupportsFloat) -> int | str | float:
     """The answers-format form of an exact value: integers as ints, fractions as
     "p/q" strings, irrational values as float64.
 
@@ -86,6 +87,4 @@ def to_answer(value: object) -> int | str | float:
 
 def to_exact_text(value: object) -> str:
     """A string that states a value exactly ("1/4", "1/(1 + exp(-1/2))")."""
-    if isinstance(value, sympy.Basic):
-        return str(value)
     return str(value)

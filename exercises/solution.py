@@ -21,40 +21,60 @@ from .network import Network
 from .numbers import to_float
 from .problem import Variant
 
-LOSS_FORMULA = {
-    "half_sse": r"C = \frac{1}{m}\sum_k \tfrac12 \lVert a^{(k)} - y^{(k)} \rVert^2",
-    "mse": r"C = \frac{1}{m}\sum_k \frac{1}{n}\lVert a^{(k)} - y^{(k)} \rVert^2",
-    "cross_entropy": r"C = -\frac{1}{m}\sum_k \sum_i y_i^{(k)} \ln a_i^{(k)}",
-    "binary_cross_entropy":
-        r"C = -\frac{1}{m}\sum_k \sum_i \big[y_i^{(k)} \ln a_i^{(k)} + (1-y_i^{(k)})\ln(1-a_i^{(k)})\big]",
+
+@dataclass(frozen=True)
+class LossText:
+    """How the story states a loss: in words, its cost over the batch, and dC/da."""
+
+    words: str
+    formula: str
+    gradient: str
+
+
+@dataclass(frozen=True)
+class ActivationText:
+    """How the story states an activation and its elementwise derivative (softmax has none)."""
+
+    formula: str
+    derivative: str | None = None
+
+
+DC_DA = r"\frac{\partial C}{\partial a}"
+LOSSES = {
+    "half_sse": LossText(
+        "half the squared error",
+        r"C = \frac{1}{m}\sum_k \tfrac12 \lVert a^{(k)} - y^{(k)} \rVert^2",
+        DC_DA + r" = \frac{1}{m}(a - y)"),
+    "mse": LossText(
+        "the mean squared error",
+        r"C = \frac{1}{m}\sum_k \frac{1}{n}\lVert a^{(k)} - y^{(k)} \rVert^2",
+        DC_DA + r" = \frac{2}{nm}(a - y)"),
+    "cross_entropy": LossText(
+        "the cross-entropy",
+        r"C = -\frac{1}{m}\sum_k \sum_i y_i^{(k)} \ln a_i^{(k)}",
+        DC_DA + r" = -\frac{1}{m}\, y \oslash a"),
+    "binary_cross_entropy": LossText(
+        "the binary cross-entropy",
+        r"C = -\frac{1}{m}\sum_k \sum_i \big[y_i^{(k)} \ln a_i^{(k)} "
+        r"+ (1-y_i^{(k)})\ln(1-a_i^{(k)})\big]",
+        DC_DA + r" = \frac{1}{m}(a - y) \oslash \big(a \odot (1 - a)\big)"),
 }
-LOSS_WORDS = {
-    "half_sse": "half the squared error",
-    "mse": "the mean squared error",
-    "cross_entropy": "the cross-entropy",
-    "binary_cross_entropy": "the binary cross-entropy",
+ACTIVATIONS = {
+    "identity": ActivationText(r"a = z", r"\sigma'(z) = 1"),
+    "relu": ActivationText(r"a = \max(0, z)", r"\sigma'(z) = 1 \text{ if } z > 0 \text{ else } 0"),
+    "leaky_relu": ActivationText(r"a = \max(\alpha z, z)",
+                                 r"\sigma'(z) = 1 \text{ if } z > 0 \text{ else } \alpha"),
+    "sigmoid": ActivationText(r"a = \sigma(z) = \frac{1}{1 + e^{-z}}",
+                              r"\sigma'(z) = \sigma(z)\,(1 - \sigma(z)) = a \odot (1 - a)"),
+    "tanh": ActivationText(r"a = \tanh(z)", r"\sigma'(z) = 1 - \tanh^2(z) = 1 - a \odot a"),
+    "softmax": ActivationText(r"a_i = \frac{e^{z_i}}{\sum_j e^{z_j}}"),
 }
-LOSS_GRADIENT = {
-    "half_sse": r"\frac{\partial C}{\partial a} = \frac{1}{m}(a - y)",
-    "mse": r"\frac{\partial C}{\partial a} = \frac{2}{nm}(a - y)",
-    "cross_entropy": r"\frac{\partial C}{\partial a} = -\frac{1}{m}\, y \oslash a",
-    "binary_cross_entropy": r"\frac{\partial C}{\partial a} = \frac{1}{m}(a - y) \oslash \big(a \odot (1 - a)\big)",
-}
-DERIVATIVE_FORMULA = {
-    "identity": r"\sigma'(z) = 1",
-    "relu": r"\sigma'(z) = 1 \text{ if } z > 0 \text{ else } 0",
-    "leaky_relu": r"\sigma'(z) = 1 \text{ if } z > 0 \text{ else } \alpha",
-    "sigmoid": r"\sigma'(z) = \sigma(z)\,(1 - \sigma(z)) = a \odot (1 - a)",
-    "tanh": r"\sigma'(z) = 1 - \tanh^2(z) = 1 - a \odot a",
-}
-ACTIVATION_FORMULA = {
-    "identity": r"a = z",
-    "relu": r"a = \max(0, z)",
-    "leaky_relu": r"a = \max(\alpha z, z)",
-    "sigmoid": r"a = \sigma(z) = \frac{1}{1 + e^{-z}}",
-    "tanh": r"a = \tanh(z)",
-    "softmax": r"a_i = \frac{e^{z_i}}{\sum_j e^{z_j}}",
-}
+LOSS_FORMULA = {name: loss.formula for name, loss in LOSSES.items()}
+LOSS_WORDS = {name: loss.words for name, loss in LOSSES.items()}
+LOSS_GRADIENT = {name: loss.gradient for name, loss in LOSSES.items()}
+ACTIVATION_FORMULA = {name: act.formula for name, act in ACTIVATIONS.items()}
+DERIVATIVE_FORMULA = {name: act.derivative for name, act in ACTIVATIONS.items()
+                      if act.derivative is not None}
 
 
 DELTA = r"\delta"
@@ -183,8 +203,11 @@ def _matching_slips(t: Any, setup: Any, variant: Variant, part: str, answer: Any
 
 
 def _value(d: Derivation, step: Step) -> Any:
+    """The value ``step`` computes, as derivation ``d`` has it."""
     if step.quantity == "loss":
         return d.loss
+    if step.quantity is None or step.layer is None:
+        raise ValueError(f"step {step.title!r} computes no quantity of a layer")
     return getattr(d.layers[step.layer], step.quantity)
 
 
@@ -208,30 +231,30 @@ def _latex(v: Any) -> str:
 # --- steps shared by the exercise types --------------------------------------------------
 
 
-def _sub(l: int | None, name: str) -> str:
-    return name if l is None else f"{name}_{{{l}}}"
+def _sub(layer: int | None, name: str) -> str:
+    return name if layer is None else f"{name}_{{{layer}}}"
 
 
-def _layer(l: int | None) -> int:
-    """The derivation's index of story layer ``l`` (1-based; None for a single layer)."""
-    return 0 if l is None else l - 1
+def _layer(layer: int | None) -> int:
+    """The derivation's index of story layer ``layer`` (1-based; None for a single layer)."""
+    return 0 if layer is None else layer - 1
 
 
-def forward(L: LayerDerivation, l: int | None, *, z_part: str | None = None,
+def forward(L: LayerDerivation, layer: int | None, *, z_part: str | None = None,
             a_part: str | None = None, input_name: str = "x") -> list[Step]:
     """z = W·a_prev + b, then a = σ(z)."""
-    W, z, a = _sub(l, "W"), _sub(l, "z"), _sub(l, "a")
-    k = _layer(l)
+    W, z, a = _sub(layer, "W"), _sub(layer, "z"), _sub(layer, "a")
+    k = _layer(layer)
     steps = [Step(
-        f"Forward pass{'' if l is None else f', layer {l}'}: weighted input",
+        f"Forward pass{'' if layer is None else f', layer {layer}'}: weighted input",
         f"Multiply the weights by the layer's input and add the bias. {tex.shape_text(L.W)} "
         f"times {tex.shape_text(L.a_prev)} gives {tex.shape_text(L.z)}.",
-        rf"{z} = {W}\,{input_name} + {_sub(l, 'b')} = {tex.matrix(L.W)} {tex.matrix(L.a_prev)} "
+        rf"{z} = {W}\,{input_name} + {_sub(layer, 'b')} = {tex.matrix(L.W)} {tex.matrix(L.a_prev)} "
         rf"+ {tex.matrix(L.b)} = {tex.matrix(L.z)}",
         (z_part,) if z_part else (), "z", k, z,
     )]
     steps.append(Step(
-        f"Forward pass{'' if l is None else f', layer {l}'}: activation",
+        f"Forward pass{'' if layer is None else f', layer {layer}'}: activation",
         f"Apply the activation ({L.activation}) to each entry: the neuron's output is "
         "a = σ(z), not z.",
         rf"{ACTIVATION_FORMULA[L.activation]}, \quad {a} = {tex.matrix(L.a)}",
@@ -261,19 +284,21 @@ def output_gradient(net: Network, L: LayerDerivation, *, part: str | None = None
     )
 
 
-def activation_derivative(L: LayerDerivation, l: int | None, *, part: str | None = None) -> Step:
+def activation_derivative(L: LayerDerivation, layer: int | None, *,
+                          part: str | None = None) -> Step:
     return Step(
         "Derivative of the activation",
         "How much a moves when z moves, entry by entry, evaluated at this z.",
         rf"{DERIVATIVE_FORMULA[L.activation]} \;\Rightarrow\; "
-        rf"\frac{{\partial {_sub(l, 'a')}}}{{\partial {_sub(l, 'z')}}} = {tex.matrix(L.da_dz)}",
-        (part,) if part else (), "da_dz", _layer(l), rf"\sigma'({_sub(l, 'z')})",
+        rf"\frac{{\partial {_sub(layer, 'a')}}}{{\partial {_sub(layer, 'z')}}} = "
+        rf"{tex.matrix(L.da_dz)}",
+        (part,) if part else (), "da_dz", _layer(layer), rf"\sigma'({_sub(layer, 'z')})",
     )
 
 
-def delta(L: LayerDerivation, l: int | None, *, part: str | None = None,
+def delta(L: LayerDerivation, layer: int | None, *, part: str | None = None,
           softmax_cross_entropy: bool = False) -> Step:
-    d = _sub(l, DELTA)
+    d = _sub(layer, DELTA)
     if L.activation == "softmax":
         if softmax_cross_entropy:
             return Step(
@@ -281,77 +306,83 @@ def delta(L: LayerDerivation, l: int | None, *, part: str | None = None,
                 "With softmax and cross-entropy the softmax Jacobian cancels against the loss: "
                 "δ is simply (a − y)/m. No extra a(1 − a) factor.",
                 rf"{d} = \frac{{1}}{{m}}(a - y) = {tex.matrix(L.delta)}",
-                (part,) if part else (), "delta", _layer(l), d,
+                (part,) if part else (), "delta", _layer(layer), d,
             )
         return Step(
             "Error at the softmax output",
             "Softmax mixes its outputs, so δ is the Jacobian product a ⊙ (g − aᵀg) with g = dC/da.",
             rf"{d} = {tex.matrix(L.delta)}",
-            (part,) if part else (), "delta", _layer(l), d,
+            (part,) if part else (), "delta", _layer(layer), d,
         )
     return Step(
-        f"Error of the layer (δ){'' if l is None else f', layer {l}'}",
+        f"Error of the layer (δ){'' if layer is None else f', layer {layer}'}",
         "δ = dC/dz: the error reaching the layer times the activation's derivative, entry by "
         "entry (⊙, a Hadamard product — not a dot product).",
-        rf"{d} = \frac{{\partial C}}{{\partial {_sub(l, 'a')}}} \odot \sigma'({_sub(l, 'z')}) = "
+        rf"{d} = \frac{{\partial C}}{{\partial {_sub(layer, 'a')}}} \odot "
+        rf"\sigma'({_sub(layer, 'z')}) = "
         rf"{tex.matrix(L.dC_da)} \odot {tex.matrix(L.da_dz)} = {tex.matrix(L.delta)}",
-        (part,) if part else (), "delta", _layer(l), d,
+        (part,) if part else (), "delta", _layer(layer), d,
     )
 
 
-def weight_gradient(L: LayerDerivation, l: int | None, *, part: str | None = None,
+def weight_gradient(L: LayerDerivation, layer: int | None, *, part: str | None = None,
                     input_name: str = "x") -> Step:
-    d, m = _sub(l, DELTA), L.a_prev.cols
+    d, m = _sub(layer, DELTA), L.a_prev.cols
     batch = f" summed over the {m} examples (the 1/m is already in δ)" if m > 1 else ""
     return Step(
-        f"Weight gradient{'' if l is None else f', layer {l}'}",
+        f"Weight gradient{'' if layer is None else f', layer {layer}'}",
         f"dC/dW is the outer product of the error with the layer's input{batch}: "
         f"({tex.shape_text(L.delta)})·({tex.shape_text(L.a_prev.T)}) = {tex.shape_text(L.dC_dW)}, "
         "the shape of W. Entry (i, j) is δᵢ·xⱼ.",
-        rf"\frac{{\partial C}}{{\partial {_sub(l, 'W')}}} = {d}\,{input_name}^\top = "
+        rf"\frac{{\partial C}}{{\partial {_sub(layer, 'W')}}} = {d}\,{input_name}^\top = "
         rf"{tex.matrix(L.delta)} {tex.matrix(L.a_prev.T)} = {tex.matrix(L.dC_dW)}",
-        (part,) if part else (), "dC_dW", _layer(l),
-        rf"\frac{{\partial C}}{{\partial {_sub(l, 'W')}}}",
+        (part,) if part else (), "dC_dW", _layer(layer),
+        rf"\frac{{\partial C}}{{\partial {_sub(layer, 'W')}}}",
     )
 
 
-def bias_gradient(L: LayerDerivation, l: int | None, *, part: str | None = None) -> Step:
+def bias_gradient(L: LayerDerivation, layer: int | None, *, part: str | None = None) -> Step:
     return Step(
-        f"Bias gradient{'' if l is None else f', layer {l}'}",
+        f"Bias gradient{'' if layer is None else f', layer {layer}'}",
         "The bias enters z with derivative 1, so dC/db is δ itself, summed over the examples.",
-        rf"\frac{{\partial C}}{{\partial {_sub(l, 'b')}}} = \sum_k {_sub(l, DELTA)}^{{(k)}} = "
+        rf"\frac{{\partial C}}{{\partial {_sub(layer, 'b')}}} = "
+        rf"\sum_k {_sub(layer, DELTA)}^{{(k)}} = "
         rf"{tex.matrix(L.dC_db)}",
-        (part,) if part else (), "dC_db", _layer(l),
-        rf"\frac{{\partial C}}{{\partial {_sub(l, 'b')}}}",
+        (part,) if part else (), "dC_db", _layer(layer),
+        rf"\frac{{\partial C}}{{\partial {_sub(layer, 'b')}}}",
     )
 
 
-def backward(L_next: LayerDerivation, l: int, *, part: str | None = None) -> Step:
+def backward(L_next: LayerDerivation, layer: int, *, part: str | None = None) -> Step:
     """dC/da_l = W_{l+1}ᵀ·δ_{l+1}."""
     return Step(
-        f"Sending the error back to layer {l}",
+        f"Sending the error back to layer {layer}",
         f"Backwards the arrows reverse, so the weights are transposed: "
         f"({tex.shape_text(L_next.W.T)})·({tex.shape_text(L_next.delta)}). Use the weights of the "
         "forward pass, before any update.",
-        rf"\frac{{\partial C}}{{\partial a_{{{l}}}}} = W_{{{l + 1}}}^\top \delta_{{{l + 1}}} = "
+        rf"\frac{{\partial C}}{{\partial a_{{{layer}}}}} = "
+        rf"W_{{{layer + 1}}}^\top \delta_{{{layer + 1}}} = "
         rf"{tex.matrix(L_next.W.T)} {tex.matrix(L_next.delta)} = "
         rf"{tex.matrix(L_next.W.T * L_next.delta)}",
-        (part,) if part else (), "dC_da", l - 1, rf"\frac{{\partial C}}{{\partial a_{{{l}}}}}",
+        (part,) if part else (), "dC_da", layer - 1,
+        rf"\frac{{\partial C}}{{\partial a_{{{layer}}}}}",
     )
 
 
-def update(L: LayerDerivation, l: int | None, learning_rate: Any, *, part: str | None = None,
+def update(L: LayerDerivation, layer: int | None, learning_rate: Any, *, part: str | None = None,
            entry: tuple[int, int] | None = None, entry_part: str | None = None) -> list[Step]:
-    W = _sub(l, "W")
+    W = _sub(layer, "W")
     steps = [Step(
-        f"Gradient descent step{'' if l is None else f', layer {l}'}",
+        f"Gradient descent step{'' if layer is None else f', layer {layer}'}",
         "Step against the gradient, scaled by the learning rate η.",
         rf"{W}^{{\text{{new}}}} = {W} - \eta \frac{{\partial C}}{{\partial {W}}} = "
         rf"{tex.matrix(L.W)} - {tex.number(learning_rate)} {tex.matrix(L.dC_dW)} = "
         rf"{tex.matrix(L.W_new)}",
-        (part,) if part else (), "W_new", _layer(l), rf"{W}^{{\text{{new}}}}",
+        (part,) if part else (), "W_new", _layer(layer), rf"{W}^{{\text{{new}}}}",
     )]
     if entry is not None:
+        if L.dC_dW is None or L.W_new is None:
+            raise ValueError("an entry of an update the derivation does not have")
         i, j = entry
         steps.append(Step(
             f"Entry ({i}, {j})",

@@ -12,21 +12,23 @@ LOSSES = ("half_sse", "mse", "cross_entropy", "binary_cross_entropy")
 
 def _fractions(rng: np.random.Generator, rows: int, cols: int, scale: int) -> list[list[str]]:
     # Denominator 97 keeps z away from ReLU kinks without being a "nice" number.
-    return [[f"{int(rng.integers(-scale, scale + 1))}/97" for _ in range(cols)] for _ in range(rows)]
+    return [[f"{int(rng.integers(-scale, scale + 1))}/97" for _ in range(cols)]
+            for _ in range(rows)]
 
 
 def random_network(rng: np.random.Generator, *, max_depth: int = 4, max_width: int = 8,
-                   max_batch: int = 4, activations=ACTIVATIONS, loss: str | None = None) -> dict[str, Any]:
+                   max_batch: int = 4, activations: tuple[str, ...] = ACTIVATIONS,
+                   loss: str | None = None) -> dict[str, Any]:
     """A network file (CONTRACT §2) with weights in [-1, 1] so nothing saturates."""
     depth = int(rng.integers(1, max_depth + 1))
     widths = [int(rng.integers(1, max_width + 1)) for _ in range(depth + 1)]
     m = int(rng.integers(1, max_batch + 1))
     loss = loss or str(rng.choice(LOSSES))
     layers: list[dict[str, Any]] = []
-    for l in range(depth):
+    for k in range(depth):
         act = str(rng.choice(activations))
-        layer: dict[str, Any] = {"W": _fractions(rng, widths[l + 1], widths[l], 97),
-                                 "b": _fractions(rng, widths[l + 1], 1, 50), "activation": act}
+        layer: dict[str, Any] = {"W": _fractions(rng, widths[k + 1], widths[k], 97),
+                                 "b": _fractions(rng, widths[k + 1], 1, 50), "activation": act}
         if act == "leaky_relu":
             layer["alpha"] = "1/20"
         layers.append(layer)

@@ -11,7 +11,17 @@ import numpy as np
 import pytest
 import sympy
 
-from exercises.engine import EXACT, FLOAT, NUMERIC, QUANTITIES, Slip, derivation_json, derive
+from exercises.engine import (
+    EXACT,
+    FLOAT,
+    NUMERIC,
+    OVERRIDES,
+    QUANTITIES,
+    ChainRule,
+    Slip,
+    derivation_json,
+    derive,
+)
 from exercises.network import parse_network
 from tests.nets import random_network
 
@@ -42,7 +52,8 @@ def test_hand_worked_identity_layer():
 
 
 def test_hand_worked_sigmoid_at_zero_is_rational():
-    # σ(0) = 1/2 and σ'(0) = 1/4 exactly; with y = 1: δ = (1/2 − 1)·1/4 = −1/8, dC/dW = −1/8·[2, −4].
+    # σ(0) = 1/2 and σ'(0) = 1/4 exactly; with y = 1: δ = (1/2 − 1)·1/4 = −1/8,
+    # dC/dW = −1/8·[2, −4].
     net = parse_network({"x": [[2], [-4]], "y": [[1]], "loss": "half_sse",
                          "layers": [{"W": [[2, 1]], "b": [[0]], "activation": "sigmoid"}]})
     L = derive(net, EXACT).layers[0]
@@ -55,7 +66,8 @@ def test_batch_carries_one_over_m():
     one = parse_network(HAND_WORKED)
     two = parse_network({**HAND_WORKED, "x": [[1, 1], [2, 2]], "y": [[0, 0], [1, 1]]})
     assert derive(two, EXACT).layers[0].dC_dW == derive(one, EXACT).layers[0].dC_dW
-    assert derive(two, EXACT, [Slip.BATCH_SUM]).layers[0].dC_dW == 2 * derive(one, EXACT).layers[0].dC_dW
+    summed = derive(two, EXACT, [Slip.BATCH_SUM]).layers[0].dC_dW
+    assert summed == 2 * derive(one, EXACT).layers[0].dC_dW
 
 
 def _torch_derivation(spec: dict) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
@@ -64,7 +76,7 @@ def _torch_derivation(spec: dict) -> tuple[float, list[np.ndarray], list[np.ndar
     Ws = [torch.tensor(FLOAT.matrix(L.W), requires_grad=True) for L in net.layers]
     bs = [torch.tensor(FLOAT.matrix(L.b), requires_grad=True) for L in net.layers]
     a = x
-    for L, W, b in zip(net.layers, Ws, bs):
+    for L, W, b in zip(net.layers, Ws, bs, strict=True):
         z = W @ a + b
         a = {
             "identity": lambda z: z,
@@ -97,7 +109,7 @@ def test_derive_matches_pytorch(seed):
     out = derivation_json(parse_network(spec))
     C, dWs, dbs = _torch_derivation(spec)
     assert abs(out["loss"] - C) <= 1e-9 * abs(C)
-    for layer, dW, db in zip(out["layers"], dWs, dbs):
+    for layer, dW, db in zip(out["layers"], dWs, dbs, strict=True):
         assert _close(layer["dC_dW"], dW)
         assert _close(layer["dC_db"], db)
 
@@ -113,16 +125,16 @@ def test_cli_derive_matches_pytorch(tmp_path):
         out = json.loads(run.stdout)
         C, dWs, _ = _torch_derivation(spec)
         assert abs(out["loss"] - C) <= 1e-9 * abs(C)
-        assert all(_close(L["dC_dW"], dW) for L, dW in zip(out["layers"], dWs))
+        assert all(_close(L["dC_dW"], dW) for L, dW in zip(out["layers"], dWs, strict=True))
         assert set(out["layers"][0]) == set(QUANTITIES)
 
 
-def _cost(spec: dict, which: str, l: int, i: int, j: int, h: float) -> float:
+def _cost(spec: dict, which: str, layer: int, i: int, j: int, h: float) -> float:
     net = parse_network(spec)
     d0 = derive(net, FLOAT)
     W = [np.array(L.W, dtype=float) for L in d0.layers]
     b = [np.array(L.b, dtype=float) for L in d0.layers]
-    (W if which == "W" else b)[l][i, j] += h
+    (W if which == "W" else b)[layer][i, j] += h
     from exercises.engine import derive_arrays
 
     layers = [(W[k], b[k], L.activation, L.alpha) for k, L in enumerate(net.layers)]
@@ -135,12 +147,13 @@ def test_gradients_match_central_finite_differences(seed):
     spec = random_network(np.random.default_rng(5000 + seed), max_depth=3, max_width=4)
     d = derive(parse_network(spec), FLOAT)
     h = 1e-6
-    for l, L in enumerate(d.layers):
+    for k, L in enumerate(d.layers):
         for which, grad in (("W", L.dC_dW), ("b", L.dC_db)):
             fd = np.zeros_like(grad)
             for i, j in np.ndindex(*grad.shape):
-                fd[i, j] = (_cost(spec, which, l, i, j, h) - _cost(spec, which, l, i, j, -h)) / (2 * h)
-            assert np.allclose(grad, fd, rtol=1e-5, atol=1e-8), (which, l)
+                up, down = _cost(spec, which, k, i, j, h), _cost(spec, which, k, i, j, -h)
+                fd[i, j] = (up - down) / (2 * h)
+            assert np.allclose(grad, fd, rtol=1e-5, atol=1e-8), (which, k)
 
 
 def _float_equal(a, b, rel=1e-12):
@@ -197,3 +210,14 @@ def test_stacked_networks_derive_like_one_at_a_time():
     stacked = derive_arrays(FLOAT, x, y, [(Ws, bs, "sigmoid", None)], "half_sse", 0.1)
     for k, n in enumerate(nets):
         assert np.allclose(stacked.layers[0].dC_dW[k], derive(n, FLOAT).layers[0].dC_dW, rtol=1e-14)
+
+
+def test_each_slip_overrides_only_steps_of_the_chain_rule():
+    """A slip is a small class overriding ChainRule's own steps; SPREAD only modifies the
+    dot-product slips and the index slips are read by the types that ask for an entry."""
+    modifiers = {Slip.SPREAD, Slip.INDEX_SWAP, Slip.ZERO_BASED_INDEX}
+    assert set(OVERRIDES) == set(Slip) - modifiers
+    steps = {name for name in vars(ChainRule) if not name.startswith("_")}
+    for slip, cls in OVERRIDES.items():
+        own = {name for name in vars(cls) if not name.startswith("_")}
+        assert own and own <= steps, slip

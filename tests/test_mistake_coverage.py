@@ -1,9 +1,9 @@
-"""Every mistake on every part it can change (issue 12, item 2).
+"""Every mistake on every part it can change.
 
 The engine decides which mistakes a variant offers; these tests hold it to that from the
 outside: wrong answers worked in NumPy from the variant's own network (not by the engine)
-are named by their tag, the reproducers of the issue are named right, coinciding mistakes
-are named together, and the key is never named.
+are named by their tag, reported variants are named right, coinciding mistakes are named
+together, and the key is never named.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import exercises as ex
-from tests.reported import reported
 from exercises.problem import ATOL, RTOL, value_to_json
+from tests.reported import reported
 
 
 def _matrix(rows: list[list[Any]]) -> np.ndarray:
@@ -73,33 +73,33 @@ class Student:
         n, m, last = y.shape[0], x.shape[1], len(layers)
         out: dict[str, Any] = {}
         a, inputs, zs = x, [], []
-        for l, (W, b, act, al) in enumerate(layers, start=1):
+        for k, (W, b, act, al) in enumerate(layers, start=1):
             inputs.append(a)
             z = W @ a + (0 if self.bias_omitted else b)
-            a = z if (self.activation_skipped and l == last) else ACTIVATIONS[act][0](z, al)
+            a = z if (self.activation_skipped and k == last) else ACTIVATIONS[act][0](z, al)
             zs.append(z)
-            out[f"z{l}"], out[f"a{l}"] = z, a
+            out[f"z{k}"], out[f"a{k}"] = z, a
         if net["loss"] == "half_sse":
             out["C"], g = ((a - y) ** 2).sum() / (2 * m), (a - y) / m
         else:
             out["C"], g = ((a - y) ** 2).sum() / (n * m), 2 * (a - y) / (n * m)
-        for l in range(last, 0, -1):
-            W, b, act, al = layers[l - 1]
+        for k in range(last, 0, -1):
+            W, b, act, al = layers[k - 1]
             if g is None:
                 break
-            skipped = self.activation_skipped and l == last
-            dz = np.ones_like(zs[l - 1]) if skipped else ACTIVATIONS[act][1](zs[l - 1], al)
+            skipped = self.activation_skipped and k == last
+            dz = np.ones_like(zs[k - 1]) if skipped else ACTIVATIONS[act][1](zs[k - 1], al)
             delta = g * dz
-            if self.collapse and l == last:
+            if self.collapse and k == last:
                 delta = delta.sum(axis=0, keepdims=True)  # one number per example
                 if self.collapse == "spread":
                     delta = np.repeat(delta, W.shape[0], axis=0)
-            a_prev = inputs[l - 1]
+            a_prev = inputs[k - 1]
             dW = a_prev @ delta.T if self.transposed else delta @ a_prev.T
-            out[f"delta{l}"], out[f"dC_dW{l}"] = delta, dW
-            out[f"dC_db{l}"] = delta.sum(axis=1, keepdims=True)
+            out[f"delta{k}"], out[f"dC_dW{k}"] = delta, dW
+            out[f"dC_db{k}"] = delta.sum(axis=1, keepdims=True)
             if dW.shape == W.shape:
-                out[f"W{l}_new"] = W - lr * dW
+                out[f"W{k}_new"] = W - lr * dW
             g = W.T @ delta if W.shape[0] == delta.shape[0] else None
         return out
 
@@ -155,7 +155,7 @@ def test_mistakes_worked_in_numpy_are_named(type_id: str, difficulty: int) -> No
     assert checked >= 8
 
 
-# --- the issue's reproducers --------------------------------------------------------------------
+# --- reported variants, named right ----------------------------------------------------
 
 
 def test_activation_skipped_is_named_on_weight_gradient_seed_803794() -> None:
@@ -173,9 +173,9 @@ def test_a_sign_flip_on_weight_update_is_named_as_both_alternatives(difficulty: 
     apart, so both are named."""
     for seed in range(10):
         v = ex.generate("weight-update", seed, difficulty)
-        net, l = v.network, v.params["layer"]
-        W = _matrix(net["layers"][l - 1]["W"])
-        g = Student().work(net)[f"dC_dW{l}"]
+        net, layer = v.network, v.params["layer"]
+        W = _matrix(net["layers"][layer - 1]["W"])
+        g = Student().work(net)[f"dC_dW{layer}"]
         flipped = W + float(Fraction(str(net["learning_rate"]))) * g
         got = _submit(v, W_new=flipped).parts["W_new"]
         assert {"sign-flip", "gradient-ascent"} <= set(got.misconceptions), (seed, got)
