@@ -116,9 +116,9 @@ def gradient_entry(lay: Layout, i: int, j: int, slips: frozenset[Slip]) -> sympy
     if S.RAW_ERROR_AS_LOSS in s:
         g = [sympy.Integer(1)] * len(lay.a)
     elif lay.loss == "half_sse":
-        g = [a - y for a, y in zip(lay.a, lay.y)]
+        g = [a - y for a, y in zip(lay.a, lay.y, strict=True)]
     elif lay.loss == "binary_cross_entropy":
-        g = [(a - y) / (a * (1 - a)) for a, y in zip(lay.a, lay.y)]
+        g = [(a - y) / (a * (1 - a)) for a, y in zip(lay.a, lay.y, strict=True)]
     else:
         raise ValueError(f"no symbolic gradient for the loss {lay.loss}")
     scale = sympy.Integer(-1 if S.SIGN_FLIP in s else 1)
@@ -126,14 +126,14 @@ def gradient_entry(lay: Layout, i: int, j: int, slips: frozenset[Slip]) -> sympy
         scale *= 2
     if S.HALF_LOSS_GRADIENT in s:
         scale /= 2
-    delta = [scale * gk * dk for gk, dk in zip(g, _derivative(lay.activations[-1], lay.a, s))]
+    delta = [scale * gk * dk for gk, dk in zip(g, _derivative(lay.activations[-1], lay.a, s), strict=True)]
     if S.DOT_NOT_HADAMARD in s:  # (dC/da)ᵀσ'(z): one number shared by every neuron
         delta = [sympy.Add(*delta)] * len(delta)
     inputs, own = lay.x, lay.a
     if lay.h:
         # Back through W₂ᵀ (W₂ is one row, so neuron i gets v_i·δ₂), then the hidden σ'.
         back = [v * delta[0] for v in lay.v]
-        delta = [b * d for b, d in zip(back, _derivative(lay.activations[0], lay.h, s))]
+        delta = [b * d for b, d in zip(back, _derivative(lay.activations[0], lay.h, s), strict=True)]
         own = lay.h
     a_in = own if S.OWN_OUTPUT_AS_INPUT in s else inputs
     if s & {S.TRANSPOSED_GRADIENT, S.INDEX_SWAP}:
@@ -142,7 +142,7 @@ def gradient_entry(lay: Layout, i: int, j: int, slips: frozenset[Slip]) -> sympy
         if len(delta) != len(a_in):
             return None
         if S.DOT_NOT_OUTER in s:
-            return sympy.Add(*(d * x for d, x in zip(delta, a_in)))
+            return sympy.Add(*(d * x for d, x in zip(delta, a_in, strict=True)))
         j = i  # δ ⊙ x: neuron i meets input i
     if not (1 <= i <= len(delta) and 1 <= j <= len(a_in)):
         return None
@@ -151,12 +151,12 @@ def gradient_entry(lay: Layout, i: int, j: int, slips: frozenset[Slip]) -> sympy
 
 def _values(lay: Layout, setup: Setup) -> dict[sympy.Symbol, Any]:
     """Each symbol's exact value in the variant's own network."""
-    net, d = setup.network, setup.exact
+    net, d = draw.net_of(setup), setup.exact
     out = {x: net.x[k, 0] for k, x in enumerate(lay.x)}
-    out |= {a: d.layers[-1].a[k, 0] for k, a in enumerate(lay.a)}
+    out |= {a: draw.known(d.layers[-1].a)[k, 0] for k, a in enumerate(lay.a)}
     out |= {y: net.y[k, 0] for k, y in enumerate(lay.y)}
     if lay.h:
-        out |= {h: d.layers[0].a[k, 0] for k, h in enumerate(lay.h)}
+        out |= {h: draw.known(d.layers[0].a)[k, 0] for k, h in enumerate(lay.h)}
         out |= {v: net.layers[1].W[0, k] for k, v in enumerate(lay.v)}
     return out
 
@@ -209,7 +209,7 @@ class SymbolicGradient(ExerciseType):
             # comparison with every other.
             return {"expr": None}
         p = setup.params
-        return {"expr": gradient_entry(layout(setup.network), p["i"], p["j"], slips)}
+        return {"expr": gradient_entry(layout(draw.net_of(setup)), p["i"], p["j"], slips)}
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         return self._entry(setup, d.slips)
@@ -222,16 +222,16 @@ class SymbolicGradient(ExerciseType):
 
     def parts_for(self, setup: Setup) -> tuple[Part, ...]:
         return (Part("expr", "expression", f"${self._w(setup)}$",
-                     symbols=layout(setup.network).names),)
+                     symbols=layout(draw.net_of(setup)).names),)
 
     @staticmethod
     def _w(setup: Setup) -> str:
         i, j = setup.params["i"], setup.params["j"]
-        w = f"w_{{{i}{j}}}" if len(setup.network.layers) == 1 else f"w^{{(1)}}_{{{i}{j}}}"
+        w = f"w_{{{i}{j}}}" if len(draw.net_of(setup).layers) == 1 else f"w^{{(1)}}_{{{i}{j}}}"
         return rf"\partial C / \partial {w}"
 
     def prompt(self, setup: Setup) -> str:
-        net, lay, p = setup.network, layout(setup.network), setup.params
+        net, lay, p = draw.net_of(setup), layout(draw.net_of(setup)), setup.params
         i, j = p["i"], p["j"]
         if len(net.layers) == 1:
             n = len(lay.a)
@@ -258,9 +258,9 @@ class SymbolicGradient(ExerciseType):
                 "`sigmoid(...)`, `tanh(...)` and `exp(...)` are available.")
 
     def story(self, setup: Setup) -> list[Any]:
-        net, lay, p = setup.network, layout(setup.network), setup.params
+        net, lay, p = draw.net_of(setup), layout(draw.net_of(setup)), setup.params
         i, j = p["i"], p["j"]
-        key = gradient_entry(lay, i, j, frozenset())
+        key = draw.known(gradient_entry(lay, i, j, frozenset()))
         if len(net.layers) == 1:
             steps = self._one_layer(net, lay, i, j)
         else:
@@ -273,7 +273,7 @@ class SymbolicGradient(ExerciseType):
         ))
         values = _values(lay, setup)
         number = key.subs(values)
-        reference = setup.exact.layers[0].dC_dW[i - 1, j - 1]
+        reference = draw.known(setup.exact.layers[0].dC_dW)[i - 1, j - 1]
         shown = ", ".join(f"{to_latex(s)} = {tex.number(values[s])}"
                           for s in sorted(key.free_symbols, key=lambda s: s.name))
         steps.append(Step(
@@ -775,7 +775,7 @@ def _sizes(*names: str) -> Callable[[np.random.Generator], dict[str, Any]]:
     """Different sizes from 2 to 5, so that a transposed shape is visibly another shape."""
     def values(rng: np.random.Generator) -> dict[str, Any]:
         picked = rng.choice(np.arange(2, 6), size=len(names), replace=False)
-        return {name: int(p) for name, p in zip(names, picked)}
+        return {name: int(p) for name, p in zip(names, picked, strict=True)}
     return values
 
 
@@ -1210,7 +1210,7 @@ class ConceptCheck(ExerciseType):
         return f"{self._question(setup).prompt} Choose one option."
 
     def story(self, setup: Setup) -> list[Any]:
-        steps = []
+        steps: list[Step] = []
         for k, c in enumerate(self._shown(setup)):
             if c.tag is None:
                 steps.insert(0, Step(f"The answer: option {OPTION_IDS[k]}", c.why,

@@ -217,38 +217,38 @@ def _two_layer(rng: np.random.Generator, widths: tuple[int, int, int], m: int) -
 # --- stories ---------------------------------------------------------------------------------
 
 
-def _index(net: Network, l: int) -> int | None:
+def _index(net: Network, k: int) -> int | None:
     """The layer's subscript in the story: none for a single layer."""
-    return None if len(net.layers) == 1 else l + 1
+    return None if len(net.layers) == 1 else k + 1
 
 
-def _input_name(l: int) -> str:
-    return "x" if l == 0 else f"a_{{{l}}}"
+def _input_name(k: int) -> str:
+    return "x" if k == 0 else f"a_{{{k}}}"
 
 
 def _story_to(setup: Setup, layer: int) -> list[Step]:
     """Forward pass, loss and backprop down to δ of ``layer`` (1-based), with exact numbers."""
-    net, d = setup.network, setup.exact
+    net, d = draw.net_of(setup), setup.exact
     steps: list[Step] = []
-    for l, L in enumerate(d.layers):
-        steps += story.forward(L, _index(net, l), input_name=_input_name(l))
+    for k, L in enumerate(d.layers):
+        steps += story.forward(L, _index(net, k), input_name=_input_name(k))
     steps.append(story.loss(net, d))
     steps.append(story.output_gradient(net, d.layers[-1]))
-    for l in reversed(range(layer - 1, len(d.layers))):
-        L = d.layers[l]
-        if l < len(d.layers) - 1:
-            steps.append(story.backward(d.layers[l + 1], l + 1))
-        steps.append(story.activation_derivative(L, _index(net, l)))
-        steps.append(story.delta(L, _index(net, l)))
+    for k in reversed(range(layer - 1, len(d.layers))):
+        L = d.layers[k]
+        if k < len(d.layers) - 1:
+            steps.append(story.backward(d.layers[k + 1], k + 1))
+        steps.append(story.activation_derivative(L, _index(net, k)))
+        steps.append(story.delta(L, _index(net, k)))
     return steps
 
 
-def _which(net: Network, l: int, symbol: str, what: str) -> str:
+def _which(net: Network, layer: int, symbol: str, what: str) -> str:
     """'$∂C/∂W$, the gradient ... ' naming the layer only when there are several."""
     if len(net.layers) == 1:
         return f"$\\partial C/\\partial {symbol}$, the gradient of the cost with respect to {what}"
-    return (f"$\\partial C/\\partial {symbol}_{{{l}}}$, the gradient of the cost with respect to "
-            f"{what} of layer {l}")
+    return (f"$\\partial C/\\partial {symbol}_{{{layer}}}$, the gradient of the cost with respect to "
+            f"{what} of layer {layer}")
 
 
 # --- bias-gradient ---------------------------------------------------------------------------
@@ -297,14 +297,14 @@ class BiasGradient(ExerciseType):
         return {"dC_db": d.layers[setup.params["layer"] - 1].dC_db}
 
     def prompt(self, setup: Setup) -> str:
-        net, l = setup.network, setup.params["layer"]
-        return (f"{text.layers(net)} {text.data(net)} Compute {_which(net, l, 'b', 'the biases')}."
+        net, layer = draw.net_of(setup), setup.params["layer"]
+        return (f"{text.layers(net)} {text.data(net)} Compute {_which(net, layer, 'b', 'the biases')}."
                 f" {text.TOLERANCE}")
 
     def story(self, setup: Setup) -> list[Step]:
-        l = setup.params["layer"]
-        L = setup.exact.layers[l - 1]
-        return [*_story_to(setup, l), story.bias_gradient(L, _index(setup.network, l - 1),
+        layer = setup.params["layer"]
+        L = setup.exact.layers[layer - 1]
+        return [*_story_to(setup, layer), story.bias_gradient(L, _index(draw.net_of(setup), layer - 1),
                                                            part="dC_db")]
 
 
@@ -352,18 +352,18 @@ class BatchGradient(ExerciseType):
         return {"dC_dW": L.dC_dW, "dC_db": L.dC_db}
 
     def prompt(self, setup: Setup) -> str:
-        net, l = setup.network, setup.params["layer"]
-        return (f"{text.layers(net)} {text.data(net)} Compute {_which(net, l, 'W', 'the weights')}"
-                f" and {_which(net, l, 'b', 'the biases')}, for the cost over the whole batch."
+        net, layer = draw.net_of(setup), setup.params["layer"]
+        return (f"{text.layers(net)} {text.data(net)} Compute {_which(net, layer, 'W', 'the weights')}"
+                f" and {_which(net, layer, 'b', 'the biases')}, for the cost over the whole batch."
                 f" {text.TOLERANCE}")
 
     def story(self, setup: Setup) -> list[Step]:
-        net, l = setup.network, setup.params["layer"]
-        L = setup.exact.layers[l - 1]
-        idx = _index(net, l - 1)
+        net, layer = draw.net_of(setup), setup.params["layer"]
+        L = setup.exact.layers[layer - 1]
+        idx = _index(net, layer - 1)
         return [
-            *_story_to(setup, l),
-            story.weight_gradient(L, idx, part="dC_dW", input_name=_input_name(l - 1)),
+            *_story_to(setup, layer),
+            story.weight_gradient(L, idx, part="dC_dW", input_name=_input_name(layer - 1)),
             story.bias_gradient(L, idx, part="dC_db"),
         ]
 
@@ -464,22 +464,22 @@ class WeightUpdate(ExerciseType):
         return float(W_new[i - 1, j - 1])
 
     def prompt(self, setup: Setup) -> str:
-        net, l = setup.network, setup.params["layer"]
+        net, layer = draw.net_of(setup), setup.params["layer"]
         i, j = setup.params["row"], setup.params["column"]
-        W = "W" if len(net.layers) == 1 else f"W_{{{l}}}"
-        which = "" if len(net.layers) == 1 else f" of layer {l}"
+        W = "W" if len(net.layers) == 1 else f"W_{{{layer}}}"
+        which = "" if len(net.layers) == 1 else f" of layer {layer}"
         return (f"{text.layers(net)} {text.data(net)} Take one step of gradient descent with "
                 f"learning rate $\\eta = {tex.number(net.learning_rate)}$: compute the new "
                 f"weights ${W}^{{\\text{{new}}}}${which}, and the entry in row {i}, column {j} "
                 f"of ${W}^{{\\text{{new}}}}$ (rows and columns counted from 1). {text.TOLERANCE}")
 
     def story(self, setup: Setup) -> list[Step]:
-        net, l = setup.network, setup.params["layer"]
-        L = setup.exact.layers[l - 1]
-        idx = _index(net, l - 1)
+        net, layer = draw.net_of(setup), setup.params["layer"]
+        L = setup.exact.layers[layer - 1]
+        idx = _index(net, layer - 1)
         return [
-            *_story_to(setup, l),
-            story.weight_gradient(L, idx, input_name=_input_name(l - 1)),
+            *_story_to(setup, layer),
+            story.weight_gradient(L, idx, input_name=_input_name(layer - 1)),
             *story.update(L, idx, net.learning_rate, part="W_new",
                           entry=(setup.params["row"], setup.params["column"]),
                           entry_part="w_entry"),
@@ -578,7 +578,7 @@ class ChainRule(ExerciseType):
         return given["dC_da"] * given["da_dz"] * given["dz_dw"]
 
     def prompt(self, setup: Setup) -> str:
-        net, j = setup.network, setup.params["input"]
+        net, j = draw.net_of(setup), setup.params["input"]
         L = net.layers[0]
         w = ", ".join(f"$w_{k + 1} = {tex.number(L.W[0, k])}$" for k in range(L.nin))
         x = ", ".join(f"$x_{k + 1} = {tex.number(net.x[k, 0])}$" for k in range(L.nin))
@@ -595,10 +595,11 @@ class ChainRule(ExerciseType):
         )
 
     def story(self, setup: Setup) -> list[Step]:
-        net, d, j = setup.network, setup.exact, setup.params["input"]
+        net, d, j = draw.net_of(setup), setup.exact, setup.params["input"]
         L = d.layers[0]
-        z, a, x = L.z[0, 0], L.a[0, 0], net.x[j - 1, 0]
-        dC_da, da_dz, dC_dw = L.dC_da[0, 0], L.da_dz[0, 0], L.dC_dW[0, j - 1]
+        z, a, x = draw.known(L.z)[0, 0], draw.known(L.a)[0, 0], net.x[j - 1, 0]
+        dC_da, da_dz = draw.known(L.dC_da)[0, 0], draw.known(L.da_dz)[0, 0]
+        dC_dw = draw.known(L.dC_dW)[0, j - 1]
         terms = " + ".join(rf"{_factor(L.W[0, k])} \cdot {_factor(net.x[k, 0])}"
                            for k in range(net.x.rows))
         return [
@@ -689,7 +690,7 @@ class SoftmaxCrossEntropy(ExerciseType):
 
     def follow_on(self, setup: Setup, part: str, given: dict[str, Any]) -> Any | None:
         """δ from the student's own a; dC/dW from the student's own δ."""
-        net = setup.network
+        net = draw.net_of(setup)
         if part == "delta" and given.get("a") is not None:
             a, y = given["a"], FLOAT.matrix(net.y)
             # Softmax with cross-entropy: the Jacobian product simplifies to (a − y)/m, and this
@@ -703,7 +704,7 @@ class SoftmaxCrossEntropy(ExerciseType):
         return None
 
     def prompt(self, setup: Setup) -> str:
-        net = setup.network
+        net = draw.net_of(setup)
         return (f"{text.layers(net)} {text.data(net)} Compute the output $a$ of the softmax, the "
                 f"error $\\delta = \\partial C/\\partial z$ at its input, and "
                 f"$\\partial C/\\partial W$. {text.TOLERANCE}")
@@ -712,7 +713,7 @@ class SoftmaxCrossEntropy(ExerciseType):
         L = setup.exact.layers[0]
         return [
             *story.forward(L, None, a_part="a"),
-            story.loss(setup.network, setup.exact),
+            story.loss(draw.net_of(setup), setup.exact),
             story.delta(L, None, part="delta", softmax_cross_entropy=True),
             story.weight_gradient(L, None, part="dC_dW"),
         ]

@@ -52,31 +52,31 @@ class WeightGradient(ExerciseType):
         return {"dC_dW": d.layers[setup.params["layer"] - 1].dC_dW}
 
     def prompt(self, setup: Setup) -> str:
-        net, l = setup.network, setup.params["layer"]
+        net, layer = draw.net_of(setup), setup.params["layer"]
         which = ("$\\partial C/\\partial W$, the gradient of the cost with respect to the weights"
                  if len(net.layers) == 1 else
-                 f"$\\partial C/\\partial W_{{{l}}}$, the gradient of the cost with respect to "
-                 f"the weights of layer {l}")
+                 f"$\\partial C/\\partial W_{{{layer}}}$, the gradient of the cost with respect to "
+                 f"the weights of layer {layer}")
         return f"{text.layers(net)} {text.data(net)} Compute {which}. {text.TOLERANCE}"
 
     def story(self, setup: Setup) -> list[Any]:
-        net, d = setup.network, setup.exact
+        net, d = draw.net_of(setup), setup.exact
         single = len(net.layers) == 1
         steps: list[Any] = []
-        for l, L in enumerate(d.layers):
-            steps += story.forward(L, None if single else l + 1,
-                                   input_name="x" if l == 0 else f"a_{{{l}}}")
+        for k, L in enumerate(d.layers):
+            steps += story.forward(L, None if single else k + 1,
+                                   input_name="x" if k == 0 else f"a_{{{k}}}")
         steps.append(story.loss(net, d))
         steps.append(story.output_gradient(net, d.layers[-1]))
-        for l in reversed(range(len(d.layers))):
-            L = d.layers[l]
-            idx = None if single else l + 1
-            if l < len(d.layers) - 1:
-                steps.append(story.backward(d.layers[l + 1], l + 1))
+        for k in reversed(range(len(d.layers))):
+            L = d.layers[k]
+            idx = None if single else k + 1
+            if k < len(d.layers) - 1:
+                steps.append(story.backward(d.layers[k + 1], k + 1))
             steps.append(story.activation_derivative(L, idx))
             steps.append(story.delta(L, idx))
-            if l == setup.params["layer"] - 1:
+            if k == setup.params["layer"] - 1:
                 steps.append(story.weight_gradient(
-                    L, idx, part="dC_dW", input_name="x" if l == 0 else f"a_{{{l}}}"))
+                    L, idx, part="dC_dW", input_name="x" if k == 0 else f"a_{{{k}}}"))
                 break
         return steps
