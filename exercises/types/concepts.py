@@ -126,14 +126,16 @@ def gradient_entry(lay: Layout, i: int, j: int, slips: frozenset[Slip]) -> sympy
         scale *= 2
     if S.HALF_LOSS_GRADIENT in s:
         scale /= 2
-    delta = [scale * gk * dk for gk, dk in zip(g, _derivative(lay.activations[-1], lay.a, s), strict=True)]
+    slopes = _derivative(lay.activations[-1], lay.a, s)
+    delta = [scale * gk * dk for gk, dk in zip(g, slopes, strict=True)]
     if S.DOT_NOT_HADAMARD in s:  # (dC/da)ᵀσ'(z): one number shared by every neuron
         delta = [sympy.Add(*delta)] * len(delta)
     inputs, own = lay.x, lay.a
     if lay.h:
         # Back through W₂ᵀ (W₂ is one row, so neuron i gets v_i·δ₂), then the hidden σ'.
         back = [v * delta[0] for v in lay.v]
-        delta = [b * d for b, d in zip(back, _derivative(lay.activations[0], lay.h, s), strict=True)]
+        slopes = _derivative(lay.activations[0], lay.h, s)
+        delta = [b * d for b, d in zip(back, slopes, strict=True)]
         own = lay.h
     a_in = own if S.OWN_OUTPUT_AS_INPUT in s else inputs
     if s & {S.TRANSPOSED_GRADIENT, S.INDEX_SWAP}:

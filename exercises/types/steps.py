@@ -11,7 +11,8 @@ a doubled gradient look like a forgotten learning rate).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from ..problem import Part
 from ..registry import Degenerate, ExerciseType, Setup, register
 from ..solution import Step
 from . import draw, text
+from .levels import BATCH_SUM, Level, Levelled, shows, table
 
 # Hidden and output activations of the two-layer nets at difficulty 3.
 HIDDEN = ("relu", "leaky_relu", "tanh")
@@ -247,72 +249,137 @@ def _which(net: Network, layer: int, symbol: str, what: str) -> str:
     """'$∂C/∂W$, the gradient ... ' naming the layer only when there are several."""
     if len(net.layers) == 1:
         return f"$\\partial C/\\partial {symbol}$, the gradient of the cost with respect to {what}"
-    return (f"$\\partial C/\\partial {symbol}_{{{layer}}}$, the gradient of the cost with respect to "
+    return (f"$\\partial C/\\partial {symbol}_{{{layer}}}$, the gradient of the cost with "
+            "respect to "
             f"{what} of layer {layer}")
+
+
+# --- the table of a difficulty ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Grid(Level):
+    """One difficulty of a type of this module: ``by_hand`` draws its network (difficulty 1,
+    where each type builds the small exact numbers its mistakes need), or else a net on the
+    difficulty's grid of the given widths (inputs first), each layer's activation drawn from
+    its options and the loss from ``losses``, over ``m`` examples; ``layer`` (1-based) is the
+    one asked about."""
+
+    by_hand: Callable[[np.random.Generator], Network] | None = None
+    widths: tuple[int, ...] = (2, 2)
+    activations: tuple[tuple[str, ...], ...] = (SQUASHING,)
+    losses: tuple[str, ...] = SQUARED_LOSSES
+    m: int = 1
+    layer: int = 1
+
+
+def _drawn_net(rng: np.random.Generator, row: Grid, difficulty: int) -> Network:
+    """The net of ``row``: its own ``by_hand`` drawing, or one on the difficulty's grid."""
+    if row.by_hand is not None:
+        return row.by_hand(rng)
+    acts = [draw.pick(rng, options) for options in row.activations]
+    return _net(rng, row.widths, acts, draw.pick(rng, row.losses), row.m, difficulty)
+
+
+def _settled(rng: np.random.Generator, net: Network, difficulty: int) -> Network:
+    """A grid net whose gradients show every mistake plainly: with one example, its output
+    biases placed (``_place``); over a batch, where no bias fits every example, checked
+    (``_lively``); then targets at least 0.3 from the outputs (``_far_targets``)."""
+    if net.m == 1:
+        net = _place(rng, net, difficulty)
+    else:
+        _lively(net)
+    return _far_targets(rng, net, difficulty, 0.3)
+
+
+class _GradientType(Levelled[Grid]):
+    """A type that asks the gradients of one layer of its difficulty's net."""
+
+    def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
+        row = self.levels[difficulty]
+        net = _drawn_net(rng, row, difficulty)
+        if row.by_hand is None:
+            net = _settled(rng, net, difficulty)
+        return Setup(net, {"layer": row.layer})
 
 
 # --- bias-gradient ---------------------------------------------------------------------------
 
 
+def _leaky_single(rng: np.random.Generator) -> Network:
+    """Difficulty 1 of bias-gradient: leaky ReLU with a unit below zero, where σ' = α, so
+    dropping it shows."""
+    net = _off_kinks(rng, draw.network(rng, (2, 2), ["leaky_relu"], "half_sse", 1, 1))
+    net = _with_signs(net, _signs(rng, 2, positive=int(rng.integers(2))))
+    _rectifier_shows(net)
+    if any(v == 0 for v in _rectified(net) - net.y):
+        raise Degenerate("a unit without error makes δ⊙x a multiple of δ")
+    return draw.alive(net)
+
+
+_BIAS_TAGS = shows(("bias-times-input", "missing-activation-derivative", "sign-flip",
+                    "factor-of-two"))
+
+
 @register
-class BiasGradient(ExerciseType):
+class BiasGradient(_GradientType):
     id = "bias-gradient"
     version = 2
     title = "Bias gradient"
     summary = "dC/db of one layer: δ itself (summed over the batch), since dz/db = 1."
     parts = (Part("dC_db", "matrix", r"$\partial C / \partial b$"),)
 
-    def must_show(self, difficulty: int) -> tuple[str, ...]:
-        tags = ["bias-times-input", "missing-activation-derivative", "sign-flip", "factor-of-two"]
-        if difficulty >= 2:
-            tags.append("wrong-activation-derivative")
-        if difficulty == 3:
-            tags.append("batch-sum-not-mean")
-        return tuple(tags)
+    # Square layers throughout, so that δ⊙x (one form of bias-times-input) fits. At
+    # difficulty 3 the hidden layer of a two-layer net, over a batch of 3 (never 2: a sum
+    # of two examples would look exactly like a factor of two).
+    levels = table({
+        1: Grid(by_hand=_leaky_single, shows=_BIAS_TAGS[1]),
+        2: Grid(shows=_BIAS_TAGS[2]),
+        3: Grid(widths=(3, 3, 2), activations=(HIDDEN, SQUASHING), m=3, shows=_BIAS_TAGS[3]),
+    })
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
-        # Square layers throughout, so that δ⊙x (one form of bias-times-input) fits.
-        if difficulty == 1:
-            # Leaky ReLU with a unit below zero: there σ' = α, so dropping it shows.
-            net = _off_kinks(rng, draw.network(rng, (2, 2), ["leaky_relu"], "half_sse", 1, 1))
-            net = _with_signs(net, _signs(rng, 2, positive=int(rng.integers(2))))
-            _rectifier_shows(net)
-            if any(v == 0 for v in _rectified(net) - net.y):
-                raise Degenerate("a unit without error makes δ⊙x a multiple of δ")
-            net, layer = draw.alive(net), 1
-        elif difficulty == 2:
-            net = _net(rng, (2, 2), [draw.pick(rng, SQUASHING)], draw.pick(rng, SQUARED_LOSSES),
-                       1, 2)
-            net, layer = _far_targets(rng, _place(rng, net, 2), 2, 0.3), 1
-        else:
-            # The hidden layer of a two-layer net, over a batch of 3 (never 2: a sum of two
-            # examples would look exactly like a factor of two).
-            net = _two_layer(rng, (3, 3, 2), 3)
-            _lively(net)
-            net, layer = _far_targets(rng, net, 3, 0.3), 1
-        _distinct_inputs(net)
-        return Setup(net, {"layer": layer})
+        setup = super().draw(rng, difficulty)
+        _distinct_inputs(draw.net_of(setup))
+        return setup
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         return {"dC_db": d.layers[setup.params["layer"] - 1].dC_db}
 
     def prompt(self, setup: Setup) -> str:
         net, layer = draw.net_of(setup), setup.params["layer"]
-        return (f"{text.layers(net)} {text.data(net)} Compute {_which(net, layer, 'b', 'the biases')}."
+        return (f"{text.layers(net)} {text.data(net)} Compute "
+                f"{_which(net, layer, 'b', 'the biases')}."
                 f" {text.TOLERANCE}")
 
     def story(self, setup: Setup) -> list[Step]:
         layer = setup.params["layer"]
         L = setup.exact.layers[layer - 1]
-        return [*_story_to(setup, layer), story.bias_gradient(L, _index(draw.net_of(setup), layer - 1),
+        return [*_story_to(setup, layer),
+                story.bias_gradient(L, _index(draw.net_of(setup), layer - 1),
                                                            part="dC_db")]
 
 
 # --- batch-gradient --------------------------------------------------------------------------
 
 
+def _rectified_batch(rng: np.random.Generator) -> Network:
+    """Difficulty 1 of batch-gradient: a ReLU or leaky ReLU layer over a batch of 3, where
+    a unit may be below zero on some examples, never on all."""
+    act = draw.pick(rng, ("relu", "leaky_relu"))
+    net = _off_kinks(rng, draw.network(rng, (2, 2), [act], "half_sse", 3, 1))
+    if act == "relu":  # a unit below zero passes no error back: make y count there
+        net = dataclasses.replace(net, y=draw.values(rng, 2, 3, 1))
+    _rectifier_shows(net)
+    return draw.small_gradients(draw.alive(net))
+
+
+_BATCH_TAGS = shows(("batch-sum-not-mean", "transposed-gradient", "sign-flip",
+                     "bias-times-input", "missing-activation-derivative"), batch=4)
+
+
 @register
-class BatchGradient(ExerciseType):
+class BatchGradient(_GradientType):
     id = "batch-gradient"
     version = 2
     title = "Mini-batch gradient"
@@ -320,32 +387,13 @@ class BatchGradient(ExerciseType):
     parts = (Part("dC_dW", "matrix", r"$\partial C / \partial W$"),
              Part("dC_db", "matrix", r"$\partial C / \partial b$"))
 
-    def must_show(self, difficulty: int) -> tuple[str, ...]:
-        tags = ["batch-sum-not-mean", "transposed-gradient", "sign-flip", "bias-times-input",
-                "missing-activation-derivative"]
-        if difficulty >= 2:
-            tags.append("wrong-activation-derivative")
-        return tuple(tags)
-
-    def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
-        # m = 3 at every difficulty: the sum of 2 examples would look like a factor of two.
-        if difficulty == 1:
-            act = draw.pick(rng, ("relu", "leaky_relu"))
-            net = _off_kinks(rng, draw.network(rng, (2, 2), [act], "half_sse", 3, 1))
-            if act == "relu":  # a unit below zero passes no error back: make y count there
-                net = dataclasses.replace(net, y=draw.values(rng, 2, 3, 1))
-            _rectifier_shows(net)
-            # Over a batch a ReLU unit may be below zero on some examples, never on all.
-            return Setup(draw.small_gradients(draw.alive(net)), {"layer": 1})
-        if difficulty == 2:
-            net = _net(rng, (2, 2), [draw.pick(rng, SQUASHING)], draw.pick(rng, SQUARED_LOSSES),
-                       3, 2)
-            layer = 1
-        else:
-            net = _two_layer(rng, (2, 3, 3), 3)
-            layer = 2
-        _lively(net)
-        return Setup(_far_targets(rng, net, difficulty, 0.3), {"layer": layer})
+    # m = 3 at every difficulty: the sum of 2 examples would look like a factor of two.
+    levels = table({
+        1: Grid(by_hand=_rectified_batch, shows=_BATCH_TAGS[1]),
+        2: Grid(m=3, shows=_BATCH_TAGS[2]),
+        3: Grid(widths=(2, 3, 3), activations=(HIDDEN, SQUASHING), m=3, layer=2,
+                shows=_BATCH_TAGS[3]),
+    })
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         L = d.layers[setup.params["layer"] - 1]
@@ -353,7 +401,8 @@ class BatchGradient(ExerciseType):
 
     def prompt(self, setup: Setup) -> str:
         net, layer = draw.net_of(setup), setup.params["layer"]
-        return (f"{text.layers(net)} {text.data(net)} Compute {_which(net, layer, 'W', 'the weights')}"
+        return (f"{text.layers(net)} {text.data(net)} Compute "
+                f"{_which(net, layer, 'W', 'the weights')}"
                 f" and {_which(net, layer, 'b', 'the biases')}, for the cost over the whole batch."
                 f" {text.TOLERANCE}")
 
@@ -524,8 +573,22 @@ def _leaky_neuron(rng: np.random.Generator) -> Network:
                    loss="half_sse", learning_rate=sympy.Rational(1, 10))
 
 
+@dataclass(frozen=True, kw_only=True)
+class Neuron(Level):
+    """One difficulty of chain-rule: the neuron ``by_hand`` draws (difficulty 1), or else
+    one of ``neurons``, an activation and the losses to draw from, drawn with equal odds."""
+
+    by_hand: Callable[[np.random.Generator], Network] | None = None
+    neurons: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+_CHAIN_TAGS = shows(("sign-flip", "raw-error-as-loss", "factor-of-two",
+                     "missing-activation-derivative", "wrong-layer-input",
+                     "activation-skipped"), batch=4)
+
+
 @register
-class ChainRule(ExerciseType):
+class ChainRule(Levelled[Neuron]):
     id = "chain-rule"
     version = 2
     title = "The chain rule, factor by factor"
@@ -535,26 +598,22 @@ class ChainRule(ExerciseType):
              Part("dz_dw", "scalar", r"$\partial z / \partial w$"),
              Part("dC_dw", "scalar", r"$\partial C / \partial w$"))
 
-    def must_show(self, difficulty: int) -> tuple[str, ...]:
-        tags = ["sign-flip", "raw-error-as-loss", "factor-of-two", "missing-activation-derivative",
-                "wrong-layer-input", "activation-skipped"]
-        if difficulty >= 2:
-            tags.append("wrong-activation-derivative")
-        return tuple(tags)
+    levels = table({
+        1: Neuron(by_hand=_leaky_neuron, shows=_CHAIN_TAGS[1]),
+        2: Neuron(neurons=(("sigmoid", SQUARED_LOSSES),), shows=_CHAIN_TAGS[2]),
+        3: Neuron(neurons=(("sigmoid", ("binary_cross_entropy",)), ("tanh", SQUARED_LOSSES)),
+                  shows=_CHAIN_TAGS[3]),
+    })
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         # One neuron with two inputs. At difficulty 1 every input is a nonzero integer and
         # the question names either weight; above, it names the weight w_j of the larger input
         # (a small x_j would shrink every product to where mistakes look like rounding).
-        if difficulty == 1:
-            return Setup(_leaky_neuron(rng), {"input": int(rng.integers(2)) + 1})
-        if difficulty == 2:
-            act, loss = "sigmoid", draw.pick(rng, SQUARED_LOSSES)
-        elif rng.integers(2):
-            act, loss = "tanh", draw.pick(rng, SQUARED_LOSSES)
-        else:
-            act, loss = "sigmoid", "binary_cross_entropy"
-        net = _neuron(rng, act, loss, difficulty)
+        row = self.levels[difficulty]
+        if row.by_hand is not None:
+            return Setup(row.by_hand(rng), {"input": int(rng.integers(2)) + 1})
+        act, losses = row.neurons[int(rng.integers(len(row.neurons)))]
+        net = _neuron(rng, act, draw.pick(rng, losses), difficulty)
         return Setup(net, {"input": int(np.argmax(np.abs(FLOAT.matrix(net.x[:, 0])))) + 1})
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
@@ -649,8 +708,26 @@ def _entry(M: Any, i: int, j: int) -> Any:
 _SOFTMAX_VALUES = {2: np.r_[-4:0, 1:5], 3: np.r_[-3:0, 1:4]}
 
 
+def _uniform_softmax(rng: np.random.Generator) -> Network:
+    """Difficulty 1 of softmax-cross-entropy: each bias cancels its row's w_i·x, so every
+    class has z = 0: a = 1/n, and e^z = 1 keeps a exactly rational in any engine. Three
+    classes two times in three, and two classes with a wider range of values: many problems
+    to draw from."""
+    n = 3 if rng.integers(3) else 2
+    values = _SOFTMAX_VALUES[n]
+    W = sympy.Matrix(n, n, [int(v) for v in rng.choice(values, size=n * n)])
+    x = sympy.Matrix(n, 1, [int(v) for v in rng.choice(values, size=n)])
+    layer = Layer(W=W, b=-W * x, activation="softmax")
+    return Network(x=x, y=draw.targets(rng, "cross_entropy", n, 1, 1), layers=(layer,),
+                   loss="cross_entropy", learning_rate=sympy.Rational(1, 10))
+
+
+# xᵀδ and δ⊙x fit while there are as many inputs as classes (one example).
+_SOFTMAX_TAGS = ("softmax-extra-derivative", "sign-flip", "transposed-gradient")
+
+
 @register
-class SoftmaxCrossEntropy(ExerciseType):
+class SoftmaxCrossEntropy(Levelled[Grid]):
     id = "softmax-cross-entropy"
     version = 2
     title = "Softmax with cross-entropy"
@@ -659,30 +736,16 @@ class SoftmaxCrossEntropy(ExerciseType):
              Part("delta", "matrix", r"$\delta$"),
              Part("dC_dW", "matrix", r"$\partial C / \partial W$"))
 
-    def must_show(self, difficulty: int) -> tuple[str, ...]:
-        tags = ["softmax-extra-derivative", "sign-flip", "transposed-gradient"]
-        if difficulty < 3:
-            tags.append("dot-instead-of-outer")  # xᵀδ and δ⊙x fit: as many inputs as classes
-        else:
-            tags.append("batch-sum-not-mean")
-        return tuple(tags)
+    levels = table({
+        1: Grid(by_hand=_uniform_softmax, shows=(*_SOFTMAX_TAGS, "dot-instead-of-outer")),
+        2: Grid(widths=(3, 3), activations=(("softmax",),), losses=("cross_entropy",),
+                shows=(*_SOFTMAX_TAGS, "dot-instead-of-outer")),
+        3: Grid(widths=(3, 3), activations=(("softmax",),), losses=("cross_entropy",), m=3,
+                shows=(*_SOFTMAX_TAGS, BATCH_SUM)),
+    })
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
-        if difficulty == 1:
-            # Each bias cancels its row's w_i·x, so every class has z = 0: a = 1/n, and
-            # e^z = 1 keeps a exactly rational in any engine. Three classes two times in three,
-            # and two classes with a wider range of values: many problems to draw from.
-            n = 3 if rng.integers(3) else 2
-            values = _SOFTMAX_VALUES[n]
-            W = sympy.Matrix(n, n, [int(v) for v in rng.choice(values, size=n * n)])
-            x = sympy.Matrix(n, 1, [int(v) for v in rng.choice(values, size=n)])
-            layer = Layer(W=W, b=-W * x, activation="softmax")
-            net = Network(x=x, y=draw.targets(rng, "cross_entropy", n, 1, 1), layers=(layer,),
-                          loss="cross_entropy", learning_rate=sympy.Rational(1, 10))
-        else:
-            net = _net(rng, (3, 3), ["softmax"], "cross_entropy", 1 if difficulty == 2 else 3,
-                       difficulty)
-        return Setup(net, {})
+        return Setup(_drawn_net(rng, self.levels[difficulty], difficulty), {})
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         L = d.layers[0]

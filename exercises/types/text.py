@@ -9,7 +9,8 @@ LOSS_NAMES = {
     "half_sse": r"half the squared error $C = \tfrac12\lVert a - y\rVert^2$",
     "mse": r"the mean squared error $C = \tfrac1n\lVert a - y\rVert^2$",
     "cross_entropy": r"the cross-entropy $C = -\sum_i y_i \ln a_i$",
-    "binary_cross_entropy": r"the binary cross-entropy $C = -\sum_i [y_i\ln a_i + (1-y_i)\ln(1-a_i)]$",
+    "binary_cross_entropy": (r"the binary cross-entropy "
+                             r"$C = -\sum_i [y_i\ln a_i + (1-y_i)\ln(1-a_i)]$"),
 }
 ACTIVATION_NAMES = {
     "identity": "no activation (identity)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -9,44 +10,59 @@ import numpy as np
 from .. import solution as story
 from ..engine import Derivation
 from ..problem import Part
-from ..registry import ExerciseType, Setup, register
+from ..registry import Setup, register
 from . import draw, text
+from .levels import BATCH_SUM, WRONG_DERIVATIVE, Level, Levelled, table
+
+
+@dataclass(frozen=True, kw_only=True)
+class Gradient(Level):
+    """One difficulty of weight-gradient: the widths (inputs first), each layer's activation
+    drawn from its options, the loss from ``losses``, ``m`` examples, the layer asked about
+    (1-based); with ``by_hand``, no dead unit and gradients small enough to work by hand."""
+
+    widths: tuple[int, ...]
+    activations: tuple[tuple[str, ...], ...]
+    losses: tuple[str, ...] = ("half_sse", "mse")
+    m: int = 1
+    layer: int = 1
+    by_hand: bool = False
+
+
+_TAGS = ("transposed-gradient", "sign-flip", "wrong-layer-input", "factor-of-two",
+         "missing-activation-derivative")
 
 
 @register
-class WeightGradient(ExerciseType):
+class WeightGradient(Levelled[Gradient]):
     id = "weight-gradient"
     version = 2
     title = "Weight gradient"
     summary = "dC/dW of one layer: δ times the layer's input, as an outer product."
     parts = (Part("dC_dW", "matrix", r"$\partial C / \partial W$"),)
 
-    def must_show(self, difficulty: int) -> tuple[str, ...]:
-        tags = ["transposed-gradient", "sign-flip", "wrong-layer-input", "factor-of-two",
-                "missing-activation-derivative"]
-        if difficulty < 3:
-            tags.append("dot-instead-of-outer")
-        if difficulty >= 2:
-            tags.append("wrong-activation-derivative")
-        if difficulty == 3:
-            tags.append("batch-sum-not-mean")
-        return tuple(tags)
+    # Difficulty 1 has one example: a ReLU unit below zero would be dead, half the answer 0.
+    # A leaky ReLU keeps it alive, and there a dropped σ' still shows. Difficulty 3 has a
+    # batch of 3, not 2: summing two examples would look exactly like a factor of two.
+    levels = table({
+        1: Gradient(widths=(2, 2), activations=(("leaky_relu",),), losses=("half_sse",),
+                    by_hand=True, shows=(*_TAGS, "dot-instead-of-outer")),
+        2: Gradient(widths=(2, 2), activations=(("sigmoid", "tanh"),),
+                    shows=(*_TAGS, "dot-instead-of-outer", WRONG_DERIVATIVE)),
+        3: Gradient(widths=(2, 3, 2), activations=(("relu", "tanh"), ("sigmoid", "tanh")),
+                    m=3, layer=2, shows=(*_TAGS, WRONG_DERIVATIVE, BATCH_SUM)),
+    })
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
-        if difficulty == 1:
-            # One example: a ReLU unit below zero would be dead, half the answer 0. A leaky
-            # ReLU keeps it alive, and there a dropped σ' still shows.
-            net = draw.network(rng, (2, 2), ["leaky_relu"], "half_sse", 1, 1)
-            return Setup(draw.small_gradients(draw.alive(net)), {"layer": 1})
-        if difficulty == 2:
-            act = draw.pick(rng, ("sigmoid", "tanh"))
-            net = draw.network(rng, (2, 2), [act], draw.pick(rng, ("half_sse", "mse")), 1, 2)
-            return Setup(net, {"layer": 1})
-        act = draw.pick(rng, ("sigmoid", "tanh"))
-        net = draw.network(rng, (2, 3, 2), [draw.pick(rng, ("relu", "tanh")), act],
-                           draw.pick(rng, ("half_sse", "mse")), 3, 3)
-        # A batch of 3, not 2: summing two examples would look exactly like a factor of two.
-        return Setup(net, {"layer": 2})
+        row = self.levels[difficulty]
+        # The activations are drawn from the output layer back, then the loss: the order
+        # that gives each seed its variant.
+        acts = [draw.pick(rng, options) for options in reversed(row.activations)][::-1]
+        net = draw.network(rng, row.widths, acts, draw.pick(rng, row.losses), row.m,
+                           difficulty)
+        if row.by_hand:
+            net = draw.small_gradients(draw.alive(net))
+        return Setup(net, {"layer": row.layer})
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         return {"dC_dW": d.layers[setup.params["layer"] - 1].dC_dW}
