@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 import numpy as np
-import sympy
+import sympy  # type: ignore[import-untyped, unused-ignore]  # sympy ships no type hints
 
 from ..engine import FLOAT, derive
 from ..network import DEFAULT_ALPHA, Layer, Network

@@ -20,7 +20,8 @@ import exercises as E
 from exercises.expressions import expression_to_text, parse_expression
 from exercises.network import parse_network
 from exercises.registry import Setup
-from exercises.types.concepts import BANK, COMMON_TAGS, TEMPLATES, gradient_entry, layout
+from exercises.types.concept_bank import BANK, COMMON_TAGS, TEMPLATES
+from exercises.types.concepts import gradient_entry, layout
 
 SEEDS = range(200)
 DIFFICULTIES = (1, 2, 3)
