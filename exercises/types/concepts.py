@@ -304,27 +304,22 @@ class SymbolicGradient(ExerciseType):
         act = net.layers[0].activation
         da_dz = "1" if act == "identity" else rf"{a}\,(1 - {a})"
         if net.loss == "binary_cross_entropy":
-            steps.append(Step(
-                "The factors",
-                "Binary cross-entropy differentiates to (a − y)/(a(1 − a)), and the sigmoid's "
-                "derivative a(1 − a) cancels it: δ is simply a − y. The weight's own factor "
-                "is the input it multiplies.",
-                rf"\frac{{\partial C}}{{\partial {a}}} = \frac{{{a} - {y}}}{{{a}(1 - {a})}}, \quad"
-                rf"\frac{{\partial {a}}}{{\partial z_{{{i}}}}} = {da_dz}, \quad"
-                rf"\frac{{\partial z_{{{i}}}}}{{\partial w_{{{i}{j}}}}} = {x}",
-                ("expr",),
-            ))
+            why = ("Binary cross-entropy differentiates to (a − y)/(a(1 − a)), and the sigmoid's "
+                   "derivative a(1 − a) cancels it: δ is simply a − y. The weight's own factor "
+                   "is the input it multiplies.")
+            dC_da = rf"\frac{{{a} - {y}}}{{{a}(1 - {a})}}"
         else:
-            steps.append(Step(
-                "The factors",
-                "Half the squared error differentiates to a − y (the ½ cancels the 2); the "
-                f"activation contributes σ'(z) = {'1' if act == 'identity' else 'a(1 − a)'}; "
-                "the weight's own factor is the input it multiplies.",
-                rf"\frac{{\partial C}}{{\partial {a}}} = {a} - {y}, \quad"
-                rf"\frac{{\partial {a}}}{{\partial z_{{{i}}}}} = {da_dz}, \quad"
-                rf"\frac{{\partial z_{{{i}}}}}{{\partial w_{{{i}{j}}}}} = {x}",
-                ("expr",),
-            ))
+            why = ("Half the squared error differentiates to a − y (the ½ cancels the 2); the "
+                   f"activation contributes σ'(z) = {'1' if act == 'identity' else 'a(1 − a)'}; "
+                   "the weight's own factor is the input it multiplies.")
+            dC_da = rf"{a} - {y}"
+        steps.append(Step(
+            "The factors", why,
+            rf"\frac{{\partial C}}{{\partial {a}}} = {dC_da}, \quad"
+            rf"\frac{{\partial {a}}}{{\partial z_{{{i}}}}} = {da_dz}, \quad"
+            rf"\frac{{\partial z_{{{i}}}}}{{\partial w_{{{i}{j}}}}} = {x}",
+            ("expr",),
+        ))
         return steps
 
     @staticmethod

@@ -15,7 +15,7 @@ downstream (sign-flip and gradient-ascent both give W + η·g, from different gr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -93,6 +93,22 @@ class TwoLayer(Level):
     widths: tuple[int, int, int] = (2, 2, 2)
     losses: tuple[str, ...] = SQUARED_LOSSES
     m: int = 1
+
+
+def _levels(tags: Mapping[int, tuple[str, ...]], first_rates: tuple[str, ...],
+            activations: Mapping[int, tuple[tuple[str, ...], tuple[str, ...]]]
+            ) -> Mapping[int, TwoLayer]:
+    """The rows of a two-layer type: at difficulty 1 half the squared error and the learning
+    rates ``first_rates``; above, a squared loss and η of 2 or 3; at difficulty 3 three
+    hidden units over a batch of 3 (not 2: summing two examples would look exactly like a
+    factor of two)."""
+    return table({
+        1: TwoLayer(activations=activations[1], losses=("half_sse",), rates=first_rates,
+                    shows=tags[1]),
+        2: TwoLayer(activations=activations[2], rates=("2", "3"), shows=tags[2]),
+        3: TwoLayer(activations=activations[3], widths=(2, 3, 3), m=3, rates=("2", "3"),
+                    shows=tags[3]),
+    })
 
 
 class _TwoLayer(Levelled[TwoLayer]):
@@ -270,14 +286,8 @@ class HiddenGradient(_TwoLayer):
         Part("delta1", "matrix", r"$\delta_1 = \partial C / \partial z_1$"),
         Part("dC_dW1", "matrix", r"$\partial C / \partial W_1$"),
     )
-    # A batch of 3, not 2: summing two examples would look exactly like a factor of two.
-    levels = table({
-        1: TwoLayer(activations=HIDDEN_LEAKY, losses=("half_sse",), rates=("1/2", "1/4"),
-                    shows=_HIDDEN_TAGS[1]),
-        2: TwoLayer(activations=(SMOOTH, SMOOTH), rates=("2", "3"), shows=_HIDDEN_TAGS[2]),
-        3: TwoLayer(activations=(("relu", *SMOOTH), SMOOTH), widths=(2, 3, 3), m=3,
-                    rates=("2", "3"), shows=_HIDDEN_TAGS[3]),
-    })
+    levels = _levels(_HIDDEN_TAGS, ("1/2", "1/4"), {
+        1: HIDDEN_LEAKY, 2: (SMOOTH, SMOOTH), 3: (("relu", *SMOOTH), SMOOTH)})
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         L1, L2 = d.layers
@@ -355,15 +365,8 @@ class BackpropStory(_TwoLayer):
         Part("W1_new", "matrix", r"$W_1^{\text{new}}$"),
         Part("W2_new", "matrix", r"$W_2^{\text{new}}$"),
     )
-    # A batch of 3, not 2: summing two examples would look like a factor of two.
-    levels = table({
-        1: TwoLayer(activations=OUTPUT_LEAKY, losses=("half_sse",), rates=("1/10", "1/4"),
-                    shows=_STORY_TAGS[1]),
-        2: TwoLayer(activations=(("sigmoid",), ("sigmoid",)), rates=("2", "3"),
-                    shows=_STORY_TAGS[2]),
-        3: TwoLayer(activations=(("relu", *SMOOTH), ("sigmoid",)), widths=(2, 3, 3), m=3,
-                    rates=("2", "3"), shows=_STORY_TAGS[3]),
-    })
+    levels = _levels(_STORY_TAGS, ("1/10", "1/4"), {
+        1: OUTPUT_LEAKY, 2: (("sigmoid",), ("sigmoid",)), 3: (("relu", *SMOOTH), ("sigmoid",))})
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         setup = super().draw(rng, difficulty)

@@ -20,7 +20,16 @@ import sympy  # type: ignore[import-untyped, unused-ignore]  # sympy ships no ty
 
 from .. import latex as tex
 from .. import solution as story
-from ..engine import FLOAT, Derivation, ShapeMismatch, Slip, activate, forward, weight_gradient
+from ..engine import (
+    FLOAT,
+    Derivation,
+    LayerDerivation,
+    ShapeMismatch,
+    Slip,
+    activate,
+    forward,
+    weight_gradient,
+)
 from ..network import Layer, Network
 from ..problem import Part
 from ..registry import Degenerate, ExerciseType, Setup, register
@@ -245,6 +254,18 @@ def _story_to(setup: Setup, layer: int) -> list[Step]:
     return steps
 
 
+def _story_to_weights(setup: Setup, part: str | None = None
+                      ) -> tuple[list[Step], LayerDerivation[Any], int | None]:
+    """``_story_to`` the asked layer and on to its weight gradient (the answer ``part``, if
+    one); with that layer's derivation and subscript, for the steps that follow."""
+    layer = setup.params["layer"]
+    L = setup.exact.layers[layer - 1]
+    idx = _index(draw.net_of(setup), layer - 1)
+    steps = [*_story_to(setup, layer),
+             story.weight_gradient(L, idx, part=part, input_name=_input_name(layer - 1))]
+    return steps, L, idx
+
+
 def _which(net: Network, layer: int, symbol: str, what: str) -> str:
     """'$∂C/∂W$, the gradient ... ' naming the layer only when there are several."""
     if len(net.layers) == 1:
@@ -407,14 +428,8 @@ class BatchGradient(_GradientType):
                 f" {text.TOLERANCE}")
 
     def story(self, setup: Setup) -> list[Step]:
-        net, layer = draw.net_of(setup), setup.params["layer"]
-        L = setup.exact.layers[layer - 1]
-        idx = _index(net, layer - 1)
-        return [
-            *_story_to(setup, layer),
-            story.weight_gradient(L, idx, part="dC_dW", input_name=_input_name(layer - 1)),
-            story.bias_gradient(L, idx, part="dC_db"),
-        ]
+        steps, L, idx = _story_to_weights(setup, part="dC_dW")
+        return [*steps, story.bias_gradient(L, idx, part="dC_db")]
 
 
 # --- weight-update ---------------------------------------------------------------------------
@@ -523,16 +538,10 @@ class WeightUpdate(ExerciseType):
                 f"of ${W}^{{\\text{{new}}}}$ (rows and columns counted from 1). {text.TOLERANCE}")
 
     def story(self, setup: Setup) -> list[Step]:
-        net, layer = draw.net_of(setup), setup.params["layer"]
-        L = setup.exact.layers[layer - 1]
-        idx = _index(net, layer - 1)
-        return [
-            *_story_to(setup, layer),
-            story.weight_gradient(L, idx, input_name=_input_name(layer - 1)),
-            *story.update(L, idx, net.learning_rate, part="W_new",
-                          entry=(setup.params["row"], setup.params["column"]),
-                          entry_part="w_entry"),
-        ]
+        steps, L, idx = _story_to_weights(setup)
+        return [*steps, *story.update(L, idx, draw.net_of(setup).learning_rate, part="W_new",
+                                      entry=(setup.params["row"], setup.params["column"]),
+                                      entry_part="w_entry")]
 
 
 # --- chain-rule ------------------------------------------------------------------------------
