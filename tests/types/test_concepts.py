@@ -122,7 +122,7 @@ def torch_gradient(network: dict[str, Any], i: int, j: int) -> tuple[float, dict
     Ws = [t(L["W"]).requires_grad_() for L in network["layers"]]
     act = {"identity": lambda z: z, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
     outs, a = [], x
-    for W, L in zip(Ws, network["layers"]):
+    for W, L in zip(Ws, network["layers"], strict=True):
         a = act[L["activation"]](W @ a + t(L["b"]))
         outs.append(a)
     if network["loss"] == "half_sse":
@@ -145,7 +145,6 @@ def torch_gradient(network: dict[str, Any], i: int, j: int) -> tuple[float, dict
 @pytest.mark.slow
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)
 def test_symbolic_sweep(difficulty: int) -> None:
-    t = E.get_type(SYM)
     for seed in SEEDS:
         v = variant(SYM, seed, difficulty)
         (part,) = v.parts
@@ -275,7 +274,6 @@ def test_sigmoid_derivative_options_worked_by_hand() -> None:
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)
 def test_concept_sweep(difficulty: int) -> None:
-    t = E.get_type(CC)
     answers, templates = Counter(), Counter()
     for seed in SEEDS:
         v = variant(CC, seed, difficulty)

@@ -20,8 +20,8 @@ import exercises as E
 
 DIFFICULTIES = (1, 2, 3)
 TYPES = sorted(t.id for t in E.catalogue())
-# 2,000 seeds a sweep, fewer for the types whose variants cost the most to build (measured:
-# about 50 ms each for backprop-story), so that every sweep stays near a minute on one core.
+# 2,000 seeds a sweep, fewer for the types whose variants cost the most to build
+# (backprop-story, thirteen parts), so that every sweep stays near a minute on one core.
 SEEDS = {"backprop-story": 1000}
 DEFAULT_SEEDS = 2000
 # At most one repeat in 1,000 problems.
@@ -108,10 +108,8 @@ def backprop(net: dict[str, Any]) -> tuple[float, list[dict[str, np.ndarray]]]:
         raise AssertionError(loss)
     for k in reversed(range(len(layers))):
         L = layers[k]
-        if L["slope"] is None:  # softmax with cross-entropy
-            delta = (L["a"] - y) / m
-        else:
-            delta = g * L["slope"]
+        # (a − y)/m: softmax with cross-entropy, which has no slope of its own.
+        delta = (L["a"] - y) / m if L["slope"] is None else g * L["slope"]
         L["delta"], L["dC_dW"], L["dC_db"] = delta, delta @ L["input"].T, delta.sum(axis=1)
         g = L["W"].T @ delta
     return float(C), layers
@@ -122,7 +120,7 @@ def dead_units(net: dict[str, Any]) -> list[tuple[int, int]]:
     its whole gradient row (dC/dW row and dC/db entry): it neither passes a signal forward
     nor learns."""
     _, layers = backprop(net)
-    return [(l + 1, i + 1) for l, L in enumerate(layers) for i in range(L["a"].shape[0])
+    return [(k + 1, i + 1) for k, L in enumerate(layers) for i in range(L["a"].shape[0])
             if not np.any(L["a"][i]) and not np.any(L["dC_dW"][i]) and not L["dC_db"][i]]
 
 
@@ -134,8 +132,8 @@ def test_dead_unit_definition_by_hand() -> None:
     # The same as a leaky ReLU: a_2 = −1/10 passes on, and its row of dC/dW is not 0.
     net["layers"][0] |= {"activation": "leaky_relu", "alpha": "1/10"}
     assert dead_units(net) == []
-    C, layers = backprop(net)
-    assert C == pytest.approx(0.5 * (1 + 0.01))
+    cost, layers = backprop(net)
+    assert cost == pytest.approx(0.5 * (1 + 0.01))
     assert layers[0]["dC_dW"] == pytest.approx(np.array([[1, 1], [-0.01, -0.01]]))
 
 
