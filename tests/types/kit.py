@@ -41,6 +41,12 @@ def assert_full_marks(v: E.Variant) -> None:
     assert not any(r.misconceptions for r in graded.parts.values())
 
 
+def network(v: E.Variant) -> dict[str, Any]:
+    """The variant's network (JSON), which every type but concept-check draws."""
+    assert v.network is not None, (v.type, v.seed, v.difficulty)
+    return v.network
+
+
 def offered_singles(type_id: str, difficulty: int) -> Iterator[tuple[E.Variant, str, str, Any]]:
     """Each single-mistake prediction of the sweep's variants: (variant, part, tag, value)."""
     for v in variants(type_id, difficulty):
