@@ -166,6 +166,72 @@ def _names(symbols: tuple[sympy.Symbol, ...]) -> str:
     return ", ".join(f"`{s.name}`" for s in symbols)
 
 
+def _one_layer_story(net: Network, lay: Layout, i: int, j: int) -> list[Step]:
+    """The chain rule of one layer's weight w_ij: its path to the cost and its factors."""
+    a, y, x = (to_latex(v) for v in (lay.a[i - 1], lay.y[i - 1], lay.x[j - 1]))
+    steps = [Step(
+        "The path from the weight to the cost",
+        f"w_{i}{j} feeds only neuron {i}: z_{i} = Σ_k w_{i}k·x_k + b_{i}. So the chain rule "
+        "has three factors: how C changes with that neuron's output, how the output "
+        "changes with z, and how z changes with the weight.",
+        rf"\frac{{\partial C}}{{\partial w_{{{i}{j}}}}} = "
+        rf"\frac{{\partial C}}{{\partial a_{{{i}}}}} \cdot "
+        rf"\frac{{\partial a_{{{i}}}}}{{\partial z_{{{i}}}}} \cdot "
+        rf"\frac{{\partial z_{{{i}}}}}{{\partial w_{{{i}{j}}}}}",
+        ("expr",),
+    )]
+    act = net.layers[0].activation
+    da_dz = "1" if act == "identity" else rf"{a}\,(1 - {a})"
+    if net.loss == "binary_cross_entropy":
+        why = ("Binary cross-entropy differentiates to (a − y)/(a(1 − a)), and the sigmoid's "
+               "derivative a(1 − a) cancels it: δ is simply a − y. The weight's own factor "
+               "is the input it multiplies.")
+        dC_da = rf"\frac{{{a} - {y}}}{{{a}(1 - {a})}}"
+    else:
+        why = ("Half the squared error differentiates to a − y (the ½ cancels the 2); the "
+               f"activation contributes σ'(z) = {'1' if act == 'identity' else 'a(1 − a)'}; "
+               "the weight's own factor is the input it multiplies.")
+        dC_da = rf"{a} - {y}"
+    steps.append(Step(
+        "The factors", why,
+        rf"\frac{{\partial C}}{{\partial {a}}} = {dC_da}, \quad"
+        rf"\frac{{\partial {a}}}{{\partial z_{{{i}}}}} = {da_dz}, \quad"
+        rf"\frac{{\partial z_{{{i}}}}}{{\partial w_{{{i}{j}}}}} = {x}",
+        ("expr",),
+    ))
+    return steps
+
+def _two_layer_story(net: Network, lay: Layout, i: int, j: int) -> list[Step]:
+    """The chain rule of a first-layer weight w_ij through the hidden unit i to the one
+    output."""
+    h, v, x = (to_latex(s) for s in (lay.h[i - 1], lay.v[i - 1], lay.x[j - 1]))
+    hidden = net.layers[0].activation
+    dh = rf"{h}(1 - {h})" if hidden == "sigmoid" else rf"(1 - {h}^2)"
+    return [
+        Step(
+            "The path from the weight to the cost",
+            f"w⁽¹⁾_{i}{j} feeds hidden neuron {i} only; that neuron reaches the output "
+            f"through the weight v_{i}. The chain rule follows the path "
+            f"w → z₁ → h_{i} → z₂ → a → C, one factor per arrow.",
+            rf"\frac{{\partial C}}{{\partial w^{{(1)}}_{{{i}{j}}}}} = "
+            rf"\frac{{\partial C}}{{\partial a}} \cdot \frac{{\partial a}}{{\partial z_2}} "
+            rf"\cdot \frac{{\partial z_2}}{{\partial {h}}} \cdot "
+            rf"\frac{{\partial {h}}}{{\partial z_{{1,{i}}}}} \cdot "
+            rf"\frac{{\partial z_{{1,{i}}}}}{{\partial w^{{(1)}}_{{{i}{j}}}}}",
+            ("expr",),
+        ),
+        Step(
+            "The factors",
+            "The output error δ₂ = (a − y)·a(1 − a) goes back through W₂ᵀ — for hidden "
+            f"neuron {i} that is v_{i}·δ₂ — then through the hidden activation's "
+            f"derivative ({'h(1 − h)' if hidden == 'sigmoid' else '1 − h²'}), and meets "
+            f"the input x_{j} the weight multiplies.",
+            rf"(a - y) \cdot a(1 - a) \cdot {v} \cdot {dh} \cdot {x}",
+            ("expr",),
+        ),
+    ]
+
+
 @register
 class SymbolicGradient(ExerciseType):
     id = "symbolic-gradient"
@@ -263,9 +329,9 @@ class SymbolicGradient(ExerciseType):
         i, j = p["i"], p["j"]
         key = draw.known(gradient_entry(lay, i, j, frozenset()))
         if len(net.layers) == 1:
-            steps = self._one_layer(net, lay, i, j)
+            steps = _one_layer_story(net, lay, i, j)
         else:
-            steps = self._two_layers(net, lay, i, j)
+            steps = _two_layer_story(net, lay, i, j)
         steps.append(Step(
             "The expression",
             "Multiply the factors.",
@@ -286,70 +352,6 @@ class SymbolicGradient(ExerciseType):
             ("expr",),
         ))
         return steps
-
-    @staticmethod
-    def _one_layer(net: Network, lay: Layout, i: int, j: int) -> list[Step]:
-        a, y, x = (to_latex(v) for v in (lay.a[i - 1], lay.y[i - 1], lay.x[j - 1]))
-        steps = [Step(
-            "The path from the weight to the cost",
-            f"w_{i}{j} feeds only neuron {i}: z_{i} = Σ_k w_{i}k·x_k + b_{i}. So the chain rule "
-            "has three factors: how C changes with that neuron's output, how the output "
-            "changes with z, and how z changes with the weight.",
-            rf"\frac{{\partial C}}{{\partial w_{{{i}{j}}}}} = "
-            rf"\frac{{\partial C}}{{\partial a_{{{i}}}}} \cdot "
-            rf"\frac{{\partial a_{{{i}}}}}{{\partial z_{{{i}}}}} \cdot "
-            rf"\frac{{\partial z_{{{i}}}}}{{\partial w_{{{i}{j}}}}}",
-            ("expr",),
-        )]
-        act = net.layers[0].activation
-        da_dz = "1" if act == "identity" else rf"{a}\,(1 - {a})"
-        if net.loss == "binary_cross_entropy":
-            why = ("Binary cross-entropy differentiates to (a − y)/(a(1 − a)), and the sigmoid's "
-                   "derivative a(1 − a) cancels it: δ is simply a − y. The weight's own factor "
-                   "is the input it multiplies.")
-            dC_da = rf"\frac{{{a} - {y}}}{{{a}(1 - {a})}}"
-        else:
-            why = ("Half the squared error differentiates to a − y (the ½ cancels the 2); the "
-                   f"activation contributes σ'(z) = {'1' if act == 'identity' else 'a(1 − a)'}; "
-                   "the weight's own factor is the input it multiplies.")
-            dC_da = rf"{a} - {y}"
-        steps.append(Step(
-            "The factors", why,
-            rf"\frac{{\partial C}}{{\partial {a}}} = {dC_da}, \quad"
-            rf"\frac{{\partial {a}}}{{\partial z_{{{i}}}}} = {da_dz}, \quad"
-            rf"\frac{{\partial z_{{{i}}}}}{{\partial w_{{{i}{j}}}}} = {x}",
-            ("expr",),
-        ))
-        return steps
-
-    @staticmethod
-    def _two_layers(net: Network, lay: Layout, i: int, j: int) -> list[Step]:
-        h, v, x = (to_latex(s) for s in (lay.h[i - 1], lay.v[i - 1], lay.x[j - 1]))
-        hidden = net.layers[0].activation
-        dh = rf"{h}(1 - {h})" if hidden == "sigmoid" else rf"(1 - {h}^2)"
-        return [
-            Step(
-                "The path from the weight to the cost",
-                f"w⁽¹⁾_{i}{j} feeds hidden neuron {i} only; that neuron reaches the output "
-                f"through the weight v_{i}. The chain rule follows the path "
-                f"w → z₁ → h_{i} → z₂ → a → C, one factor per arrow.",
-                rf"\frac{{\partial C}}{{\partial w^{{(1)}}_{{{i}{j}}}}} = "
-                rf"\frac{{\partial C}}{{\partial a}} \cdot \frac{{\partial a}}{{\partial z_2}} "
-                rf"\cdot \frac{{\partial z_2}}{{\partial {h}}} \cdot "
-                rf"\frac{{\partial {h}}}{{\partial z_{{1,{i}}}}} \cdot "
-                rf"\frac{{\partial z_{{1,{i}}}}}{{\partial w^{{(1)}}_{{{i}{j}}}}}",
-                ("expr",),
-            ),
-            Step(
-                "The factors",
-                "The output error δ₂ = (a − y)·a(1 − a) goes back through W₂ᵀ — for hidden "
-                f"neuron {i} that is v_{i}·δ₂ — then through the hidden activation's "
-                f"derivative ({'h(1 − h)' if hidden == 'sigmoid' else '1 − h²'}), and meets "
-                f"the input x_{j} the weight multiplies.",
-                rf"(a - y) \cdot a(1 - a) \cdot {v} \cdot {dh} \cdot {x}",
-                ("expr",),
-            ),
-        ]
 
 
 # --- concept-check: one question of the bank ----------------------------------------------------
