@@ -1,7 +1,7 @@
 """The exercise types: importing this package registers every one of them.
 
 Each module holds one or a few ``@register``-ed ``ExerciseType`` classes; the helper
-modules (``draw``, ``text``) register nothing.
+modules (``draw``, ``text``, ``levels``, ``concept_bank``) register nothing.
 """
 
 import importlib

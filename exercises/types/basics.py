@@ -9,19 +9,21 @@ prompt states z so the exercise is about the step asked, not about the matrix pr
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-import sympy
+import sympy  # type: ignore[import-untyped, unused-ignore]  # sympy ships no type hints
 
 from .. import latex as tex
 from .. import solution as story
 from ..engine import FLOAT, Derivation, ShapeMismatch, Slip, activate, forward
 from ..network import Network
 from ..problem import Part
-from ..registry import ExerciseType, Setup, register
+from ..registry import Setup, register
 from . import draw, text
+from .levels import BATCH_SUM, WRONG_DERIVATIVE, Level, Levelled, shows, table
 
 # Activations whose outputs stay exact small rationals (difficulty 1, and the shown a of `loss`).
 PIECEWISE_LINEAR = ("relu", "leaky_relu")
@@ -84,11 +86,48 @@ def _input(net: Network) -> str:
 def _given_z(setup: Setup) -> str:
     """The sentence that hands the student z (exact: z = Wx + b is rational)."""
     return (f"The layer's weighted input is $z = Wx + b = {tex.matrix(setup.exact.layers[0].z)}$"
-            f"{' (one column per example)' if setup.network.m > 1 else ''}.")
+            f"{' (one column per example)' if draw.net_of(setup).m > 1 else ''}.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OneLayer(Level):
+    """One difficulty of a one-layer type: a layer of ``nin`` inputs and ``nout`` units, its
+    activation drawn from ``activations``, over ``m`` examples; with ``by_hand``, a cost small
+    enough to work out by hand."""
+
+    activations: tuple[str, ...]
+    nin: int = 2
+    nout: int = 2
+    m: int = 1
+    by_hand: bool = False
+
+
+def _output_layer(tags: Mapping[int, tuple[str, ...]]) -> Mapping[int, OneLayer]:
+    """The rows of a type that asks about the output layer's error: two units, a rectifier
+    on one example, then a smooth activation on one example and on a batch of 3 (never 2,
+    whose sum looks exactly like a factor of two)."""
+    return table({1: OneLayer(activations=ONE_EXAMPLE_RECTIFIERS, shows=tags[1]),
+                  2: OneLayer(activations=SMOOTH, shows=tags[2]),
+                  3: OneLayer(activations=SMOOTH, m=3, shows=tags[3])})
+
+
+# The mistakes forward-pass and loss show at every difficulty.
+_FORWARD = ("activation-skipped", "index-swap")
+_LOSS = ("raw-error-as-loss", "factor-of-two")
+
+
+class _OneLayerType(Levelled[OneLayer]):
+    """A type that asks one step of a single layer drawn as its difficulty's row says."""
+
+    def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
+        row = self.levels[difficulty]
+        net = _net(rng, row.nin, row.nout, row.activations, row.m, difficulty)
+        # The cost is the answer of loss: at difficulty 1 one a student works out by hand.
+        return Setup(draw.hand_sized(net) if row.by_hand else net)
 
 
 @register
-class ForwardPass(ExerciseType):
+class ForwardPass(_OneLayerType):
     id = "forward-pass"
     version = 2
     title = "Forward pass"
@@ -98,16 +137,13 @@ class ForwardPass(ExerciseType):
         Part("a", "matrix", r"$a = \sigma(z)$, the layer's output"),
     )
 
-    def must_show(self, difficulty: int) -> tuple[str, ...]:
-        # W is square at every difficulty, so Wᵀx (reading w_ji for w_ij) has the shape of z.
-        return ("activation-skipped", "index-swap")
-
-    def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
-        if difficulty == 1:
-            return Setup(_net(rng, 2, 2, ONE_EXAMPLE_RECTIFIERS, 1, 1))
-        if difficulty == 2:
-            return Setup(_net(rng, 2, 2, SMOOTH, 1, 2))
-        return Setup(_net(rng, 3, 3, PIECEWISE_LINEAR + SMOOTH, 2, 3))
+    # W is square at every difficulty, so Wᵀx (reading w_ji for w_ij) has the shape of z.
+    levels = table({
+        1: OneLayer(activations=ONE_EXAMPLE_RECTIFIERS, shows=_FORWARD),
+        2: OneLayer(activations=SMOOTH, shows=_FORWARD),
+        3: OneLayer(activations=(*PIECEWISE_LINEAR, *SMOOTH), nin=3, nout=3, m=2,
+                    shows=_FORWARD),
+    })
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         L = d.layers[0]
@@ -117,21 +153,21 @@ class ForwardPass(ExerciseType):
         B = d.backend
         z = forward(B, B.T(L.W), L.b, L.a_prev)
         skipped = Slip.ACTIVATION_SKIPPED in d.slips
-        a = z if skipped else activate(B, L.activation, z, setup.network.layers[0].alpha)
+        a = z if skipped else activate(B, L.activation, z, draw.net_of(setup).layers[0].alpha)
         return {"z": z, "a": a}
 
     def follow_on(self, setup: Setup, part: str, given: dict[str, Any]) -> Any | None:
         """a = σ(z) from the student's own z."""
         if part != "a" or given.get("z") is None:
             return None
-        L = setup.network.layers[0]
+        L = draw.net_of(setup).layers[0]
         try:
             return activate(FLOAT, L.activation, np.asarray(given["z"], dtype=np.float64), L.alpha)
         except ShapeMismatch:
             return None
 
     def prompt(self, setup: Setup) -> str:
-        net = setup.network
+        net = draw.net_of(setup)
         return (f"{text.layers(net)} {_input(net)} Compute the forward pass: the layer's "
                 f"weighted input $z$ and its output $a$. {text.TOLERANCE}")
 
@@ -140,34 +176,31 @@ class ForwardPass(ExerciseType):
 
 
 @register
-class Loss(ExerciseType):
+class Loss(_OneLayerType):
     id = "loss"
     version = 2
     title = "Loss"
     summary = "The cost C of a prediction against its target."
     parts = (Part("C", "scalar", r"$C$, the cost"),)
 
-    def must_show(self, difficulty: int) -> tuple[str, ...]:
-        tags = ("raw-error-as-loss", "factor-of-two")
-        return tags + ("batch-sum-not-mean",) if difficulty == 3 else tags
-
-    def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
-        # Piecewise-linear outputs at every difficulty: the prompt shows the prediction a,
-        # and it must be shown exactly (a rounded sigmoid output would move C).
-        # Two outputs, so forgetting mse's 1/n is exactly the factor of two. At difficulty 1
-        # the identity: a ReLU below zero would be a dead unit, and a leaky one's tenths,
-        # squared and halved, make C a number of 200ths.
-        acts = ("identity",) if difficulty == 1 else ("identity",) + PIECEWISE_LINEAR
-        # A batch of 3, not 2: summing two examples would look exactly like a factor of two.
-        net = _net(rng, 2, 2, acts, 3 if difficulty == 3 else 1, difficulty)
-        # The cost is the answer: at difficulty 1 one a student works out by hand.
-        return Setup(draw.hand_sized(net) if difficulty == 1 else net)
+    # Piecewise-linear outputs at every difficulty: the prompt shows the prediction a,
+    # and it must be shown exactly (a rounded sigmoid output would move C).
+    # Two outputs, so forgetting mse's 1/n is exactly the factor of two. At difficulty 1
+    # the identity: a ReLU below zero would be a dead unit, and a leaky one's tenths,
+    # squared and halved, make C a number of 200ths.
+    # A batch of 3, not 2: summing two examples would look exactly like a factor of two.
+    levels = table({
+        1: OneLayer(activations=("identity",), by_hand=True, shows=_LOSS),
+        2: OneLayer(activations=("identity", *PIECEWISE_LINEAR), shows=_LOSS),
+        3: OneLayer(activations=("identity", *PIECEWISE_LINEAR), m=3,
+                    shows=(*_LOSS, BATCH_SUM)),
+    })
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         return {"C": d.loss}
 
     def prompt(self, setup: Setup) -> str:
-        net, L = setup.network, setup.exact.layers[0]
+        net, L = draw.net_of(setup), setup.exact.layers[0]
         return (f"{text.layers(net)} {text.data(net)} On this input the layer computes "
                 f"$z = Wx + b = {tex.matrix(L.z)}$ and the prediction "
                 f"$a = \\sigma(z) = {tex.matrix(L.a)}$. Compute the cost $C$ of this prediction"
@@ -175,33 +208,25 @@ class Loss(ExerciseType):
 
     def story(self, setup: Setup) -> list[Any]:
         d = setup.exact
-        return [*story.forward(d.layers[0], None), story.loss(setup.network, d, part="C")]
+        return [*story.forward(d.layers[0], None), story.loss(draw.net_of(setup), d, part="C")]
 
 
 @register
-class OutputError(ExerciseType):
+class OutputError(_OneLayerType):
     id = "output-error"
     version = 2
     title = "Output error"
     summary = "dC/da at the output: how the cost changes with the prediction."
     parts = (Part("dC_da", "matrix", r"$\partial C / \partial a$"),)
 
-    def must_show(self, difficulty: int) -> tuple[str, ...]:
-        tags = ("raw-error-as-loss", "sign-flip", "factor-of-two", "activation-skipped")
-        return tags + ("batch-sum-not-mean",) if difficulty == 3 else tags
-
-    def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
-        if difficulty == 1:
-            return Setup(_net(rng, 2, 2, ONE_EXAMPLE_RECTIFIERS, 1, 1))
-        if difficulty == 2:
-            return Setup(_net(rng, 2, 2, SMOOTH, 1, 2))
-        return Setup(_net(rng, 2, 2, SMOOTH, 3, 3))
+    levels = _output_layer(shows(("raw-error-as-loss", "sign-flip", "factor-of-two",
+                                  "activation-skipped"), smooth=4))
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         return {"dC_da": d.layers[0].dC_da}
 
     def prompt(self, setup: Setup) -> str:
-        net = setup.network
+        net = draw.net_of(setup)
         return (f"{text.layers(net)} {text.data(net)} {_given_z(setup)} Compute "
                 r"$\partial C/\partial a$, the gradient of the cost with respect to the layer's "
                 r"output, the prediction $a = \sigma(z)$. " + text.TOLERANCE)
@@ -209,33 +234,29 @@ class OutputError(ExerciseType):
     def story(self, setup: Setup) -> list[Any]:
         d = setup.exact
         return [*story.forward(d.layers[0], None),
-                story.output_gradient(setup.network, d.layers[0], part="dC_da")]
+                story.output_gradient(draw.net_of(setup), d.layers[0], part="dC_da")]
 
 
 @register
-class ActivationDerivative(ExerciseType):
+class ActivationDerivative(_OneLayerType):
     id = "activation-derivative"
     version = 2
     title = "Activation derivative"
     summary = "da/dz = σ'(z), entry by entry."
     parts = (Part("da_dz", "matrix", r"$\partial a / \partial z = \sigma'(z)$"),)
 
-    def must_show(self, difficulty: int) -> tuple[str, ...]:
-        # ReLU's derivative (1 or 0, α for leaky) has no formula to get wrong the library knows.
-        return () if difficulty == 1 else ("wrong-activation-derivative",)
-
-    def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
-        if difficulty == 1:
-            return Setup(_net(rng, 2, 3, ONE_EXAMPLE_RECTIFIERS, 1, 1))
-        if difficulty == 2:
-            return Setup(_net(rng, 2, 2, SMOOTH, 1, 2))
-        return Setup(_net(rng, 2, 3, SMOOTH, 3, 3))
+    # ReLU's derivative (1 or 0, α for leaky) has no formula to get wrong the library knows.
+    levels = table({
+        1: OneLayer(activations=ONE_EXAMPLE_RECTIFIERS, nout=3),
+        2: OneLayer(activations=SMOOTH, shows=(WRONG_DERIVATIVE,)),
+        3: OneLayer(activations=SMOOTH, nout=3, m=3, shows=(WRONG_DERIVATIVE,)),
+    })
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         return {"da_dz": d.layers[0].da_dz}
 
     def prompt(self, setup: Setup) -> str:
-        net = setup.network
+        net = draw.net_of(setup)
         return (f"{text.layers(net)} {_input(net)} {_given_z(setup)} Compute "
                 r"$\partial a/\partial z = \sigma'(z)$, the derivative of the activation at "
                 r"each entry of $z$. " + text.TOLERANCE)
@@ -246,39 +267,27 @@ class ActivationDerivative(ExerciseType):
 
 
 @register
-class Delta(ExerciseType):
+class Delta(_OneLayerType):
     id = "delta"
     version = 2
     title = "Output-layer error δ"
     summary = "δ = dC/dz = dC/da ⊙ σ'(z) of the output layer."
     parts = (Part("delta", "matrix", r"$\delta = \partial C / \partial z$"),)
 
-    def must_show(self, difficulty: int) -> tuple[str, ...]:
-        # Two or more outputs at every difficulty: with one, (dC/da)ᵀσ'(z) is δ itself.
-        tags = ("missing-activation-derivative", "sign-flip", "factor-of-two",
-                "dot-instead-of-hadamard", "activation-skipped", "raw-error-as-loss")
-        if difficulty >= 2:
-            tags += ("wrong-activation-derivative",)
-        if difficulty == 3:
-            tags += ("batch-sum-not-mean",)
-        return tags
-
-    def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
-        if difficulty == 1:
-            return Setup(_net(rng, 2, 2, ONE_EXAMPLE_RECTIFIERS, 1, 1))
-        if difficulty == 2:
-            return Setup(_net(rng, 2, 2, SMOOTH, 1, 2))
-        return Setup(_net(rng, 2, 2, SMOOTH, 3, 3))
+    # Two or more outputs at every difficulty: with one, (dC/da)ᵀσ'(z) is δ itself.
+    levels = _output_layer(shows(("missing-activation-derivative", "sign-flip",
+                                  "factor-of-two", "dot-instead-of-hadamard",
+                                  "activation-skipped", "raw-error-as-loss")))
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         return {"delta": d.layers[0].delta}
 
     def prompt(self, setup: Setup) -> str:
-        net = setup.network
+        net = draw.net_of(setup)
         return (f"{text.layers(net)} {text.data(net)} {_given_z(setup)} This is the output "
                 r"layer. Compute its error $\delta = \partial C/\partial z$. " + text.TOLERANCE)
 
     def story(self, setup: Setup) -> list[Any]:
-        net, L = setup.network, setup.exact.layers[0]
+        net, L = draw.net_of(setup), setup.exact.layers[0]
         return [*story.forward(L, None), story.output_gradient(net, L),
                 story.activation_derivative(L, None), story.delta(L, None, part="delta")]

@@ -7,13 +7,14 @@ values, 3 two-decimal values; the exercise types choose widths, activations and 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
-import sympy
+import sympy  # type: ignore[import-untyped, unused-ignore]  # sympy ships no type hints
 
 from ..engine import FLOAT, derive
 from ..network import DEFAULT_ALPHA, Layer, Network
-from ..registry import Degenerate
+from ..registry import Degenerate, Setup
 
 # Numerators and denominators of the values each difficulty draws from.
 _GRID = {
@@ -62,16 +63,35 @@ def network(rng: np.random.Generator, widths: Sequence[int], activations: Sequen
             loss: str, m: int, difficulty: int, *, x: sympy.Matrix | None = None) -> Network:
     """A random network of the given widths (inputs first) with exact small values."""
     layers = []
-    for nin, nout, act in zip(widths[:-1], widths[1:], activations):
+    for nin, nout, act in zip(widths[:-1], widths[1:], activations, strict=True):
         W = values(rng, nout, nin, difficulty)
-        b = values(rng, nout, 1, difficulty, nonzero=False) if difficulty > 1 else integers(rng, nout, 1, -1, 1)
+        b = (values(rng, nout, 1, difficulty, nonzero=False) if difficulty > 1
+             else integers(rng, nout, 1, -1, 1))
         alpha = sympy.Rational(1, 10) if act == "leaky_relu" else DEFAULT_ALPHA
         layers.append(Layer(W=W, b=b, activation=act, alpha=alpha))
     if x is None:
-        x = values(rng, widths[0], m, difficulty)  # nonzero: a zero input zeroes a whole gradient column
+        # Nonzero: a zero input zeroes a whole gradient column.
+        x = values(rng, widths[0], m, difficulty)
     lr = sympy.Rational(str(rng.choice(LEARNING_RATES[difficulty])))
     return Network(x=x, y=targets(rng, loss, widths[-1], m, difficulty), layers=tuple(layers),
                    loss=loss, learning_rate=lr)
+
+
+Q = TypeVar("Q")
+
+
+def known(v: Q | None) -> Q:
+    """A quantity of a derivation without slips, which computes every one."""
+    if v is None:
+        raise ValueError("a quantity a derivation without slips computes is missing")
+    return v
+
+
+def net_of(setup: Setup) -> Network:
+    """The network of a setup that has one: every type's but concept-check's."""
+    if setup.network is None:
+        raise ValueError("this setup has no network")
+    return setup.network
 
 
 def pick(rng: np.random.Generator, options: Sequence[str]) -> str:
@@ -82,10 +102,11 @@ def alive(net: Network) -> Network:
     """``net`` itself, or ``Degenerate`` when some unit is dead: its output is 0 on every
     example and so is its whole gradient row, so it neither passes a signal on nor learns
     (a ReLU below zero on every example; an identity unit at z = 0 with nothing to learn)."""
-    for l, L in enumerate(derive(net, FLOAT).layers):
-        for i in range(L.a.shape[0]):
-            if not (np.any(L.a[i]) or np.any(L.dC_dW[i]) or np.any(L.dC_db[i])):
-                raise Degenerate(f"unit {i + 1} of layer {l + 1} is dead")
+    for k, L in enumerate(derive(net, FLOAT).layers):
+        a, dC_dW, dC_db = known(L.a), known(L.dC_dW), known(L.dC_db)
+        for i in range(a.shape[0]):
+            if not (np.any(a[i]) or np.any(dC_dW[i]) or np.any(dC_db[i])):
+                raise Degenerate(f"unit {i + 1} of layer {k + 1} is dead")
     return net
 
 
@@ -100,6 +121,6 @@ def small_gradients(net: Network, limit: float = HAND_ENTRY) -> Network:
     """``net`` itself, or ``Degenerate`` when an entry of some dC/dW or dC/db exceeds ``limit``
     in size (too large to work out by hand)."""
     for L in derive(net, FLOAT).layers:
-        if max(np.max(np.abs(L.dC_dW)), np.max(np.abs(L.dC_db))) > limit:
+        if max(np.max(np.abs(known(L.dC_dW))), np.max(np.abs(known(L.dC_db)))) > limit:
             raise Degenerate("a gradient entry is too large to work out by hand")
     return net

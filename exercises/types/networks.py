@@ -15,11 +15,12 @@ downstream (sign-flip and gradient-ascent both give W + η·g, from different gr
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
-import sympy
+import sympy  # type: ignore[import-untyped, unused-ignore]  # sympy ships no type hints
 
 from .. import latex as tex
 from .. import solution as story
@@ -45,9 +46,10 @@ from ..engine import (
 )
 from ..network import DEFAULT_ALPHA, Layer, Network
 from ..problem import Part, to_grading_form
-from ..registry import Degenerate, ExerciseType, Setup, _close, register
+from ..registry import Degenerate, Setup, _close, register
 from ..solution import Step
 from . import draw, text
+from .levels import Level, Levelled, shows, table
 
 PIECEWISE_LINEAR = ("relu", "leaky_relu")
 # Difficulty 1 has one example, where a ReLU unit below zero is dead (output and gradient
@@ -55,8 +57,8 @@ PIECEWISE_LINEAR = ("relu", "leaky_relu")
 # of the two layers is leaky: two would multiply their slopes, and the numbers would run to
 # ten-thousandths. hidden-gradient's is the hidden layer (δ1 goes through its σ');
 # backprop-story's the output, where a prediction taken as z shows.
-HIDDEN_LEAKY = ("leaky_relu", "identity")
-OUTPUT_LEAKY = ("identity", "leaky_relu")
+HIDDEN_LEAKY = (("leaky_relu",), ("identity",))
+OUTPUT_LEAKY = (("identity",), ("leaky_relu",))
 SMOOTH = ("sigmoid", "tanh")
 SQUARED_LOSSES = ("half_sse", "mse")
 # Keep sigmoid/tanh inputs inside the generic health check (a in (0.02, 0.98), |tanh| <= 0.96).
@@ -79,14 +81,68 @@ def _need(given: dict[str, Any], name: str) -> Any:
     return v
 
 
-class _TwoLayer(ExerciseType):
+@dataclass(frozen=True, kw_only=True)
+class TwoLayer(Level):
+    """One difficulty of a two-layer type: the widths (inputs first), each layer's activation
+    drawn from its options, the loss from ``losses``, ``m`` examples, and the learning rates:
+    never 1 (then W − g is the key), and large enough for the update (and the updated
+    weights a student might backprop through) to be visible."""
+
+    activations: tuple[tuple[str, ...], tuple[str, ...]]
+    rates: tuple[str, ...]
+    widths: tuple[int, int, int] = (2, 2, 2)
+    losses: tuple[str, ...] = SQUARED_LOSSES
+    m: int = 1
+
+
+def _levels(tags: Mapping[int, tuple[str, ...]], first_rates: tuple[str, ...],
+            activations: Mapping[int, tuple[tuple[str, ...], tuple[str, ...]]]
+            ) -> Mapping[int, TwoLayer]:
+    """The rows of a two-layer type: at difficulty 1 half the squared error and the learning
+    rates ``first_rates``; above, a squared loss and η of 2 or 3; at difficulty 3 three
+    hidden units over a batch of 3 (not 2: summing two examples would look exactly like a
+    factor of two)."""
+    return table({
+        1: TwoLayer(activations=activations[1], losses=("half_sse",), rates=first_rates,
+                    shows=tags[1]),
+        2: TwoLayer(activations=activations[2], rates=("2", "3"), shows=tags[2]),
+        3: TwoLayer(activations=activations[3], widths=(2, 3, 3), m=3, rates=("2", "3"),
+                    shows=tags[3]),
+    })
+
+
+class _TwoLayer(Levelled[TwoLayer]):
     """What both types share: the drawing of a two-layer net, a fast reference derivation,
     and predictions named only at the step a mistake changes (see the module docstring)."""
 
-    # Learning rates per difficulty: never 1 (then W − g is the key), and large enough for
-    # the update (and the updated weights a student might backprop through) to be visible.
-    rates: ClassVar[dict[int, tuple[str, ...]]]
-
+    def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
+        """A two-layer net with a non-symmetric W2 and rows that neither saturate nor die;
+        at difficulty 1 every number of the key small enough to work by hand."""
+        row = self.levels[difficulty]
+        acts = (draw.pick(rng, row.activations[0]), draw.pick(rng, row.activations[1]))
+        loss = draw.pick(rng, row.losses)
+        if difficulty == 1:
+            net = _small_network(rng, row.widths, acts, loss, row.m)
+        else:
+            net = draw.network(rng, row.widths, list(acts), loss, row.m, difficulty)
+        net = replace(net, learning_rate=sympy.Rational(draw.pick(rng, row.rates)))
+        x = FLOAT.matrix(net.x)
+        layers = []
+        for L in net.layers:
+            L = _shape_rows(rng, L, x, difficulty)
+            layers.append(L)
+            x = activate(FLOAT, L.activation,
+                         forward(FLOAT, FLOAT.matrix(L.W), FLOAT.matrix(L.b), x), L.alpha)
+        W2 = layers[1].W
+        if W2 == W2.T:
+            raise Degenerate("W2 is symmetric: W2 and W2ᵀ send back the same error")
+        setup = Setup(replace(net, layers=tuple(layers)))
+        if difficulty == 1:
+            draw.alive(draw.net_of(setup))
+            largest = max(np.max(np.abs(v)) for v in self.extract(setup, setup.plain).values())
+            if largest > HAND_LIMIT:
+                raise Degenerate(f"a key entry of {largest:g} is too large to work by hand")
+        return setup
 
     def predict(self, setup: Setup, slips: frozenset[Slip]) -> dict[str, Any]:
         """The parts ``slips`` change at their own step; None where they leave the key or
@@ -110,33 +166,6 @@ class _TwoLayer(ExerciseType):
                 values[p.name] = None  # carried forward from the mistake's own earlier parts
         return values
 
-    def _draw_net(self, rng: np.random.Generator, difficulty: int, widths: tuple[int, int, int],
-                  activations: tuple[str, str], loss: str, m: int) -> Setup:
-        """A two-layer net with a non-symmetric W2 and rows that neither saturate nor die;
-        at difficulty 1 every number of the key small enough to work by hand."""
-        if difficulty == 1:
-            net = _small_network(rng, widths, activations, loss, m)
-        else:
-            net = draw.network(rng, widths, list(activations), loss, m, difficulty)
-        net = replace(net, learning_rate=sympy.Rational(draw.pick(rng, self.rates[difficulty])))
-        x = FLOAT.matrix(net.x)
-        layers = []
-        for L in net.layers:
-            L = _shape_rows(rng, L, x, difficulty)
-            layers.append(L)
-            x = activate(FLOAT, L.activation,
-                         forward(FLOAT, FLOAT.matrix(L.W), FLOAT.matrix(L.b), x), L.alpha)
-        W2 = layers[1].W
-        if W2 == W2.T:
-            raise Degenerate("W2 is symmetric: W2 and W2ᵀ send back the same error")
-        setup = Setup(replace(net, layers=tuple(layers)))
-        if difficulty == 1:
-            draw.alive(setup.network)
-            largest = max(np.max(np.abs(v)) for v in self.extract(setup, setup.plain).values())
-            if largest > HAND_LIMIT:
-                raise Degenerate(f"a key entry of {largest:g} is too large to work by hand")
-        return setup
-
 
 def _small(rng: np.random.Generator, rows: int, cols: int) -> sympy.Matrix:
     picked = rng.choice(SMALL, size=(rows, cols))
@@ -147,7 +176,7 @@ def _small_network(rng: np.random.Generator, widths: tuple[int, int, int],
                    activations: tuple[str, str], loss: str, m: int) -> Network:
     """Difficulty 1: weights and inputs in ±1, ±2 and biases in −1..1, so that two layers
     still give numbers a student multiplies in their head."""
-    layers = []
+    layers: list[Layer] = []
     for nin, nout, act in zip(widths[:-1], widths[1:], activations, strict=True):
         W = _small(rng, nout, nin)
         if layers and W.is_square:
@@ -174,15 +203,11 @@ def _shape_rows(rng: np.random.Generator, L: Layer, x: np.ndarray, difficulty: i
     distribution conditioned on the check. With one example, ReLU rows are then flipped in
     sign (values kept) so that one unit is live and one dead or leaking: σ'(z) is not all 1."""
     W, b = L.W.copy(), L.b.copy()
-    if L.activation in Z_LIMIT:
-        ok = lambda z: np.all(np.abs(z) < Z_LIMIT[L.activation])
-    elif L.activation in PIECEWISE_LINEAR:
-        ok = lambda z: np.all(z != 0)
-    else:
+    if L.activation not in Z_LIMIT and L.activation not in PIECEWISE_LINEAR:
         return L
     for i in range(L.nout):
         for _ in range(ROW_TRIES):
-            if ok(FLOAT.matrix(W[i, :]) @ x + float(b[i])):
+            if _row_ok(L.activation, FLOAT.matrix(W[i, :]) @ x + float(b[i])):
                 break
             W[i, :], b[i] = _row(rng, L.nin, difficulty)
     if L.activation in PIECEWISE_LINEAR and x.shape[1] == 1 and L.nout >= 2:
@@ -191,6 +216,13 @@ def _shape_rows(rng: np.random.Generator, L: Layer, x: np.ndarray, difficulty: i
         flip = sympy.diag(*[-1 if z[i] * want[i] < 0 else 1 for i in range(L.nout)])
         W, b = flip * W, flip * b
     return replace(L, W=W, b=b)
+
+
+def _row_ok(activation: str, z: np.ndarray) -> bool:
+    """Whether a row's z is clear of saturation (sigmoid/tanh) or of the kink (ReLU)."""
+    if activation in Z_LIMIT:
+        return bool(np.all(np.abs(z) < Z_LIMIT[activation]))
+    return bool(np.all(z != 0))
 
 
 def _untouched(v: Any, plain: Any) -> bool:
@@ -213,7 +245,7 @@ def _derivative(act: str, alpha: Any, z: Any, a: Any) -> Any:
 
 
 def _delta2(setup: Setup, a2: Any, z2: Any) -> Any:
-    net = setup.network
+    net = draw.net_of(setup)
     _, y, _, (_, _, act2, alpha2) = _layers(setup)
     same_shape(a2, y)
     return layer_delta(FLOAT, act2, output_gradient(FLOAT, net.loss, a2, y),
@@ -237,6 +269,11 @@ def _carried(step: Any) -> Any | None:
 # --- hidden-gradient ------------------------------------------------------------------------
 
 
+_HIDDEN_TAGS = shows(("untransposed-backprop", "updated-weights-in-backprop",
+                      "missing-activation-derivative", "transposed-gradient",
+                      "wrong-layer-input", "sign-flip", "factor-of-two"))
+
+
 @register
 class HiddenGradient(_TwoLayer):
     id = "hidden-gradient"
@@ -249,28 +286,8 @@ class HiddenGradient(_TwoLayer):
         Part("delta1", "matrix", r"$\delta_1 = \partial C / \partial z_1$"),
         Part("dC_dW1", "matrix", r"$\partial C / \partial W_1$"),
     )
-    rates: ClassVar[dict[int, tuple[str, ...]]] = {1: ("1/2", "1/4"), 2: ("2", "3"), 3: ("2", "3")}
-
-    def must_show(self, difficulty: int) -> tuple[str, ...]:
-        tags = ["untransposed-backprop", "updated-weights-in-backprop",
-                "missing-activation-derivative", "transposed-gradient", "wrong-layer-input",
-                "sign-flip", "factor-of-two"]
-        if difficulty >= 2:
-            tags.append("wrong-activation-derivative")
-        if difficulty == 3:
-            tags.append("batch-sum-not-mean")
-        return tuple(tags)
-
-    def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
-        if difficulty == 1:
-            acts = HIDDEN_LEAKY
-            return self._draw_net(rng, 1, (2, 2, 2), acts, "half_sse", 1)
-        if difficulty == 2:
-            acts = (draw.pick(rng, SMOOTH), draw.pick(rng, SMOOTH))
-            return self._draw_net(rng, 2, (2, 2, 2), acts, draw.pick(rng, SQUARED_LOSSES), 1)
-        # A batch of 3, not 2: summing two examples would look exactly like a factor of two.
-        acts = (draw.pick(rng, ("relu", *SMOOTH)), draw.pick(rng, SMOOTH))
-        return self._draw_net(rng, 3, (2, 3, 3), acts, draw.pick(rng, SQUARED_LOSSES), 3)
+    levels = _levels(_HIDDEN_TAGS, ("1/2", "1/4"), {
+        1: HIDDEN_LEAKY, 2: (SMOOTH, SMOOTH), 3: (("relu", *SMOOTH), SMOOTH)})
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         L1, L2 = d.layers
@@ -286,7 +303,7 @@ class HiddenGradient(_TwoLayer):
         return None
 
     def prompt(self, setup: Setup) -> str:
-        net = setup.network
+        net = draw.net_of(setup)
         return (f"{text.layers(net)} {text.data(net)} The network is trained by gradient "
                 f"descent with learning rate $\\eta = {tex.number(net.learning_rate)}$. For "
                 "this step, backpropagate: compute the output layer's error "
@@ -296,7 +313,7 @@ class HiddenGradient(_TwoLayer):
                 f"{text.TOLERANCE}")
 
     def story(self, setup: Setup) -> list[Any]:
-        net, d = setup.network, setup.exact
+        net, d = draw.net_of(setup), setup.exact
         L1, L2 = d.layers
         return [
             *story.forward(L1, 1),
@@ -317,6 +334,13 @@ class HiddenGradient(_TwoLayer):
 
 
 # --- backprop-story ---------------------------------------------------------------------------
+
+
+_STORY_TAGS = shows(("activation-skipped", "sign-flip", "missing-activation-derivative",
+                     "transposed-gradient", "untransposed-backprop",
+                     "updated-weights-in-backprop", "wrong-layer-input", "bias-times-input",
+                     "gradient-ascent", "missing-learning-rate", "factor-of-two",
+                     "raw-error-as-loss"))
 
 
 @register
@@ -341,29 +365,11 @@ class BackpropStory(_TwoLayer):
         Part("W1_new", "matrix", r"$W_1^{\text{new}}$"),
         Part("W2_new", "matrix", r"$W_2^{\text{new}}$"),
     )
-    rates: ClassVar[dict[int, tuple[str, ...]]] = {1: ("1/10", "1/4"), 2: ("2", "3"), 3: ("2", "3")}
-
-    def must_show(self, difficulty: int) -> tuple[str, ...]:
-        tags = ["activation-skipped", "sign-flip", "missing-activation-derivative",
-                "transposed-gradient", "untransposed-backprop", "updated-weights-in-backprop",
-                "wrong-layer-input", "bias-times-input", "gradient-ascent",
-                "missing-learning-rate", "factor-of-two", "raw-error-as-loss"]
-        if difficulty >= 2:
-            tags.append("wrong-activation-derivative")
-        if difficulty == 3:
-            tags.append("batch-sum-not-mean")
-        return tuple(tags)
+    levels = _levels(_STORY_TAGS, ("1/10", "1/4"), {
+        1: OUTPUT_LEAKY, 2: (("sigmoid",), ("sigmoid",)), 3: (("relu", *SMOOTH), ("sigmoid",))})
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
-        if difficulty == 1:
-            setup = self._draw_net(rng, 1, (2, 2, 2), OUTPUT_LEAKY, "half_sse", 1)
-        elif difficulty == 2:
-            setup = self._draw_net(rng, 2, (2, 2, 2), ("sigmoid", "sigmoid"),
-                                   draw.pick(rng, SQUARED_LOSSES), 1)
-        else:
-            # A batch of 3, not 2: summing two examples would look like a factor of two.
-            acts = (draw.pick(rng, ("relu", *SMOOTH)), "sigmoid")
-            setup = self._draw_net(rng, 3, (2, 3, 3), acts, draw.pick(rng, SQUARED_LOSSES), 3)
+        setup = super().draw(rng, difficulty)
         if not _lowers_cost(setup):
             # The story ends with the cost going down: that is what the step is for.
             raise Degenerate("this step would not lower the cost")
@@ -379,10 +385,13 @@ class BackpropStory(_TwoLayer):
         }
 
     def follow_on(self, setup: Setup, part: str, given: dict[str, Any]) -> Any | None:
-        net = setup.network
+        net = draw.net_of(setup)
         x, y, (W1, _, act1, alpha1), (W2, b2, act2, alpha2) = _layers(setup)
-        g = lambda name: _need(given, name)
-        steps = {
+
+        def g(name: str) -> Any:
+            return _need(given, name)
+
+        steps: dict[str, Callable[[], Any]] = {
             "a1": lambda: activate(FLOAT, act1, g("z1"), alpha1),
             "z2": lambda: forward(FLOAT, W2, b2, g("a1")),
             "a2": lambda: activate(FLOAT, act2, g("z2"), alpha2),
@@ -399,7 +408,7 @@ class BackpropStory(_TwoLayer):
         return _carried(steps[part]) if part in steps else None
 
     def prompt(self, setup: Setup) -> str:
-        net = setup.network
+        net = draw.net_of(setup)
         return (f"{text.layers(net)} {text.data(net)} Take one step of gradient descent with "
                 f"learning rate $\\eta = {tex.number(net.learning_rate)}$, writing down every "
                 "intermediate: the forward pass $z_1$, $a_1$, $z_2$, $a_2$; the cost $C$; the "
@@ -412,7 +421,7 @@ class BackpropStory(_TwoLayer):
                 f"{text.TOLERANCE}")
 
     def story(self, setup: Setup) -> list[Any]:
-        net, d = setup.network, setup.exact
+        net, d = draw.net_of(setup), setup.exact
         L1, L2 = d.layers
         lr = net.learning_rate
         steps = [_plan(net)]
@@ -480,7 +489,7 @@ def _lowers_cost(setup: Setup) -> bool:
     x, y, layers = setup.arrays
     updated = [(L.W_new, L.b_new, act, alpha)
                for L, (_, _, act, alpha) in zip(d.layers, layers, strict=True)]
-    return bool(derive_arrays(FLOAT, x, y, updated, setup.network.loss, 0.0).loss < d.loss)
+    return bool(derive_arrays(FLOAT, x, y, updated, draw.net_of(setup).loss, 0.0).loss < d.loss)
 
 
 def _after(net: Network, d: Derivation) -> Step:

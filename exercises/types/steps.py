@@ -11,20 +11,31 @@ a doubled gradient look like a forgotten learning rate).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import sympy
+import sympy  # type: ignore[import-untyped, unused-ignore]  # sympy ships no type hints
 
 from .. import latex as tex
 from .. import solution as story
-from ..engine import FLOAT, Derivation, ShapeMismatch, Slip, activate, forward, weight_gradient
+from ..engine import (
+    FLOAT,
+    Derivation,
+    LayerDerivation,
+    ShapeMismatch,
+    Slip,
+    activate,
+    forward,
+    weight_gradient,
+)
 from ..network import Layer, Network
 from ..problem import Part
 from ..registry import Degenerate, ExerciseType, Setup, register
 from ..solution import Step
 from . import draw, text
+from .levels import BATCH_SUM, Level, Levelled, shows, table
 
 # Hidden and output activations of the two-layer nets at difficulty 3.
 HIDDEN = ("relu", "leaky_relu", "tanh")
@@ -217,102 +228,179 @@ def _two_layer(rng: np.random.Generator, widths: tuple[int, int, int], m: int) -
 # --- stories ---------------------------------------------------------------------------------
 
 
-def _index(net: Network, l: int) -> int | None:
+def _index(net: Network, k: int) -> int | None:
     """The layer's subscript in the story: none for a single layer."""
-    return None if len(net.layers) == 1 else l + 1
+    return None if len(net.layers) == 1 else k + 1
 
 
-def _input_name(l: int) -> str:
-    return "x" if l == 0 else f"a_{{{l}}}"
+def _input_name(k: int) -> str:
+    return "x" if k == 0 else f"a_{{{k}}}"
 
 
 def _story_to(setup: Setup, layer: int) -> list[Step]:
     """Forward pass, loss and backprop down to δ of ``layer`` (1-based), with exact numbers."""
-    net, d = setup.network, setup.exact
+    net, d = draw.net_of(setup), setup.exact
     steps: list[Step] = []
-    for l, L in enumerate(d.layers):
-        steps += story.forward(L, _index(net, l), input_name=_input_name(l))
+    for k, L in enumerate(d.layers):
+        steps += story.forward(L, _index(net, k), input_name=_input_name(k))
     steps.append(story.loss(net, d))
     steps.append(story.output_gradient(net, d.layers[-1]))
-    for l in reversed(range(layer - 1, len(d.layers))):
-        L = d.layers[l]
-        if l < len(d.layers) - 1:
-            steps.append(story.backward(d.layers[l + 1], l + 1))
-        steps.append(story.activation_derivative(L, _index(net, l)))
-        steps.append(story.delta(L, _index(net, l)))
+    for k in reversed(range(layer - 1, len(d.layers))):
+        L = d.layers[k]
+        if k < len(d.layers) - 1:
+            steps.append(story.backward(d.layers[k + 1], k + 1))
+        steps.append(story.activation_derivative(L, _index(net, k)))
+        steps.append(story.delta(L, _index(net, k)))
     return steps
 
 
-def _which(net: Network, l: int, symbol: str, what: str) -> str:
+def _story_to_weights(setup: Setup, part: str | None = None
+                      ) -> tuple[list[Step], LayerDerivation[Any], int | None]:
+    """``_story_to`` the asked layer and on to its weight gradient (the answer ``part``, if
+    one); with that layer's derivation and subscript, for the steps that follow."""
+    layer = setup.params["layer"]
+    L = setup.exact.layers[layer - 1]
+    idx = _index(draw.net_of(setup), layer - 1)
+    steps = [*_story_to(setup, layer),
+             story.weight_gradient(L, idx, part=part, input_name=_input_name(layer - 1))]
+    return steps, L, idx
+
+
+def _which(net: Network, layer: int, symbol: str, what: str) -> str:
     """'$∂C/∂W$, the gradient ... ' naming the layer only when there are several."""
     if len(net.layers) == 1:
         return f"$\\partial C/\\partial {symbol}$, the gradient of the cost with respect to {what}"
-    return (f"$\\partial C/\\partial {symbol}_{{{l}}}$, the gradient of the cost with respect to "
-            f"{what} of layer {l}")
+    return (f"$\\partial C/\\partial {symbol}_{{{layer}}}$, the gradient of the cost with "
+            "respect to "
+            f"{what} of layer {layer}")
+
+
+# --- the table of a difficulty ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Grid(Level):
+    """One difficulty of a type of this module: ``by_hand`` draws its network (difficulty 1,
+    where each type builds the small exact numbers its mistakes need), or else a net on the
+    difficulty's grid of the given widths (inputs first), each layer's activation drawn from
+    its options and the loss from ``losses``, over ``m`` examples; ``layer`` (1-based) is the
+    one asked about."""
+
+    by_hand: Callable[[np.random.Generator], Network] | None = None
+    widths: tuple[int, ...] = (2, 2)
+    activations: tuple[tuple[str, ...], ...] = (SQUASHING,)
+    losses: tuple[str, ...] = SQUARED_LOSSES
+    m: int = 1
+    layer: int = 1
+
+
+def _drawn_net(rng: np.random.Generator, row: Grid, difficulty: int) -> Network:
+    """The net of ``row``: its own ``by_hand`` drawing, or one on the difficulty's grid."""
+    if row.by_hand is not None:
+        return row.by_hand(rng)
+    acts = [draw.pick(rng, options) for options in row.activations]
+    return _net(rng, row.widths, acts, draw.pick(rng, row.losses), row.m, difficulty)
+
+
+def _settled(rng: np.random.Generator, net: Network, difficulty: int) -> Network:
+    """A grid net whose gradients show every mistake plainly: with one example, its output
+    biases placed (``_place``); over a batch, where no bias fits every example, checked
+    (``_lively``); then targets at least 0.3 from the outputs (``_far_targets``)."""
+    if net.m == 1:
+        net = _place(rng, net, difficulty)
+    else:
+        _lively(net)
+    return _far_targets(rng, net, difficulty, 0.3)
+
+
+class _GradientType(Levelled[Grid]):
+    """A type that asks the gradients of one layer of its difficulty's net."""
+
+    def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
+        row = self.levels[difficulty]
+        net = _drawn_net(rng, row, difficulty)
+        if row.by_hand is None:
+            net = _settled(rng, net, difficulty)
+        return Setup(net, {"layer": row.layer})
 
 
 # --- bias-gradient ---------------------------------------------------------------------------
 
 
+def _leaky_single(rng: np.random.Generator) -> Network:
+    """Difficulty 1 of bias-gradient: leaky ReLU with a unit below zero, where σ' = α, so
+    dropping it shows."""
+    net = _off_kinks(rng, draw.network(rng, (2, 2), ["leaky_relu"], "half_sse", 1, 1))
+    net = _with_signs(net, _signs(rng, 2, positive=int(rng.integers(2))))
+    _rectifier_shows(net)
+    if any(v == 0 for v in _rectified(net) - net.y):
+        raise Degenerate("a unit without error makes δ⊙x a multiple of δ")
+    return draw.alive(net)
+
+
+_BIAS_TAGS = shows(("bias-times-input", "missing-activation-derivative", "sign-flip",
+                    "factor-of-two"))
+
+
 @register
-class BiasGradient(ExerciseType):
+class BiasGradient(_GradientType):
     id = "bias-gradient"
     version = 2
     title = "Bias gradient"
     summary = "dC/db of one layer: δ itself (summed over the batch), since dz/db = 1."
     parts = (Part("dC_db", "matrix", r"$\partial C / \partial b$"),)
 
-    def must_show(self, difficulty: int) -> tuple[str, ...]:
-        tags = ["bias-times-input", "missing-activation-derivative", "sign-flip", "factor-of-two"]
-        if difficulty >= 2:
-            tags.append("wrong-activation-derivative")
-        if difficulty == 3:
-            tags.append("batch-sum-not-mean")
-        return tuple(tags)
+    # Square layers throughout, so that δ⊙x (one form of bias-times-input) fits. At
+    # difficulty 3 the hidden layer of a two-layer net, over a batch of 3 (never 2: a sum
+    # of two examples would look exactly like a factor of two).
+    levels = table({
+        1: Grid(by_hand=_leaky_single, shows=_BIAS_TAGS[1]),
+        2: Grid(shows=_BIAS_TAGS[2]),
+        3: Grid(widths=(3, 3, 2), activations=(HIDDEN, SQUASHING), m=3, shows=_BIAS_TAGS[3]),
+    })
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
-        # Square layers throughout, so that δ⊙x (one form of bias-times-input) fits.
-        if difficulty == 1:
-            # Leaky ReLU with a unit below zero: there σ' = α, so dropping it shows.
-            net = _off_kinks(rng, draw.network(rng, (2, 2), ["leaky_relu"], "half_sse", 1, 1))
-            net = _with_signs(net, _signs(rng, 2, positive=int(rng.integers(2))))
-            _rectifier_shows(net)
-            if any(v == 0 for v in _rectified(net) - net.y):
-                raise Degenerate("a unit without error makes δ⊙x a multiple of δ")
-            net, layer = draw.alive(net), 1
-        elif difficulty == 2:
-            net = _net(rng, (2, 2), [draw.pick(rng, SQUASHING)], draw.pick(rng, SQUARED_LOSSES),
-                       1, 2)
-            net, layer = _far_targets(rng, _place(rng, net, 2), 2, 0.3), 1
-        else:
-            # The hidden layer of a two-layer net, over a batch of 3 (never 2: a sum of two
-            # examples would look exactly like a factor of two).
-            net = _two_layer(rng, (3, 3, 2), 3)
-            _lively(net)
-            net, layer = _far_targets(rng, net, 3, 0.3), 1
-        _distinct_inputs(net)
-        return Setup(net, {"layer": layer})
+        setup = super().draw(rng, difficulty)
+        _distinct_inputs(draw.net_of(setup))
+        return setup
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         return {"dC_db": d.layers[setup.params["layer"] - 1].dC_db}
 
     def prompt(self, setup: Setup) -> str:
-        net, l = setup.network, setup.params["layer"]
-        return (f"{text.layers(net)} {text.data(net)} Compute {_which(net, l, 'b', 'the biases')}."
+        net, layer = draw.net_of(setup), setup.params["layer"]
+        return (f"{text.layers(net)} {text.data(net)} Compute "
+                f"{_which(net, layer, 'b', 'the biases')}."
                 f" {text.TOLERANCE}")
 
     def story(self, setup: Setup) -> list[Step]:
-        l = setup.params["layer"]
-        L = setup.exact.layers[l - 1]
-        return [*_story_to(setup, l), story.bias_gradient(L, _index(setup.network, l - 1),
+        layer = setup.params["layer"]
+        L = setup.exact.layers[layer - 1]
+        return [*_story_to(setup, layer),
+                story.bias_gradient(L, _index(draw.net_of(setup), layer - 1),
                                                            part="dC_db")]
 
 
 # --- batch-gradient --------------------------------------------------------------------------
 
 
+def _rectified_batch(rng: np.random.Generator) -> Network:
+    """Difficulty 1 of batch-gradient: a ReLU or leaky ReLU layer over a batch of 3, where
+    a unit may be below zero on some examples, never on all."""
+    act = draw.pick(rng, ("relu", "leaky_relu"))
+    net = _off_kinks(rng, draw.network(rng, (2, 2), [act], "half_sse", 3, 1))
+    if act == "relu":  # a unit below zero passes no error back: make y count there
+        net = dataclasses.replace(net, y=draw.values(rng, 2, 3, 1))
+    _rectifier_shows(net)
+    return draw.small_gradients(draw.alive(net))
+
+
+_BATCH_TAGS = shows(("batch-sum-not-mean", "transposed-gradient", "sign-flip",
+                     "bias-times-input", "missing-activation-derivative"), batch=4)
+
+
 @register
-class BatchGradient(ExerciseType):
+class BatchGradient(_GradientType):
     id = "batch-gradient"
     version = 2
     title = "Mini-batch gradient"
@@ -320,52 +408,28 @@ class BatchGradient(ExerciseType):
     parts = (Part("dC_dW", "matrix", r"$\partial C / \partial W$"),
              Part("dC_db", "matrix", r"$\partial C / \partial b$"))
 
-    def must_show(self, difficulty: int) -> tuple[str, ...]:
-        tags = ["batch-sum-not-mean", "transposed-gradient", "sign-flip", "bias-times-input",
-                "missing-activation-derivative"]
-        if difficulty >= 2:
-            tags.append("wrong-activation-derivative")
-        return tuple(tags)
-
-    def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
-        # m = 3 at every difficulty: the sum of 2 examples would look like a factor of two.
-        if difficulty == 1:
-            act = draw.pick(rng, ("relu", "leaky_relu"))
-            net = _off_kinks(rng, draw.network(rng, (2, 2), [act], "half_sse", 3, 1))
-            if act == "relu":  # a unit below zero passes no error back: make y count there
-                net = dataclasses.replace(net, y=draw.values(rng, 2, 3, 1))
-            _rectifier_shows(net)
-            # Over a batch a ReLU unit may be below zero on some examples, never on all.
-            return Setup(draw.small_gradients(draw.alive(net)), {"layer": 1})
-        if difficulty == 2:
-            net = _net(rng, (2, 2), [draw.pick(rng, SQUASHING)], draw.pick(rng, SQUARED_LOSSES),
-                       3, 2)
-            layer = 1
-        else:
-            net = _two_layer(rng, (2, 3, 3), 3)
-            layer = 2
-        _lively(net)
-        return Setup(_far_targets(rng, net, difficulty, 0.3), {"layer": layer})
+    # m = 3 at every difficulty: the sum of 2 examples would look like a factor of two.
+    levels = table({
+        1: Grid(by_hand=_rectified_batch, shows=_BATCH_TAGS[1]),
+        2: Grid(m=3, shows=_BATCH_TAGS[2]),
+        3: Grid(widths=(2, 3, 3), activations=(HIDDEN, SQUASHING), m=3, layer=2,
+                shows=_BATCH_TAGS[3]),
+    })
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         L = d.layers[setup.params["layer"] - 1]
         return {"dC_dW": L.dC_dW, "dC_db": L.dC_db}
 
     def prompt(self, setup: Setup) -> str:
-        net, l = setup.network, setup.params["layer"]
-        return (f"{text.layers(net)} {text.data(net)} Compute {_which(net, l, 'W', 'the weights')}"
-                f" and {_which(net, l, 'b', 'the biases')}, for the cost over the whole batch."
+        net, layer = draw.net_of(setup), setup.params["layer"]
+        return (f"{text.layers(net)} {text.data(net)} Compute "
+                f"{_which(net, layer, 'W', 'the weights')}"
+                f" and {_which(net, layer, 'b', 'the biases')}, for the cost over the whole batch."
                 f" {text.TOLERANCE}")
 
     def story(self, setup: Setup) -> list[Step]:
-        net, l = setup.network, setup.params["layer"]
-        L = setup.exact.layers[l - 1]
-        idx = _index(net, l - 1)
-        return [
-            *_story_to(setup, l),
-            story.weight_gradient(L, idx, part="dC_dW", input_name=_input_name(l - 1)),
-            story.bias_gradient(L, idx, part="dC_db"),
-        ]
+        steps, L, idx = _story_to_weights(setup, part="dC_dW")
+        return [*steps, story.bias_gradient(L, idx, part="dC_db")]
 
 
 # --- weight-update ---------------------------------------------------------------------------
@@ -464,26 +528,20 @@ class WeightUpdate(ExerciseType):
         return float(W_new[i - 1, j - 1])
 
     def prompt(self, setup: Setup) -> str:
-        net, l = setup.network, setup.params["layer"]
+        net, layer = draw.net_of(setup), setup.params["layer"]
         i, j = setup.params["row"], setup.params["column"]
-        W = "W" if len(net.layers) == 1 else f"W_{{{l}}}"
-        which = "" if len(net.layers) == 1 else f" of layer {l}"
+        W = "W" if len(net.layers) == 1 else f"W_{{{layer}}}"
+        which = "" if len(net.layers) == 1 else f" of layer {layer}"
         return (f"{text.layers(net)} {text.data(net)} Take one step of gradient descent with "
                 f"learning rate $\\eta = {tex.number(net.learning_rate)}$: compute the new "
                 f"weights ${W}^{{\\text{{new}}}}${which}, and the entry in row {i}, column {j} "
                 f"of ${W}^{{\\text{{new}}}}$ (rows and columns counted from 1). {text.TOLERANCE}")
 
     def story(self, setup: Setup) -> list[Step]:
-        net, l = setup.network, setup.params["layer"]
-        L = setup.exact.layers[l - 1]
-        idx = _index(net, l - 1)
-        return [
-            *_story_to(setup, l),
-            story.weight_gradient(L, idx, input_name=_input_name(l - 1)),
-            *story.update(L, idx, net.learning_rate, part="W_new",
-                          entry=(setup.params["row"], setup.params["column"]),
-                          entry_part="w_entry"),
-        ]
+        steps, L, idx = _story_to_weights(setup)
+        return [*steps, *story.update(L, idx, draw.net_of(setup).learning_rate, part="W_new",
+                                      entry=(setup.params["row"], setup.params["column"]),
+                                      entry_part="w_entry")]
 
 
 # --- chain-rule ------------------------------------------------------------------------------
@@ -524,8 +582,22 @@ def _leaky_neuron(rng: np.random.Generator) -> Network:
                    loss="half_sse", learning_rate=sympy.Rational(1, 10))
 
 
+@dataclass(frozen=True, kw_only=True)
+class Neuron(Level):
+    """One difficulty of chain-rule: the neuron ``by_hand`` draws (difficulty 1), or else
+    one of ``neurons``, an activation and the losses to draw from, drawn with equal odds."""
+
+    by_hand: Callable[[np.random.Generator], Network] | None = None
+    neurons: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+_CHAIN_TAGS = shows(("sign-flip", "raw-error-as-loss", "factor-of-two",
+                     "missing-activation-derivative", "wrong-layer-input",
+                     "activation-skipped"), batch=4)
+
+
 @register
-class ChainRule(ExerciseType):
+class ChainRule(Levelled[Neuron]):
     id = "chain-rule"
     version = 2
     title = "The chain rule, factor by factor"
@@ -535,26 +607,22 @@ class ChainRule(ExerciseType):
              Part("dz_dw", "scalar", r"$\partial z / \partial w$"),
              Part("dC_dw", "scalar", r"$\partial C / \partial w$"))
 
-    def must_show(self, difficulty: int) -> tuple[str, ...]:
-        tags = ["sign-flip", "raw-error-as-loss", "factor-of-two", "missing-activation-derivative",
-                "wrong-layer-input", "activation-skipped"]
-        if difficulty >= 2:
-            tags.append("wrong-activation-derivative")
-        return tuple(tags)
+    levels = table({
+        1: Neuron(by_hand=_leaky_neuron, shows=_CHAIN_TAGS[1]),
+        2: Neuron(neurons=(("sigmoid", SQUARED_LOSSES),), shows=_CHAIN_TAGS[2]),
+        3: Neuron(neurons=(("sigmoid", ("binary_cross_entropy",)), ("tanh", SQUARED_LOSSES)),
+                  shows=_CHAIN_TAGS[3]),
+    })
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         # One neuron with two inputs. At difficulty 1 every input is a nonzero integer and
         # the question names either weight; above, it names the weight w_j of the larger input
         # (a small x_j would shrink every product to where mistakes look like rounding).
-        if difficulty == 1:
-            return Setup(_leaky_neuron(rng), {"input": int(rng.integers(2)) + 1})
-        if difficulty == 2:
-            act, loss = "sigmoid", draw.pick(rng, SQUARED_LOSSES)
-        elif rng.integers(2):
-            act, loss = "tanh", draw.pick(rng, SQUARED_LOSSES)
-        else:
-            act, loss = "sigmoid", "binary_cross_entropy"
-        net = _neuron(rng, act, loss, difficulty)
+        row = self.levels[difficulty]
+        if row.by_hand is not None:
+            return Setup(row.by_hand(rng), {"input": int(rng.integers(2)) + 1})
+        act, losses = row.neurons[int(rng.integers(len(row.neurons)))]
+        net = _neuron(rng, act, draw.pick(rng, losses), difficulty)
         return Setup(net, {"input": int(np.argmax(np.abs(FLOAT.matrix(net.x[:, 0])))) + 1})
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
@@ -578,7 +646,7 @@ class ChainRule(ExerciseType):
         return given["dC_da"] * given["da_dz"] * given["dz_dw"]
 
     def prompt(self, setup: Setup) -> str:
-        net, j = setup.network, setup.params["input"]
+        net, j = draw.net_of(setup), setup.params["input"]
         L = net.layers[0]
         w = ", ".join(f"$w_{k + 1} = {tex.number(L.W[0, k])}$" for k in range(L.nin))
         x = ", ".join(f"$x_{k + 1} = {tex.number(net.x[k, 0])}$" for k in range(L.nin))
@@ -595,10 +663,11 @@ class ChainRule(ExerciseType):
         )
 
     def story(self, setup: Setup) -> list[Step]:
-        net, d, j = setup.network, setup.exact, setup.params["input"]
+        net, d, j = draw.net_of(setup), setup.exact, setup.params["input"]
         L = d.layers[0]
-        z, a, x = L.z[0, 0], L.a[0, 0], net.x[j - 1, 0]
-        dC_da, da_dz, dC_dw = L.dC_da[0, 0], L.da_dz[0, 0], L.dC_dW[0, j - 1]
+        z, a, x = draw.known(L.z)[0, 0], draw.known(L.a)[0, 0], net.x[j - 1, 0]
+        dC_da, da_dz = draw.known(L.dC_da)[0, 0], draw.known(L.da_dz)[0, 0]
+        dC_dw = draw.known(L.dC_dW)[0, j - 1]
         terms = " + ".join(rf"{_factor(L.W[0, k])} \cdot {_factor(net.x[k, 0])}"
                            for k in range(net.x.rows))
         return [
@@ -648,8 +717,26 @@ def _entry(M: Any, i: int, j: int) -> Any:
 _SOFTMAX_VALUES = {2: np.r_[-4:0, 1:5], 3: np.r_[-3:0, 1:4]}
 
 
+def _uniform_softmax(rng: np.random.Generator) -> Network:
+    """Difficulty 1 of softmax-cross-entropy: each bias cancels its row's w_i·x, so every
+    class has z = 0: a = 1/n, and e^z = 1 keeps a exactly rational in any engine. Three
+    classes two times in three, and two classes with a wider range of values: many problems
+    to draw from."""
+    n = 3 if rng.integers(3) else 2
+    values = _SOFTMAX_VALUES[n]
+    W = sympy.Matrix(n, n, [int(v) for v in rng.choice(values, size=n * n)])
+    x = sympy.Matrix(n, 1, [int(v) for v in rng.choice(values, size=n)])
+    layer = Layer(W=W, b=-W * x, activation="softmax")
+    return Network(x=x, y=draw.targets(rng, "cross_entropy", n, 1, 1), layers=(layer,),
+                   loss="cross_entropy", learning_rate=sympy.Rational(1, 10))
+
+
+# xᵀδ and δ⊙x fit while there are as many inputs as classes (one example).
+_SOFTMAX_TAGS = ("softmax-extra-derivative", "sign-flip", "transposed-gradient")
+
+
 @register
-class SoftmaxCrossEntropy(ExerciseType):
+class SoftmaxCrossEntropy(Levelled[Grid]):
     id = "softmax-cross-entropy"
     version = 2
     title = "Softmax with cross-entropy"
@@ -658,30 +745,16 @@ class SoftmaxCrossEntropy(ExerciseType):
              Part("delta", "matrix", r"$\delta$"),
              Part("dC_dW", "matrix", r"$\partial C / \partial W$"))
 
-    def must_show(self, difficulty: int) -> tuple[str, ...]:
-        tags = ["softmax-extra-derivative", "sign-flip", "transposed-gradient"]
-        if difficulty < 3:
-            tags.append("dot-instead-of-outer")  # xᵀδ and δ⊙x fit: as many inputs as classes
-        else:
-            tags.append("batch-sum-not-mean")
-        return tuple(tags)
+    levels = table({
+        1: Grid(by_hand=_uniform_softmax, shows=(*_SOFTMAX_TAGS, "dot-instead-of-outer")),
+        2: Grid(widths=(3, 3), activations=(("softmax",),), losses=("cross_entropy",),
+                shows=(*_SOFTMAX_TAGS, "dot-instead-of-outer")),
+        3: Grid(widths=(3, 3), activations=(("softmax",),), losses=("cross_entropy",), m=3,
+                shows=(*_SOFTMAX_TAGS, BATCH_SUM)),
+    })
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
-        if difficulty == 1:
-            # Each bias cancels its row's w_i·x, so every class has z = 0: a = 1/n, and
-            # e^z = 1 keeps a exactly rational in any engine. Three classes two times in three,
-            # and two classes with a wider range of values: many problems to draw from.
-            n = 3 if rng.integers(3) else 2
-            values = _SOFTMAX_VALUES[n]
-            W = sympy.Matrix(n, n, [int(v) for v in rng.choice(values, size=n * n)])
-            x = sympy.Matrix(n, 1, [int(v) for v in rng.choice(values, size=n)])
-            layer = Layer(W=W, b=-W * x, activation="softmax")
-            net = Network(x=x, y=draw.targets(rng, "cross_entropy", n, 1, 1), layers=(layer,),
-                          loss="cross_entropy", learning_rate=sympy.Rational(1, 10))
-        else:
-            net = _net(rng, (3, 3), ["softmax"], "cross_entropy", 1 if difficulty == 2 else 3,
-                       difficulty)
-        return Setup(net, {})
+        return Setup(_drawn_net(rng, self.levels[difficulty], difficulty), {})
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         L = d.layers[0]
@@ -689,7 +762,7 @@ class SoftmaxCrossEntropy(ExerciseType):
 
     def follow_on(self, setup: Setup, part: str, given: dict[str, Any]) -> Any | None:
         """δ from the student's own a; dC/dW from the student's own δ."""
-        net = setup.network
+        net = draw.net_of(setup)
         if part == "delta" and given.get("a") is not None:
             a, y = given["a"], FLOAT.matrix(net.y)
             # Softmax with cross-entropy: the Jacobian product simplifies to (a − y)/m, and this
@@ -703,7 +776,7 @@ class SoftmaxCrossEntropy(ExerciseType):
         return None
 
     def prompt(self, setup: Setup) -> str:
-        net = setup.network
+        net = draw.net_of(setup)
         return (f"{text.layers(net)} {text.data(net)} Compute the output $a$ of the softmax, the "
                 f"error $\\delta = \\partial C/\\partial z$ at its input, and "
                 f"$\\partial C/\\partial W$. {text.TOLERANCE}")
@@ -712,7 +785,7 @@ class SoftmaxCrossEntropy(ExerciseType):
         L = setup.exact.layers[0]
         return [
             *story.forward(L, None, a_part="a"),
-            story.loss(setup.network, setup.exact),
+            story.loss(draw.net_of(setup), setup.exact),
             story.delta(L, None, part="delta", softmax_cross_entropy=True),
             story.weight_gradient(L, None, part="dC_dW"),
         ]

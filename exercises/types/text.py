@@ -9,7 +9,8 @@ LOSS_NAMES = {
     "half_sse": r"half the squared error $C = \tfrac12\lVert a - y\rVert^2$",
     "mse": r"the mean squared error $C = \tfrac1n\lVert a - y\rVert^2$",
     "cross_entropy": r"the cross-entropy $C = -\sum_i y_i \ln a_i$",
-    "binary_cross_entropy": r"the binary cross-entropy $C = -\sum_i [y_i\ln a_i + (1-y_i)\ln(1-a_i)]$",
+    "binary_cross_entropy": (r"the binary cross-entropy "
+                             r"$C = -\sum_i [y_i\ln a_i + (1-y_i)\ln(1-a_i)]$"),
 }
 ACTIVATION_NAMES = {
     "identity": "no activation (identity)",
@@ -23,8 +24,8 @@ TOLERANCE = ("Give numbers as integers, decimals or fractions; answers within 0.
              "(or 0.0001) of the exact value are accepted.")
 
 
-def activation_name(net: Network, l: int) -> str:
-    L = net.layers[l]
+def activation_name(net: Network, k: int) -> str:
+    L = net.layers[k]
     return ACTIVATION_NAMES[L.activation].replace("{alpha}", tex.number(L.alpha))
 
 
@@ -44,8 +45,8 @@ def layers(net: Network) -> str:
                 f"$W = {tex.matrix(L.W)}$, $b = {tex.matrix(L.b)}$ and {activation_name(net, 0)}.")
     out = [(f"A {len(net.layers)}-layer network computes $z_l = W_l a_{{l-1}} + b_l$, "
             "$a_l = \\sigma_l(z_l)$, with $a_0 = x$:")]
-    for l, L in enumerate(net.layers):
-        out.append(f"layer {l + 1}: $W_{{{l + 1}}} = {tex.matrix(L.W)}$, "
-                   f"$b_{{{l + 1}}} = {tex.matrix(L.b)}$, {activation_name(net, l)}"
-                   + (";" if l < len(net.layers) - 1 else "."))
+    for k, L in enumerate(net.layers):
+        out.append(f"layer {k + 1}: $W_{{{k + 1}}} = {tex.matrix(L.W)}$, "
+                   f"$b_{{{k + 1}}} = {tex.matrix(L.b)}$, {activation_name(net, k)}"
+                   + (";" if k < len(net.layers) - 1 else "."))
     return " ".join(out)

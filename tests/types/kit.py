@@ -1,8 +1,10 @@
-"""Shared helpers of the exercise-type tests: cached variants and grading a key with parts replaced."""
+"""Shared helpers of the exercise-type tests: cached variants, grading a key with parts
+replaced, and the single-mistake predictions a sweep checks."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,39 @@ def variant(type_id: str, seed: int, difficulty: int) -> E.Variant:
 
 def variants(type_id: str, difficulty: int) -> list[E.Variant]:
     return [variant(type_id, s, difficulty) for s in SEEDS]
+
+
+def assert_key_near(v: E.Variant, ref: dict[str, Any]) -> None:
+    """Each part of the key within 1e-9 (relative) of an independent oracle's ``ref``, and the
+    key scoring full marks."""
+    for p in v.parts:
+        np.testing.assert_allclose(
+            np.asarray(v.key_values[p.name], dtype=np.float64),
+            np.asarray(ref[p.name], dtype=np.float64), rtol=1e-9, atol=1e-12,
+            err_msg=f"{v.type} seed {v.seed} difficulty {v.difficulty} part {p.name}")
+    assert_full_marks(v)
+
+
+def assert_full_marks(v: E.Variant) -> None:
+    """The key scores full marks and names no mistake."""
+    graded = submit(v)
+    assert graded.score == 1.0, (v.type, v.seed, v.difficulty, graded.to_json())
+    assert not any(r.misconceptions for r in graded.parts.values())
+
+
+def network(v: E.Variant) -> dict[str, Any]:
+    """The variant's network (JSON), which every type but concept-check draws."""
+    assert v.network is not None, (v.type, v.seed, v.difficulty)
+    return v.network
+
+
+def offered_singles(type_id: str, difficulty: int) -> Iterator[tuple[E.Variant, str, str, Any]]:
+    """Each single-mistake prediction of the sweep's variants: (variant, part, tag, value)."""
+    for v in variants(type_id, difficulty):
+        for part, preds in v.predictions.items():
+            for p in preds:
+                if len(p.tags) == 1:
+                    yield v, part, p.tags[0], p.value
 
 
 def to_json(value: Any) -> Any:

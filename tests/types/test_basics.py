@@ -6,19 +6,21 @@ sweeps, and mistake answers built here with NumPy from the problem's own network
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import pytest
-import sympy
+import sympy  # type: ignore[import-untyped, unused-ignore]  # sympy ships no type hints
 import torch
 
 import exercises as E
 from exercises.mistakes import MISTAKES
 from exercises.network import parse_network
 from exercises.registry import Setup
-from tests.types.kit import SEEDS, submit, variant, variants
+from tests.types import kit
+from tests.types.kit import SEEDS, assert_key_near, offered_singles, submit, variant, variants
 
 TYPES = ("forward-pass", "loss", "output-error", "activation-derivative", "delta")
 CASES = [(t, d) for t in TYPES for d in E.DIFFICULTIES]
@@ -56,7 +58,7 @@ SIGMOID_NET = {"x": [[1, 2, 3], [1, 2, 3]], "y": [[1, 0, 1], [0, 0, 1]],
                "loss": "half_sse", "learning_rate": "1/10"}
 
 
-def test_forward_pass_by_hand():
+def test_forward_pass_by_hand() -> None:
     t = E.get_type("forward-pass")
     relu, leaky = key_setup(RELU_NET), key_setup(LEAKY_NET)
     assert t.key(relu) == {"z": exact([[-1], [8]]), "a": exact([[0], [8]])}
@@ -69,7 +71,7 @@ def test_forward_pass_by_hand():
     assert np.allclose(skipped["a"], [[-1], [8]])
 
 
-def test_loss_by_hand():
+def test_loss_by_hand() -> None:
     t = E.get_type("loss")
     # ½((0 − 1)² + (8 − 2)²) = 37/2
     assert t.key(key_setup(RELU_NET)) == {"C": R(37, 2)}
@@ -86,7 +88,7 @@ def test_loss_by_hand():
         pytest.approx([37 / 4, 37])
 
 
-def test_output_error_by_hand():
+def test_output_error_by_hand() -> None:
     t = E.get_type("output-error")
     relu = key_setup(RELU_NET)
     assert t.key(relu) == {"dC_da": exact([[-1], [6]])}
@@ -99,7 +101,7 @@ def test_output_error_by_hand():
     assert np.allclose(raw["dC_da"], [[1], [1]])
 
 
-def test_activation_derivative_by_hand():
+def test_activation_derivative_by_hand() -> None:
     t = E.get_type("activation-derivative")
     assert t.key(key_setup(RELU_NET)) == {"da_dz": exact([[0], [1]])}
     assert t.key(key_setup(LEAKY_NET)) == {"da_dz": exact([[1], [R(1, 10)]])}
@@ -112,7 +114,7 @@ def test_activation_derivative_by_hand():
     assert wrong == pytest.approx([0, 0.5, s * (1 - s)])
 
 
-def test_delta_by_hand():
+def test_delta_by_hand() -> None:
     t = E.get_type("delta")
     relu = key_setup(RELU_NET)
     assert t.key(relu) == {"delta": exact([[0], [6]])}
@@ -138,16 +140,24 @@ def test_delta_by_hand():
 
 
 def arrays(v: E.Variant) -> dict[str, Any]:
-    """x, y, W, b (float64) and the layer's activation, α and loss, read from the problem."""
-    net = v.network
+    """x, y, W, b, z = Wx + b (float64) and the layer's activation, α and loss, read from the
+    problem."""
+    net = kit.network(v)
 
     def mat(rows: list[list[Any]]) -> np.ndarray:
         return np.array([[float(Fraction(str(e))) for e in row] for row in rows])
 
     (layer,) = net["layers"]
-    return {"x": mat(net["x"]), "y": mat(net["y"]), "W": mat(layer["W"]), "b": mat(layer["b"]),
+    x, W, b = mat(net["x"]), mat(layer["W"]), mat(layer["b"])
+    return {"x": x, "y": mat(net["y"]), "W": W, "b": b, "z": W @ x + b,
             "act": layer["activation"], "alpha": float(Fraction(str(layer.get("alpha", "1/100")))),
             "loss": net["loss"]}
+
+
+def problems(type_id: str, difficulty: int) -> Iterator[tuple[E.Variant, dict[str, Any]]]:
+    """The sweep's variants of ``type_id``, each with its ``arrays``."""
+    for v in variants(type_id, difficulty):
+        yield v, arrays(v)
 
 
 def act(name: str, z: np.ndarray, alpha: float) -> np.ndarray:
@@ -213,32 +223,23 @@ def expect_tag(v: E.Variant, tag: str, **answers: Any) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("type_id,difficulty", CASES)
-def test_key_matches_torch_and_scores_full(type_id, difficulty):
+def test_key_matches_torch_and_scores_full(type_id: str, difficulty: int) -> None:
     for v in variants(type_id, difficulty):
-        ref = torch_reference(v)
-        for p in v.parts:
-            np.testing.assert_allclose(v.key_values[p.name], ref[p.name], rtol=1e-9, atol=1e-12)
-        g = E.grade(v, E.parse_answers(v, v.key))
-        assert g.score == 1.0, (v.seed, g.to_json())
-        assert not any(r.misconceptions for r in g.parts.values())
+        assert_key_near(v, torch_reference(v))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("type_id,difficulty", CASES)
-def test_each_offered_mistake_is_named(type_id, difficulty):
-    for v in variants(type_id, difficulty):
-        for part, preds in v.predictions.items():
-            for p in preds:
-                if len(p.tags) == 1:
-                    expect_tag(v, p.tags[0], **{part: p.value})
+def test_each_offered_mistake_is_named(type_id: str, difficulty: int) -> None:
+    for v, part, tag, value in offered_singles(type_id, difficulty):
+        expect_tag(v, tag, **{part: value})
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("difficulty", E.DIFFICULTIES)
-def test_forward_pass_mistakes_built_here(difficulty):
-    for v in variants("forward-pass", difficulty):
-        n = arrays(v)
-        z = n["W"] @ n["x"] + n["b"]
+def test_forward_pass_mistakes_built_here(difficulty: int) -> None:
+    for v, n in problems("forward-pass", difficulty):
+        z = n["z"]
         expect_tag(v, "activation-skipped", a=z)
         # The index swap z_i = Σ_j w_ji x_j, then a computed right from it: the error is named
         # on z, and a earns its credit carried forward.
@@ -255,10 +256,9 @@ def test_forward_pass_mistakes_built_here(difficulty):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("difficulty", E.DIFFICULTIES)
-def test_forward_pass_carries_a_forward_from_a_wrong_z(difficulty):
-    for v in variants("forward-pass", difficulty):
-        n = arrays(v)
-        z_wrong = n["W"] @ n["x"] + n["b"]
+def test_forward_pass_carries_a_forward_from_a_wrong_z(difficulty: int) -> None:
+    for v, n in problems("forward-pass", difficulty):
+        z_wrong = n["z"].copy()
         # One entry off, by an amount off the problems' grids (so the answer can be neither
         # all one number nor a copy of the problem's numbers): partly right, work that
         # carries forward.
@@ -275,7 +275,7 @@ def test_forward_pass_carries_a_forward_from_a_wrong_z(difficulty):
         if not np.allclose(act(n["act"], z_wrong, n["alpha"]), z_wrong, rtol=5e-3, atol=1e-4):
             assert submit(v, z=z_wrong, a=z_wrong).parts["a"].score < 1.0
         # Every entry off by one and no mistake to explain it: nothing carries forward.
-        z_off = n["W"] @ n["x"] + n["b"] + 1
+        z_off = n["z"] + 1
         g = submit(v, z=z_off, a=act(n["act"], z_off, n["alpha"]))
         if not g.parts["z"].misconceptions:
             assert not g.parts["a"].carried_forward
@@ -283,10 +283,9 @@ def test_forward_pass_carries_a_forward_from_a_wrong_z(difficulty):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("difficulty", E.DIFFICULTIES)
-def test_loss_mistakes_built_here(difficulty):
-    for v in variants("loss", difficulty):
-        n = arrays(v)
-        a = act(n["act"], n["W"] @ n["x"] + n["b"], n["alpha"])
+def test_loss_mistakes_built_here(difficulty: int) -> None:
+    for v, n in problems("loss", difficulty):
+        a = act(n["act"], n["z"], n["alpha"])
         C, m = v.key_values["C"], n["y"].shape[1]
         expect_tag(v, "raw-error-as-loss", C=(a - n["y"]).sum() / m)
         expect_tag(v, "factor-of-two", C=2 * C)
@@ -297,10 +296,9 @@ def test_loss_mistakes_built_here(difficulty):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("difficulty", E.DIFFICULTIES)
-def test_output_error_mistakes_built_here(difficulty):
-    for v in variants("output-error", difficulty):
-        n = arrays(v)
-        z = n["W"] @ n["x"] + n["b"]
+def test_output_error_mistakes_built_here(difficulty: int) -> None:
+    for v, n in problems("output-error", difficulty):
+        z = n["z"]
         g, m = v.key_values["dC_da"], n["y"].shape[1]
         expect_tag(v, "sign-flip", dC_da=-g)
         expect_tag(v, "factor-of-two", dC_da=2 * g)
@@ -320,19 +318,17 @@ def wrong_derivatives(name: str, z: np.ndarray) -> list[np.ndarray]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("difficulty", (2, 3))
-def test_activation_derivative_mistakes_built_here(difficulty):
-    for v in variants("activation-derivative", difficulty):
-        n = arrays(v)
-        for wrong in wrong_derivatives(n["act"], n["W"] @ n["x"] + n["b"]):
+def test_activation_derivative_mistakes_built_here(difficulty: int) -> None:
+    for v, n in problems("activation-derivative", difficulty):
+        for wrong in wrong_derivatives(n["act"], n["z"]):
             expect_tag(v, "wrong-activation-derivative", da_dz=wrong)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("difficulty", E.DIFFICULTIES)
-def test_delta_mistakes_built_here(difficulty):
-    for v in variants("delta", difficulty):
-        n = arrays(v)
-        z = n["W"] @ n["x"] + n["b"]
+def test_delta_mistakes_built_here(difficulty: int) -> None:
+    for v, n in problems("delta", difficulty):
+        z = n["z"]
         a = act(n["act"], z, n["alpha"])
         dC_da = loss_slope(n) * (a - n["y"])
         d, m = v.key_values["delta"], n["y"].shape[1]
@@ -352,14 +348,14 @@ def test_delta_mistakes_built_here(difficulty):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("type_id,difficulty", CASES)
-def test_same_seed_same_variant(type_id, difficulty):
+def test_same_seed_same_variant(type_id: str, difficulty: int) -> None:
     for s in SEEDS:
         assert E.generate(type_id, s, difficulty).to_record() == \
             variant(type_id, s, difficulty).to_record()
 
 
 @pytest.mark.parametrize("type_id,difficulty", CASES)
-def test_unreadable_answer_is_a_format_error(type_id, difficulty):
+def test_unreadable_answer_is_a_format_error(type_id: str, difficulty: int) -> None:
     for s in range(20):
         v = variant(type_id, s, difficulty)
         with pytest.raises(E.AnswerFormatError) as err:
@@ -368,7 +364,7 @@ def test_unreadable_answer_is_a_format_error(type_id, difficulty):
 
 
 @pytest.mark.parametrize("type_id,difficulty", CASES)
-def test_story_answers_every_part_with_its_own_numbers(type_id, difficulty):
+def test_story_answers_every_part_with_its_own_numbers(type_id: str, difficulty: int) -> None:
     for s in range(10):
         v = variant(type_id, s, difficulty)
         steps = E.worked_solution(v).steps
@@ -377,7 +373,7 @@ def test_story_answers_every_part_with_its_own_numbers(type_id, difficulty):
         assert "$" in v.prompt and "\\begin{bmatrix}" in v.prompt
 
 
-def test_can_show_per_difficulty():
+def test_can_show_per_difficulty() -> None:
     shows = {t: [E.get_type(t).can_show(d) for d in E.DIFFICULTIES] for t in TYPES}
     # ReLU's slope written as its output max(0, z).
     assert "wrong-activation-derivative" in shows["activation-derivative"][0]
@@ -391,7 +387,7 @@ def test_can_show_per_difficulty():
             assert set(level) <= set(MISTAKES) - {"arithmetic-slip", "rounding"}
 
 
-def test_difficulty_one_keys_are_small_exact_rationals():
+def test_difficulty_one_keys_are_small_exact_rationals() -> None:
     for type_id in TYPES:
         for s in range(50):
             v = variant(type_id, s, 1)

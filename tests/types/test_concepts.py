@@ -13,14 +13,17 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-import sympy
+import sympy  # type: ignore[import-untyped, unused-ignore]  # sympy ships no type hints
 import torch
 
 import exercises as E
 from exercises.expressions import expression_to_text, parse_expression
 from exercises.network import parse_network
 from exercises.registry import Setup
-from exercises.types.concepts import BANK, COMMON_TAGS, TEMPLATES, gradient_entry, layout
+from exercises.types.concept_bank import BANK, COMMON_TAGS, TEMPLATES
+from exercises.types.concepts import gradient_entry, layout
+from exercises.types.draw import known, net_of
+from tests.types import kit
 
 SEEDS = range(200)
 DIFFICULTIES = (1, 2, 3)
@@ -57,7 +60,7 @@ def same(expr: sympy.Expr, text: str, symbols: tuple[str, ...]) -> bool:
 def written(v: E.Variant, i: int, j: int, *, sign: int = 1, sigma: bool = True,
             inputs: str = "x") -> str:
     """∂C/∂w_ij as a student who knows the chain rule types it, with optional mistakes."""
-    net = v.network
+    net = kit.network(v)
     acts = [L["activation"] for L in net["layers"]]
     if len(acts) == 1:
         err = f"(a{i} - y{i})" if sign > 0 else f"(y{i} - a{i})"
@@ -79,20 +82,20 @@ def test_identity_layer_worked_by_hand() -> None:
            "layers": [{"W": [[1, 2], [3, -1]], "b": [[0], [1]], "activation": "identity"}]}
     s = setup_of(net, 2, 1)
     key = key_of(s)
-    names = layout(s.network).names
+    names = layout(net_of(s)).names
     assert names == ("a1", "a2", "y1", "y2", "x1", "x2")
     assert same(key, "(a2 - y2)*x1", names)
     values = {sympy.Symbol(n, real=True): v for n, v in
               {"a2": 6, "y2": 2, "x1": 2}.items()}
     assert key.subs(values) == 8  # (6 − 2)·2
-    assert s.exact.layers[0].dC_dW[1, 0] == 8
+    assert known(s.exact.layers[0].dC_dW)[1, 0] == 8
 
 
 def test_sigmoid_layer_and_cross_entropy_keys() -> None:
     layer = {"W": [["1/2", -1], [1, "1/4"]], "b": [[0], [0]], "activation": "sigmoid"}
     base = {"x": [[1], [2]], "y": [[0], [1]], "layers": [layer], "learning_rate": "1/10"}
     sse = setup_of({**base, "loss": "half_sse"}, 1, 2)
-    names = layout(sse.network).names
+    names = layout(net_of(sse)).names
     assert same(key_of(sse), "(a1 - y1)*a1*(1 - a1)*x2", names)
     # With binary cross-entropy the sigmoid's a(1 − a) cancels the loss's 1/(a(1 − a)).
     bce = setup_of({**base, "loss": "binary_cross_entropy"}, 1, 2)
@@ -106,7 +109,7 @@ def test_two_layer_key_goes_through_w2_and_both_derivatives(hidden: str, factor:
            "layers": [{"W": [["1/4", "1/2"], [-1, "3/4"]], "b": [[0], [0]], "activation": hidden},
                       {"W": [[1, -2]], "b": [[0]], "activation": "sigmoid"}]}
     s = setup_of(net, 1, 2)
-    names = layout(s.network).names
+    names = layout(net_of(s)).names
     assert names == ("a", "y", "v1", "v2", "h1", "h2", "x1", "x2")
     assert same(key_of(s), f"(a - y)*a*(1 - a)*v1*{factor}*x2", names)
 
@@ -121,7 +124,7 @@ def torch_gradient(network: dict[str, Any], i: int, j: int) -> tuple[float, dict
     Ws = [t(L["W"]).requires_grad_() for L in network["layers"]]
     act = {"identity": lambda z: z, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
     outs, a = [], x
-    for W, L in zip(Ws, network["layers"]):
+    for W, L in zip(Ws, network["layers"], strict=True):
         a = act[L["activation"]](W @ a + t(L["b"]))
         outs.append(a)
     if network["loss"] == "half_sse":
@@ -138,13 +141,14 @@ def torch_gradient(network: dict[str, Any], i: int, j: int) -> tuple[float, dict
         values |= {"a": float(a[0, 0]), "y": float(y[0, 0])}
         values |= {f"h{k + 1}": float(outs[0][k, 0]) for k in range(outs[0].shape[0])}
         values |= {f"v{k + 1}": float(Ws[1].detach()[0, k]) for k in range(Ws[1].shape[1])}
-    return float(Ws[0].grad[i - 1, j - 1]), values
+    grad = Ws[0].grad
+    assert grad is not None
+    return float(grad[i - 1, j - 1]), values
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)
 def test_symbolic_sweep(difficulty: int) -> None:
-    t = E.get_type(SYM)
     for seed in SEEDS:
         v = variant(SYM, seed, difficulty)
         (part,) = v.parts
@@ -152,7 +156,7 @@ def test_symbolic_sweep(difficulty: int) -> None:
         key = v.key_values["expr"]
 
         # The key, evaluated on the drawn network, is PyTorch's gradient of that weight.
-        grad, values = torch_gradient(v.network, i, j)
+        grad, values = torch_gradient(kit.network(v), i, j)
         at = {sympy.Symbol(n, real=True): val for n, val in values.items()}
         assert float(key.subs(at)) == pytest.approx(grad, rel=1e-9, abs=1e-12)
 
@@ -173,7 +177,7 @@ def test_symbolic_sweep(difficulty: int) -> None:
         typed = {
             "sign-flip": written(v, i, j, sign=-1),
             "index-swap": written(v, j, i),
-            "wrong-layer-input": written(v, i, j, inputs="a" if len(v.network["layers"]) == 1
+            "wrong-layer-input": written(v, i, j, inputs="a" if len(kit.network(v)["layers"]) == 1
                                          else "h"),
             "factor-of-two": f"2*{written(v, i, j)}",
         }
@@ -204,15 +208,16 @@ def test_symbolic_story_checks_the_expression_with_numbers(difficulty: int) -> N
         assert any("check" in s.title for s in steps)
         s = E.get_type(SYM).setup_from(v)
         i, j = v.params["i"], v.params["j"]
-        key = gradient_entry(layout(s.network), i, j, frozenset())
-        net, d = s.network, s.exact
+        key = known(gradient_entry(layout(net_of(s)), i, j, frozenset()))
+        net, d = net_of(s), s.exact
         values = {x: net.x[k, 0] for k, x in enumerate(layout(net).x)}
-        values |= {a: d.layers[-1].a[k, 0] for k, a in enumerate(layout(net).a)}
+        values |= {a: known(d.layers[-1].a)[k, 0] for k, a in enumerate(layout(net).a)}
         values |= {y: net.y[k, 0] for k, y in enumerate(layout(net).y)}
-        values |= {h: d.layers[0].a[k, 0] for k, h in enumerate(layout(net).h)}
+        values |= {h: known(d.layers[0].a)[k, 0] for k, h in enumerate(layout(net).h)}
         if len(net.layers) == 2:
             values |= {w: net.layers[1].W[0, k] for k, w in enumerate(layout(net).v)}
-        assert float(key.subs(values)) == pytest.approx(float(d.layers[0].dC_dW[i - 1, j - 1]))
+        want = float(known(d.layers[0].dC_dW)[i - 1, j - 1])
+        assert float(key.subs(values)) == pytest.approx(want)
 
 
 def test_symbolic_prompt_names_the_symbols_and_hides_the_key() -> None:
@@ -274,8 +279,8 @@ def test_sigmoid_derivative_options_worked_by_hand() -> None:
 
 @pytest.mark.parametrize("difficulty", DIFFICULTIES)
 def test_concept_sweep(difficulty: int) -> None:
-    t = E.get_type(CC)
-    answers, templates = Counter(), Counter()
+    answers: Counter[str] = Counter()
+    templates: Counter[str] = Counter()
     for seed in SEEDS:
         v = variant(CC, seed, difficulty)
         (part,) = v.parts

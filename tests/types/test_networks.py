@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-import sympy
+import sympy  # type: ignore[import-untyped, unused-ignore]  # sympy ships no type hints
 
 from exercises import (
     MISTAKES,
@@ -30,7 +30,8 @@ from exercises.network import parse_network
 from exercises.numbers import parse_fraction
 from exercises.problem import Prediction, to_grading_form, value_to_json
 from exercises.registry import Setup
-from tests.types.kit import rule_score
+from exercises.types.draw import net_of
+from tests.types.kit import network, rule_score
 
 TYPES = ("hidden-gradient", "backprop-story")
 SEEDS = range(200)
@@ -162,7 +163,8 @@ def test_sigmoid_at_zero_key_stays_exact_in_the_answers_format() -> None:
     ({Slip.TRANSPOSED_GRADIENT}, "dC_dW1", [[0, "207/25"], [0, "207/50"]]),
     ({Slip.OWN_OUTPUT_AS_INPUT}, "dC_dW1", [[0, 0], [0, "414/25"]]),
 ])
-def test_hidden_gradient_predictions_match_hand_worked_mistakes(slips, part, want) -> None:
+def test_hidden_gradient_predictions_match_hand_worked_mistakes(slips: set[Slip], part: str,
+                                                                want: Any) -> None:
     got = get_type("hidden-gradient").predict(hand_setup(HAND), frozenset(slips))
     np.testing.assert_allclose(got[part], floats(want), rtol=1e-12, atol=1e-12)
 
@@ -185,7 +187,8 @@ def test_hidden_gradient_predictions_match_hand_worked_mistakes(slips, part, wan
     ({Slip.BIAS_LIKE_WEIGHT}, {"dC_db1": [[0, 0], ["207/25", "207/50"]],
                                "dC_db2": [[0, "-14/25"], [0, 16]]}, ()),
 ])
-def test_story_names_a_mistake_where_it_is_made(slips, named, carried) -> None:
+def test_story_names_a_mistake_where_it_is_made(slips: set[Slip], named: dict[str, Any],
+                                                carried: tuple[str, ...]) -> None:
     t = get_type("backprop-story")
     setup = hand_setup(HAND)
     got = t.predict(setup, frozenset(slips))
@@ -263,7 +266,7 @@ def _variant(t: Any, setup: Setup) -> Variant:
                         Prediction((tag,), to_grading_form(p.kind, values[p.name])))
     return Variant(
         type=t.id, type_version=t.version, seed=0, difficulty=1, title=t.title,
-        prompt=t.prompt(setup), network=setup.network.to_json(), params={}, parts=t.parts,
+        prompt=t.prompt(setup), network=net_of(setup).to_json(), params={}, parts=t.parts,
         key={p.name: value_to_json(p.kind, key[p.name]) for p in t.parts},
         predictions={k: tuple(v) for k, v in predictions.items() if v},
     )
@@ -273,8 +276,8 @@ def test_reference_backend_agrees_with_exact_sympy() -> None:
     """The fast 40-digit reference gives the key SymPy's exact derivation gives."""
     for seed in range(3):
         v = generate("backprop-story", seed, 2)
-        setup = Setup(parse_network(v.network))
-        fast, slow = setup.exact, derive(setup.network, EXACT)
+        setup = Setup(parse_network(network(v)))
+        fast, slow = setup.exact, derive(net_of(setup), EXACT)
         for L_fast, L_slow in zip(fast.layers, slow.layers, strict=True):
             for name in ("z", "a", "delta", "dC_dW", "W_new"):
                 a = np.array(getattr(L_fast, name).evalf(20).tolist(), dtype=float)
@@ -300,7 +303,7 @@ class Net:
 
     @classmethod
     def of(cls, v: Variant) -> Net:
-        n = v.network
+        n = network(v)
         return cls(x=floats(n["x"]), y=floats(n["y"]),
                    W=[floats(L["W"]) for L in n["layers"]],
                    b=[floats(L["b"]) for L in n["layers"]],
@@ -357,7 +360,8 @@ CASES = [(t, d) for t in TYPES for d in (1, 2, 3)]
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("type_id", "difficulty"), CASES)
-def test_sweep_key_scores_full_and_every_offered_mistake_is_named(type_id, difficulty) -> None:
+def test_sweep_key_scores_full_and_every_offered_mistake_is_named(type_id: str,
+                                                                   difficulty: int) -> None:
     for v in variants(type_id, difficulty):
         assert submit(v).score == 1.0, v.seed
         hits = [(part, p) for part, preds in v.predictions.items() for p in preds
@@ -372,7 +376,8 @@ def test_sweep_key_scores_full_and_every_offered_mistake_is_named(type_id, diffi
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("type_id", "difficulty"), CASES)
-def test_sweep_a_consistent_mistake_is_named_once_and_carried_after(type_id, difficulty) -> None:
+def test_sweep_a_consistent_mistake_is_named_once_and_carried_after(type_id: str,
+                                                                    difficulty: int) -> None:
     """A student who makes one mistake and then works correctly from it: every part is
     either right (directly or carried forward) or names that mistake, and some part does."""
     t = get_type(type_id)
@@ -412,7 +417,7 @@ def _as_rounded_key(value: Any, key: Any) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("difficulty", (1, 2, 3))
-def test_sweep_hidden_gradient_mistakes_built_in_numpy(difficulty) -> None:
+def test_sweep_hidden_gradient_mistakes_built_in_numpy(difficulty: int) -> None:
     for v in variants("hidden-gradient", difficulty):
         net, k = Net.of(v), v.key_values
         d2, d1 = k["delta2"], k["delta1"]
@@ -432,7 +437,7 @@ def test_sweep_hidden_gradient_mistakes_built_in_numpy(difficulty) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("difficulty", (1, 2, 3))
-def test_sweep_story_mistakes_built_in_numpy(difficulty) -> None:
+def test_sweep_story_mistakes_built_in_numpy(difficulty: int) -> None:
     for v in variants("backprop-story", difficulty):
         net, k = Net.of(v), v.key_values
         W1, W2 = net.W
@@ -458,7 +463,7 @@ def test_sweep_story_mistakes_built_in_numpy(difficulty) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("difficulty", (1, 2, 3))
-def test_sweep_story_carries_a_wrong_delta2_through_every_later_part(difficulty) -> None:
+def test_sweep_story_carries_a_wrong_delta2_through_every_later_part(difficulty: int) -> None:
     for v in variants("backprop-story", difficulty):
         net, k = Net.of(v), v.key_values
         d2 = k["delta2"].copy()
@@ -477,7 +482,7 @@ def test_sweep_story_carries_a_wrong_delta2_through_every_later_part(difficulty)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("difficulty", (1, 2, 3))
-def test_sweep_hidden_gradient_carries_a_wrong_delta2(difficulty) -> None:
+def test_sweep_hidden_gradient_carries_a_wrong_delta2(difficulty: int) -> None:
     for v in variants("hidden-gradient", difficulty):
         net = Net.of(v)
         d2 = v.key_values["delta2"].copy()
@@ -497,7 +502,7 @@ def test_sweep_hidden_gradient_carries_a_wrong_delta2(difficulty) -> None:
 
 
 @pytest.mark.parametrize(("type_id", "difficulty"), CASES)
-def test_same_seed_same_variant_and_the_record_round_trips(type_id, difficulty) -> None:
+def test_same_seed_same_variant_and_the_record_round_trips(type_id: str, difficulty: int) -> None:
     a, b = generate(type_id, 7, difficulty), generate(type_id, 7, difficulty)
     assert a.to_record() == b.to_record()
     again = Variant.from_record(a.to_record())
@@ -505,7 +510,7 @@ def test_same_seed_same_variant_and_the_record_round_trips(type_id, difficulty) 
 
 
 @pytest.mark.parametrize(("type_id", "difficulty"), CASES)
-def test_unreadable_answer_is_a_format_error(type_id, difficulty) -> None:
+def test_unreadable_answer_is_a_format_error(type_id: str, difficulty: int) -> None:
     v = generate(type_id, 3, difficulty)
     part = v.parts[-1].name
     with pytest.raises(AnswerFormatError) as err:
@@ -514,7 +519,7 @@ def test_unreadable_answer_is_a_format_error(type_id, difficulty) -> None:
 
 
 @pytest.mark.parametrize(("type_id", "difficulty"), CASES)
-def test_worked_solution_answers_every_part_with_numbers(type_id, difficulty) -> None:
+def test_worked_solution_answers_every_part_with_numbers(type_id: str, difficulty: int) -> None:
     v = generate(type_id, 5, difficulty)
     steps = worked_solution(v).steps
     answered = {p for s in steps for p in s.parts}
@@ -527,14 +532,14 @@ def test_worked_solution_answers_every_part_with_numbers(type_id, difficulty) ->
 
 
 @pytest.mark.parametrize(("type_id", "difficulty"), CASES)
-def test_prompt_gives_the_learning_rate_and_not_the_shapes(type_id, difficulty) -> None:
+def test_prompt_gives_the_learning_rate_and_not_the_shapes(type_id: str, difficulty: int) -> None:
     v = generate(type_id, 2, difficulty)
     assert r"\eta = " in v.prompt
     assert "×" not in v.prompt and "\\times" not in v.prompt
 
 
 @pytest.mark.parametrize("type_id", TYPES)
-def test_shows_is_honest_about_difficulty(type_id) -> None:
+def test_shows_is_honest_about_difficulty(type_id: str) -> None:
     t = get_type(type_id)
     # Piecewise-linear at difficulty 1: σ'(z) taken as the output max(0, z) itself.
     assert "wrong-activation-derivative" in t.can_show(1)

@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 
 import exercises as E
+from tests.types import kit
 
 DIFFICULTIES = (1, 2, 3)
 TYPES = sorted(t.id for t in E.catalogue())
-# 2,000 seeds a sweep, fewer for the types whose variants cost the most to build (measured:
-# about 50 ms each for backprop-story), so that every sweep stays near a minute on one core.
+# 2,000 seeds a sweep, fewer for the types whose variants cost the most to build
+# (backprop-story, thirteen parts), so that every sweep stays near a minute on one core.
 SEEDS = {"backprop-story": 1000}
 DEFAULT_SEEDS = 2000
 # At most one repeat in 1,000 problems.
@@ -82,11 +83,13 @@ def _act(name: str, z: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray
     raise AssertionError(name)
 
 
-def backprop(net: dict[str, Any]) -> tuple[float, list[dict[str, np.ndarray]]]:
+def backprop(net: dict[str, Any]) -> tuple[float, list[dict[str, Any]]]:
     """The cost and each layer's a, δ, dC/dW and dC/db of a network file (CONTRACT §2, §3)."""
     x, y = _matrix(net["x"]), _matrix(net["y"])
     m = x.shape[1]
-    layers, a = [], x
+    layers: list[dict[str, Any]] = []
+    a = x
+    g: np.ndarray | None
     for L in net["layers"]:
         W, b = _matrix(L["W"]), _matrix(L["b"])
         z = W @ a + b
@@ -111,6 +114,7 @@ def backprop(net: dict[str, Any]) -> tuple[float, list[dict[str, np.ndarray]]]:
         if L["slope"] is None:  # softmax with cross-entropy
             delta = (L["a"] - y) / m
         else:
+            assert g is not None, "cross-entropy comes only with softmax"
             delta = g * L["slope"]
         L["delta"], L["dC_dW"], L["dC_db"] = delta, delta @ L["input"].T, delta.sum(axis=1)
         g = L["W"].T @ delta
@@ -122,20 +126,21 @@ def dead_units(net: dict[str, Any]) -> list[tuple[int, int]]:
     its whole gradient row (dC/dW row and dC/db entry): it neither passes a signal forward
     nor learns."""
     _, layers = backprop(net)
-    return [(l + 1, i + 1) for l, L in enumerate(layers) for i in range(L["a"].shape[0])
+    return [(k + 1, i + 1) for k, L in enumerate(layers) for i in range(L["a"].shape[0])
             if not np.any(L["a"][i]) and not np.any(L["dC_dW"][i]) and not L["dC_db"][i]]
 
 
 def test_dead_unit_definition_by_hand() -> None:
     # z = [2; −1]: the ReLU of the second unit is 0 and so is its gradient row.
-    net = {"x": [[1], [1]], "y": [[1], [0]], "loss": "half_sse", "learning_rate": "1/10",
-           "layers": [{"W": [[1, 1], [-1, 1]], "b": [[0], [-1]], "activation": "relu"}]}
+    net: dict[str, Any] = {
+        "x": [[1], [1]], "y": [[1], [0]], "loss": "half_sse", "learning_rate": "1/10",
+        "layers": [{"W": [[1, 1], [-1, 1]], "b": [[0], [-1]], "activation": "relu"}]}
     assert dead_units(net) == [(1, 2)]
     # The same as a leaky ReLU: a_2 = −1/10 passes on, and its row of dC/dW is not 0.
     net["layers"][0] |= {"activation": "leaky_relu", "alpha": "1/10"}
     assert dead_units(net) == []
-    C, layers = backprop(net)
-    assert C == pytest.approx(0.5 * (1 + 0.01))
+    cost, layers = backprop(net)
+    assert cost == pytest.approx(0.5 * (1 + 0.01))
     assert layers[0]["dC_dW"] == pytest.approx(np.array([[1, 1], [-0.01, -0.01]]))
 
 
@@ -148,7 +153,7 @@ def test_no_difficulty_one_variant_has_a_dead_unit(type_id: str) -> None:
     dead = {}
     for s in range(1000):
         v = E.generate(type_id, s, 1)
-        if units := dead_units(v.network):
+        if units := dead_units(kit.network(v)):
             dead[s] = units
     assert not dead, f"{len(dead)} of 1000 variants have dead units, e.g. {list(dead.items())[:3]}"
 
@@ -164,7 +169,7 @@ def test_difficulty_one_costs_and_keys_stay_in_hand_range(type_id: str) -> None:
     asks_cost = "C" in {p.name for p in E.get_type(type_id).parts}
     for s in range(1000):
         v = E.generate(type_id, s, 1)
-        C, _ = backprop(v.network)
+        C, _ = backprop(kit.network(v))
         assert C < HAND_COST or not asks_cost, (s, C)
         for p in v.parts:
             if p.kind in ("matrix", "scalar") and p.name != "C":  # the cost: bound above
@@ -172,7 +177,7 @@ def test_difficulty_one_costs_and_keys_stay_in_hand_range(type_id: str) -> None:
                 assert np.max(key) <= HAND_ENTRY, (s, p.name, np.max(key))
     if type_id == "loss":  # the cost is the answer: more seeds
         for s in range(1000, 3000):
-            C, _ = backprop(E.generate(type_id, s, 1).network)
+            C, _ = backprop(kit.network(E.generate(type_id, s, 1)))
             assert C < HAND_COST, (s, C)
 
 
@@ -215,8 +220,8 @@ def right_answer(template: str, v: dict[str, Any]) -> np.ndarray:
         a, y = _f(v["a"]), _f(v["y"])
         return _col((a - y) * a * (1 - a))
     if template == "neuron-gradient":
-        a, y = _number(v["a"]), _number(v["y"])
-        return _col((a - y) * a * (1 - a) * _f(v["x"]))
+        out, target = _number(v["a"]), _number(v["y"])
+        return _col((out - target) * out * (1 - out) * _f(v["x"]))
     if template == "sigmoid-slopes":
         s = _sig(_f(v["z"]))
         return _col(s * (1 - s))
