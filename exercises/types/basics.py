@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-import sympy  # type: ignore[import-untyped, unused-ignore]  # sympy ships no type hints
+import sympy
 
 from .. import latex as tex
 from .. import solution as story
@@ -86,7 +86,7 @@ def _input(net: Network) -> str:
 def _given_z(setup: Setup) -> str:
     """The sentence that hands the student z (exact: z = Wx + b is rational)."""
     return (f"The layer's weighted input is $z = Wx + b = {tex.matrix(setup.exact.layers[0].z)}$"
-            f"{' (one column per example)' if draw.net_of(setup).m > 1 else ''}.")
+            f"{' (one column per example)' if setup.net.m > 1 else ''}.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,21 +153,21 @@ class ForwardPass(_OneLayerType):
         B = d.backend
         z = forward(B, B.T(L.W), L.b, L.a_prev)
         skipped = Slip.ACTIVATION_SKIPPED in d.slips
-        a = z if skipped else activate(B, L.activation, z, draw.net_of(setup).layers[0].alpha)
+        a = z if skipped else activate(B, L.activation, z, setup.net.layers[0].alpha)
         return {"z": z, "a": a}
 
     def follow_on(self, setup: Setup, part: str, given: dict[str, Any]) -> Any | None:
         """a = σ(z) from the student's own z."""
         if part != "a" or given.get("z") is None:
             return None
-        L = draw.net_of(setup).layers[0]
+        L = setup.net.layers[0]
         try:
             return activate(FLOAT, L.activation, np.asarray(given["z"], dtype=np.float64), L.alpha)
         except ShapeMismatch:
             return None
 
     def prompt(self, setup: Setup) -> str:
-        net = draw.net_of(setup)
+        net = setup.net
         return (f"{text.layers(net)} {_input(net)} Compute the forward pass: the layer's "
                 f"weighted input $z$ and its output $a$. {text.TOLERANCE}")
 
@@ -200,7 +200,7 @@ class Loss(_OneLayerType):
         return {"C": d.loss}
 
     def prompt(self, setup: Setup) -> str:
-        net, L = draw.net_of(setup), setup.exact.layers[0]
+        net, L = setup.net, setup.exact.layers[0]
         return (f"{text.layers(net)} {text.data(net)} On this input the layer computes "
                 f"$z = Wx + b = {tex.matrix(L.z)}$ and the prediction "
                 f"$a = \\sigma(z) = {tex.matrix(L.a)}$. Compute the cost $C$ of this prediction"
@@ -208,7 +208,7 @@ class Loss(_OneLayerType):
 
     def story(self, setup: Setup) -> list[Any]:
         d = setup.exact
-        return [*story.forward(d.layers[0], None), story.loss(draw.net_of(setup), d, part="C")]
+        return [*story.forward(d.layers[0], None), story.loss(setup.net, d, part="C")]
 
 
 @register
@@ -226,7 +226,7 @@ class OutputError(_OneLayerType):
         return {"dC_da": d.layers[0].dC_da}
 
     def prompt(self, setup: Setup) -> str:
-        net = draw.net_of(setup)
+        net = setup.net
         return (f"{text.layers(net)} {text.data(net)} {_given_z(setup)} Compute "
                 r"$\partial C/\partial a$, the gradient of the cost with respect to the layer's "
                 r"output, the prediction $a = \sigma(z)$. " + text.TOLERANCE)
@@ -234,7 +234,7 @@ class OutputError(_OneLayerType):
     def story(self, setup: Setup) -> list[Any]:
         d = setup.exact
         return [*story.forward(d.layers[0], None),
-                story.output_gradient(draw.net_of(setup), d.layers[0], part="dC_da")]
+                story.output_gradient(setup.net, d.layers[0], part="dC_da")]
 
 
 @register
@@ -256,7 +256,7 @@ class ActivationDerivative(_OneLayerType):
         return {"da_dz": d.layers[0].da_dz}
 
     def prompt(self, setup: Setup) -> str:
-        net = draw.net_of(setup)
+        net = setup.net
         return (f"{text.layers(net)} {_input(net)} {_given_z(setup)} Compute "
                 r"$\partial a/\partial z = \sigma'(z)$, the derivative of the activation at "
                 r"each entry of $z$. " + text.TOLERANCE)
@@ -283,11 +283,11 @@ class Delta(_OneLayerType):
         return {"delta": d.layers[0].delta}
 
     def prompt(self, setup: Setup) -> str:
-        net = draw.net_of(setup)
+        net = setup.net
         return (f"{text.layers(net)} {text.data(net)} {_given_z(setup)} This is the output "
                 r"layer. Compute its error $\delta = \partial C/\partial z$. " + text.TOLERANCE)
 
     def story(self, setup: Setup) -> list[Any]:
-        net, L = draw.net_of(setup), setup.exact.layers[0]
+        net, L = setup.net, setup.exact.layers[0]
         return [*story.forward(L, None), story.output_gradient(net, L),
                 story.activation_derivative(L, None), story.delta(L, None, part="delta")]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import sympy  # type: ignore[import-untyped, unused-ignore]  # sympy ships no type hints
+import sympy
 
 from .. import latex as tex
 from ..engine import Slip

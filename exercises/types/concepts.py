@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-import sympy  # type: ignore[import-untyped, unused-ignore]  # sympy ships no type hints
+import sympy
 
 from .. import latex as tex
 from ..engine import Derivation, Slip
@@ -152,7 +152,7 @@ def gradient_entry(lay: Layout, i: int, j: int, slips: frozenset[Slip]) -> sympy
 
 def _values(lay: Layout, setup: Setup) -> dict[sympy.Symbol, Any]:
     """Each symbol's exact value in the variant's own network."""
-    net, d = draw.net_of(setup), setup.exact
+    net, d = setup.net, setup.exact
     out = {x: net.x[k, 0] for k, x in enumerate(lay.x)}
     out |= {a: draw.known(d.layers[-1].a)[k, 0] for k, a in enumerate(lay.a)}
     out |= {y: net.y[k, 0] for k, y in enumerate(lay.y)}
@@ -276,7 +276,7 @@ class SymbolicGradient(ExerciseType):
             # comparison with every other.
             return {"expr": None}
         p = setup.params
-        return {"expr": gradient_entry(layout(draw.net_of(setup)), p["i"], p["j"], slips)}
+        return {"expr": gradient_entry(layout(setup.net), p["i"], p["j"], slips)}
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         return self._entry(setup, d.slips)
@@ -289,16 +289,16 @@ class SymbolicGradient(ExerciseType):
 
     def parts_for(self, setup: Setup) -> tuple[Part, ...]:
         return (Part("expr", "expression", f"${self._w(setup)}$",
-                     symbols=layout(draw.net_of(setup)).names),)
+                     symbols=layout(setup.net).names),)
 
     @staticmethod
     def _w(setup: Setup) -> str:
         i, j = setup.params["i"], setup.params["j"]
-        w = f"w_{{{i}{j}}}" if len(draw.net_of(setup).layers) == 1 else f"w^{{(1)}}_{{{i}{j}}}"
+        w = f"w_{{{i}{j}}}" if len(setup.net.layers) == 1 else f"w^{{(1)}}_{{{i}{j}}}"
         return rf"\partial C / \partial {w}"
 
     def prompt(self, setup: Setup) -> str:
-        net, lay, p = draw.net_of(setup), layout(draw.net_of(setup)), setup.params
+        net, lay, p = setup.net, layout(setup.net), setup.params
         i, j = p["i"], p["j"]
         if len(net.layers) == 1:
             n = len(lay.a)
@@ -325,7 +325,7 @@ class SymbolicGradient(ExerciseType):
                 "`sigmoid(...)`, `tanh(...)` and `exp(...)` are available.")
 
     def story(self, setup: Setup) -> list[Any]:
-        net, lay, p = draw.net_of(setup), layout(draw.net_of(setup)), setup.params
+        net, lay, p = setup.net, layout(setup.net), setup.params
         i, j = p["i"], p["j"]
         key = draw.known(gradient_entry(lay, i, j, frozenset()))
         if len(net.layers) == 1:

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 import numpy as np
-import sympy  # type: ignore[import-untyped, unused-ignore]  # sympy ships no type hints
+import sympy
 
 from ..engine import FLOAT, derive
 from ..network import DEFAULT_ALPHA, Layer, Network
-from ..registry import Degenerate, Setup
+from ..registry import Degenerate
 
 # Numerators and denominators of the values each difficulty draws from.
 _GRID = {
@@ -85,13 +85,6 @@ def known(v: Q | None) -> Q:
     if v is None:
         raise ValueError("a quantity a derivation without slips computes is missing")
     return v
-
-
-def net_of(setup: Setup) -> Network:
-    """The network of a setup that has one: every type's but concept-check's."""
-    if setup.network is None:
-        raise ValueError("this setup has no network")
-    return setup.network
 
 
 def pick(rng: np.random.Generator, options: Sequence[str]) -> str:

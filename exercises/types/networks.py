@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-import sympy  # type: ignore[import-untyped, unused-ignore]  # sympy ships no type hints
+import sympy
 
 from .. import latex as tex
 from .. import solution as story
@@ -138,7 +138,7 @@ class _TwoLayer(Levelled[TwoLayer]):
             raise Degenerate("W2 is symmetric: W2 and W2ᵀ send back the same error")
         setup = Setup(replace(net, layers=tuple(layers)))
         if difficulty == 1:
-            draw.alive(draw.net_of(setup))
+            draw.alive(setup.net)
             largest = max(np.max(np.abs(v)) for v in self.extract(setup, setup.plain).values())
             if largest > HAND_LIMIT:
                 raise Degenerate(f"a key entry of {largest:g} is too large to work by hand")
@@ -245,7 +245,7 @@ def _derivative(act: str, alpha: Any, z: Any, a: Any) -> Any:
 
 
 def _delta2(setup: Setup, a2: Any, z2: Any) -> Any:
-    net = draw.net_of(setup)
+    net = setup.net
     _, y, _, (_, _, act2, alpha2) = _layers(setup)
     same_shape(a2, y)
     return layer_delta(FLOAT, act2, output_gradient(FLOAT, net.loss, a2, y),
@@ -303,7 +303,7 @@ class HiddenGradient(_TwoLayer):
         return None
 
     def prompt(self, setup: Setup) -> str:
-        net = draw.net_of(setup)
+        net = setup.net
         return (f"{text.layers(net)} {text.data(net)} The network is trained by gradient "
                 f"descent with learning rate $\\eta = {tex.number(net.learning_rate)}$. For "
                 "this step, backpropagate: compute the output layer's error "
@@ -313,7 +313,7 @@ class HiddenGradient(_TwoLayer):
                 f"{text.TOLERANCE}")
 
     def story(self, setup: Setup) -> list[Any]:
-        net, d = draw.net_of(setup), setup.exact
+        net, d = setup.net, setup.exact
         L1, L2 = d.layers
         return [
             *story.forward(L1, 1),
@@ -385,7 +385,7 @@ class BackpropStory(_TwoLayer):
         }
 
     def follow_on(self, setup: Setup, part: str, given: dict[str, Any]) -> Any | None:
-        net = draw.net_of(setup)
+        net = setup.net
         x, y, (W1, _, act1, alpha1), (W2, b2, act2, alpha2) = _layers(setup)
 
         def g(name: str) -> Any:
@@ -408,7 +408,7 @@ class BackpropStory(_TwoLayer):
         return _carried(steps[part]) if part in steps else None
 
     def prompt(self, setup: Setup) -> str:
-        net = draw.net_of(setup)
+        net = setup.net
         return (f"{text.layers(net)} {text.data(net)} Take one step of gradient descent with "
                 f"learning rate $\\eta = {tex.number(net.learning_rate)}$, writing down every "
                 "intermediate: the forward pass $z_1$, $a_1$, $z_2$, $a_2$; the cost $C$; the "
@@ -421,7 +421,7 @@ class BackpropStory(_TwoLayer):
                 f"{text.TOLERANCE}")
 
     def story(self, setup: Setup) -> list[Any]:
-        net, d = draw.net_of(setup), setup.exact
+        net, d = setup.net, setup.exact
         L1, L2 = d.layers
         lr = net.learning_rate
         steps = [_plan(net)]
@@ -489,7 +489,7 @@ def _lowers_cost(setup: Setup) -> bool:
     x, y, layers = setup.arrays
     updated = [(L.W_new, L.b_new, act, alpha)
                for L, (_, _, act, alpha) in zip(d.layers, layers, strict=True)]
-    return bool(derive_arrays(FLOAT, x, y, updated, draw.net_of(setup).loss, 0.0).loss < d.loss)
+    return bool(derive_arrays(FLOAT, x, y, updated, setup.net.loss, 0.0).loss < d.loss)
 
 
 def _after(net: Network, d: Derivation) -> Step:

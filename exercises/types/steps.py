@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import sympy  # type: ignore[import-untyped, unused-ignore]  # sympy ships no type hints
+import sympy
 
 from .. import latex as tex
 from .. import solution as story
@@ -239,7 +239,7 @@ def _input_name(k: int) -> str:
 
 def _story_to(setup: Setup, layer: int) -> list[Step]:
     """Forward pass, loss and backprop down to δ of ``layer`` (1-based), with exact numbers."""
-    net, d = draw.net_of(setup), setup.exact
+    net, d = setup.net, setup.exact
     steps: list[Step] = []
     for k, L in enumerate(d.layers):
         steps += story.forward(L, _index(net, k), input_name=_input_name(k))
@@ -260,7 +260,7 @@ def _story_to_weights(setup: Setup, part: str | None = None
     one); with that layer's derivation and subscript, for the steps that follow."""
     layer = setup.params["layer"]
     L = setup.exact.layers[layer - 1]
-    idx = _index(draw.net_of(setup), layer - 1)
+    idx = _index(setup.net, layer - 1)
     steps = [*_story_to(setup, layer),
              story.weight_gradient(L, idx, part=part, input_name=_input_name(layer - 1))]
     return steps, L, idx
@@ -361,14 +361,14 @@ class BiasGradient(_GradientType):
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         setup = super().draw(rng, difficulty)
-        _distinct_inputs(draw.net_of(setup))
+        _distinct_inputs(setup.net)
         return setup
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         return {"dC_db": d.layers[setup.params["layer"] - 1].dC_db}
 
     def prompt(self, setup: Setup) -> str:
-        net, layer = draw.net_of(setup), setup.params["layer"]
+        net, layer = setup.net, setup.params["layer"]
         return (f"{text.layers(net)} {text.data(net)} Compute "
                 f"{_which(net, layer, 'b', 'the biases')}."
                 f" {text.TOLERANCE}")
@@ -377,7 +377,7 @@ class BiasGradient(_GradientType):
         layer = setup.params["layer"]
         L = setup.exact.layers[layer - 1]
         return [*_story_to(setup, layer),
-                story.bias_gradient(L, _index(draw.net_of(setup), layer - 1),
+                story.bias_gradient(L, _index(setup.net, layer - 1),
                                                            part="dC_db")]
 
 
@@ -421,7 +421,7 @@ class BatchGradient(_GradientType):
         return {"dC_dW": L.dC_dW, "dC_db": L.dC_db}
 
     def prompt(self, setup: Setup) -> str:
-        net, layer = draw.net_of(setup), setup.params["layer"]
+        net, layer = setup.net, setup.params["layer"]
         return (f"{text.layers(net)} {text.data(net)} Compute "
                 f"{_which(net, layer, 'W', 'the weights')}"
                 f" and {_which(net, layer, 'b', 'the biases')}, for the cost over the whole batch."
@@ -528,7 +528,7 @@ class WeightUpdate(ExerciseType):
         return float(W_new[i - 1, j - 1])
 
     def prompt(self, setup: Setup) -> str:
-        net, layer = draw.net_of(setup), setup.params["layer"]
+        net, layer = setup.net, setup.params["layer"]
         i, j = setup.params["row"], setup.params["column"]
         W = "W" if len(net.layers) == 1 else f"W_{{{layer}}}"
         which = "" if len(net.layers) == 1 else f" of layer {layer}"
@@ -539,7 +539,7 @@ class WeightUpdate(ExerciseType):
 
     def story(self, setup: Setup) -> list[Step]:
         steps, L, idx = _story_to_weights(setup)
-        return [*steps, *story.update(L, idx, draw.net_of(setup).learning_rate, part="W_new",
+        return [*steps, *story.update(L, idx, setup.net.learning_rate, part="W_new",
                                       entry=(setup.params["row"], setup.params["column"]),
                                       entry_part="w_entry")]
 
@@ -646,7 +646,7 @@ class ChainRule(Levelled[Neuron]):
         return given["dC_da"] * given["da_dz"] * given["dz_dw"]
 
     def prompt(self, setup: Setup) -> str:
-        net, j = draw.net_of(setup), setup.params["input"]
+        net, j = setup.net, setup.params["input"]
         L = net.layers[0]
         w = ", ".join(f"$w_{k + 1} = {tex.number(L.W[0, k])}$" for k in range(L.nin))
         x = ", ".join(f"$x_{k + 1} = {tex.number(net.x[k, 0])}$" for k in range(L.nin))
@@ -663,7 +663,7 @@ class ChainRule(Levelled[Neuron]):
         )
 
     def story(self, setup: Setup) -> list[Step]:
-        net, d, j = draw.net_of(setup), setup.exact, setup.params["input"]
+        net, d, j = setup.net, setup.exact, setup.params["input"]
         L = d.layers[0]
         z, a, x = draw.known(L.z)[0, 0], draw.known(L.a)[0, 0], net.x[j - 1, 0]
         dC_da, da_dz = draw.known(L.dC_da)[0, 0], draw.known(L.da_dz)[0, 0]
@@ -762,7 +762,7 @@ class SoftmaxCrossEntropy(Levelled[Grid]):
 
     def follow_on(self, setup: Setup, part: str, given: dict[str, Any]) -> Any | None:
         """δ from the student's own a; dC/dW from the student's own δ."""
-        net = draw.net_of(setup)
+        net = setup.net
         if part == "delta" and given.get("a") is not None:
             a, y = given["a"], FLOAT.matrix(net.y)
             # Softmax with cross-entropy: the Jacobian product simplifies to (a − y)/m, and this
@@ -776,7 +776,7 @@ class SoftmaxCrossEntropy(Levelled[Grid]):
         return None
 
     def prompt(self, setup: Setup) -> str:
-        net = draw.net_of(setup)
+        net = setup.net
         return (f"{text.layers(net)} {text.data(net)} Compute the output $a$ of the softmax, the "
                 f"error $\\delta = \\partial C/\\partial z$ at its input, and "
                 f"$\\partial C/\\partial W$. {text.TOLERANCE}")
@@ -785,7 +785,7 @@ class SoftmaxCrossEntropy(Levelled[Grid]):
         L = setup.exact.layers[0]
         return [
             *story.forward(L, None, a_part="a"),
-            story.loss(draw.net_of(setup), setup.exact),
+            story.loss(setup.net, setup.exact),
             story.delta(L, None, part="delta", softmax_cross_entropy=True),
             story.weight_gradient(L, None, part="dC_dW"),
         ]

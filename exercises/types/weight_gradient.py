@@ -68,7 +68,7 @@ class WeightGradient(Levelled[Gradient]):
         return {"dC_dW": d.layers[setup.params["layer"] - 1].dC_dW}
 
     def prompt(self, setup: Setup) -> str:
-        net, layer = draw.net_of(setup), setup.params["layer"]
+        net, layer = setup.net, setup.params["layer"]
         which = ("$\\partial C/\\partial W$, the gradient of the cost with respect to the weights"
                  if len(net.layers) == 1 else
                  f"$\\partial C/\\partial W_{{{layer}}}$, the gradient of the cost with respect to "
@@ -76,7 +76,7 @@ class WeightGradient(Levelled[Gradient]):
         return f"{text.layers(net)} {text.data(net)} Compute {which}. {text.TOLERANCE}"
 
     def story(self, setup: Setup) -> list[Any]:
-        net, d = draw.net_of(setup), setup.exact
+        net, d = setup.net, setup.exact
         single = len(net.layers) == 1
         steps: list[Any] = []
         for k, L in enumerate(d.layers):

@@ -22,7 +22,7 @@ from exercises.network import parse_network
 from exercises.registry import Setup
 from exercises.types.concept_bank import BANK, COMMON_TAGS, TEMPLATES
 from exercises.types.concepts import gradient_entry, layout
-from exercises.types.draw import known, net_of
+from exercises.types.draw import known
 from tests.types import kit
 
 SEEDS = range(200)
@@ -82,7 +82,7 @@ def test_identity_layer_worked_by_hand() -> None:
            "layers": [{"W": [[1, 2], [3, -1]], "b": [[0], [1]], "activation": "identity"}]}
     s = setup_of(net, 2, 1)
     key = key_of(s)
-    names = layout(net_of(s)).names
+    names = layout(s.net).names
     assert names == ("a1", "a2", "y1", "y2", "x1", "x2")
     assert same(key, "(a2 - y2)*x1", names)
     values = {sympy.Symbol(n, real=True): v for n, v in
@@ -95,7 +95,7 @@ def test_sigmoid_layer_and_cross_entropy_keys() -> None:
     layer = {"W": [["1/2", -1], [1, "1/4"]], "b": [[0], [0]], "activation": "sigmoid"}
     base = {"x": [[1], [2]], "y": [[0], [1]], "layers": [layer], "learning_rate": "1/10"}
     sse = setup_of({**base, "loss": "half_sse"}, 1, 2)
-    names = layout(net_of(sse)).names
+    names = layout(sse.net).names
     assert same(key_of(sse), "(a1 - y1)*a1*(1 - a1)*x2", names)
     # With binary cross-entropy the sigmoid's a(1 − a) cancels the loss's 1/(a(1 − a)).
     bce = setup_of({**base, "loss": "binary_cross_entropy"}, 1, 2)
@@ -109,7 +109,7 @@ def test_two_layer_key_goes_through_w2_and_both_derivatives(hidden: str, factor:
            "layers": [{"W": [["1/4", "1/2"], [-1, "3/4"]], "b": [[0], [0]], "activation": hidden},
                       {"W": [[1, -2]], "b": [[0]], "activation": "sigmoid"}]}
     s = setup_of(net, 1, 2)
-    names = layout(net_of(s)).names
+    names = layout(s.net).names
     assert names == ("a", "y", "v1", "v2", "h1", "h2", "x1", "x2")
     assert same(key_of(s), f"(a - y)*a*(1 - a)*v1*{factor}*x2", names)
 
@@ -208,8 +208,8 @@ def test_symbolic_story_checks_the_expression_with_numbers(difficulty: int) -> N
         assert any("check" in s.title for s in steps)
         s = E.get_type(SYM).setup_from(v)
         i, j = v.params["i"], v.params["j"]
-        key = known(gradient_entry(layout(net_of(s)), i, j, frozenset()))
-        net, d = net_of(s), s.exact
+        key = known(gradient_entry(layout(s.net), i, j, frozenset()))
+        net, d = s.net, s.exact
         values = {x: net.x[k, 0] for k, x in enumerate(layout(net).x)}
         values |= {a: known(d.layers[-1].a)[k, 0] for k, a in enumerate(layout(net).a)}
         values |= {y: net.y[k, 0] for k, y in enumerate(layout(net).y)}

@@ -30,7 +30,6 @@ from exercises.network import parse_network
 from exercises.numbers import parse_fraction
 from exercises.problem import Prediction, to_grading_form, value_to_json
 from exercises.registry import Setup
-from exercises.types.draw import net_of
 from tests.types.kit import network, rule_score
 
 TYPES = ("hidden-gradient", "backprop-story")
@@ -266,7 +265,7 @@ def _variant(t: Any, setup: Setup) -> Variant:
                         Prediction((tag,), to_grading_form(p.kind, values[p.name])))
     return Variant(
         type=t.id, type_version=t.version, seed=0, difficulty=1, title=t.title,
-        prompt=t.prompt(setup), network=net_of(setup).to_json(), params={}, parts=t.parts,
+        prompt=t.prompt(setup), network=setup.net.to_json(), params={}, parts=t.parts,
         key={p.name: value_to_json(p.kind, key[p.name]) for p in t.parts},
         predictions={k: tuple(v) for k, v in predictions.items() if v},
     )
@@ -277,7 +276,7 @@ def test_reference_backend_agrees_with_exact_sympy() -> None:
     for seed in range(3):
         v = generate("backprop-story", seed, 2)
         setup = Setup(parse_network(network(v)))
-        fast, slow = setup.exact, derive(net_of(setup), EXACT)
+        fast, slow = setup.exact, derive(setup.net, EXACT)
         for L_fast, L_slow in zip(fast.layers, slow.layers, strict=True):
             for name in ("z", "a", "delta", "dC_dW", "W_new"):
                 a = np.array(getattr(L_fast, name).evalf(20).tolist(), dtype=float)
