@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
+
+N = TypeVar("N", int, float)
 
 EMBEDDED_BROKER = "embedded"
 BROKER_SCHEMES = {"redis", "rediss", "amqp", "amqps", "pyamqp", "memory"}
@@ -175,24 +178,29 @@ def _token(env: Mapping[str, str], name: str) -> str | None:
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
-    value = _get(env, name)
-    if value is None:
-        return default
-    if not re.fullmatch(r"\d+", value):
-        raise ConfigError(name, f"must be a whole number, got {value!r}")
-    number = int(value)
-    if number < minimum:
-        raise ConfigError(name, f"must be at least {minimum}, got {number}")
-    return number
+    return _number(env, name, default, minimum, r"\d+", int, "a whole number")
 
 
 def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+    return _number(env, name, default, minimum, r"\d+(\.\d+)?", float, "a number of seconds")
+
+
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: N,
+    minimum: N,
+    pattern: str,
+    parse: Callable[[str], N],
+    kind: str,
+) -> N:
+    """A number written plainly (digits, no sign or exponent), at least ``minimum``."""
     value = _get(env, name)
     if value is None:
         return default
-    if not re.fullmatch(r"\d+(\.\d+)?", value):
-        raise ConfigError(name, f"must be a number of seconds, got {value!r}")
-    number = float(value)
+    if not re.fullmatch(pattern, value):
+        raise ConfigError(name, f"must be {kind}, got {value!r}")
+    number = parse(value)
     if number < minimum:
         raise ConfigError(name, f"must be at least {minimum}, got {number}")
     return number

@@ -5,14 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from servicekit import practice_problem
-from sqlalchemy import Engine, MetaData, Table, func, insert, inspect, select
+from sqlalchemy import Connection, Engine, MetaData, Table, func, insert, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -110,6 +110,15 @@ def tables_as_migrated(engine: Engine, *models: type[Base]) -> tuple[Table, ...]
     )
 
 
+def _add_student(connection: Connection, users: Table, created_at: datetime) -> int:
+    """A student row as an older revision's table holds it; its id."""
+    return int(connection.execute(
+        insert(users).returning(users.c.id),
+        {"email": "s@example.org", "name": "", "password_hash": "-", "role": "student",
+         "created_at": created_at},
+    ).scalar_one())
+
+
 def test_0002_upgrades_a_database_with_submissions_in_play(database_url: str) -> None:
     command.downgrade(alembic_config(database_url), "0001")
     engine = make_engine(database_url, poolclass=NullPool)
@@ -117,11 +126,7 @@ def test_0002_upgrades_a_database_with_submissions_in_play(database_url: str) ->
     users, problems, submissions = tables_as_migrated(engine, User, Problem, Submission)
     problem = practice_problem(3)
     with engine.begin() as connection:
-        student_id = connection.execute(
-            insert(users).returning(users.c.id),
-            {"email": "s@example.org", "name": "", "password_hash": "-", "role": "student",
-             "created_at": long_ago},
-        ).scalar_one()
+        student_id = _add_student(connection, users, long_ago)
         problem_id = uuid.uuid4()
         connection.execute(
             insert(problems),
@@ -161,11 +166,7 @@ def test_0003_clears_the_public_seed_of_graded_rows_and_keeps_every_variant(
     graded, practice = practice_problem(123456789), practice_problem(7)
     now = utcnow()
     with engine.begin() as connection:
-        student_id = connection.execute(
-            insert(users).returning(users.c.id),
-            {"email": "s@example.org", "name": "", "password_hash": "-", "role": "student",
-             "created_at": now},
-        ).scalar_one()
+        student_id = _add_student(connection, users, now)
         course_id = connection.execute(
             insert(courses).returning(courses.c.id),
             {"code": "C1", "title": "Course", "created_at": now},

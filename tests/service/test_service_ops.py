@@ -137,15 +137,19 @@ def _wait_graded(caller: Caller, ids: list[str], timeout: float = 30.0) -> list[
         time.sleep(0.05)
 
 
+def _never_published(app: Flask, student: Caller) -> uuid.UUID:
+    """A submission committed but never published: the web process died in between."""
+    with app.app_context():
+        row_id = _submit(_add_problem(student.user_id))
+        db.session.execute(update(Submission).values(published_at=None))
+        db.session.commit()
+    return row_id
+
+
 def test_the_sweeper_publishes_what_the_broker_never_got(
     app: Flask, settings: Settings, student: Caller
 ) -> None:
-    with app.app_context():
-        problem = _add_problem(student.user_id)
-        lost_id = _submit(problem)
-        # The web process died between commit and publish.
-        db.session.execute(update(Submission).values(published_at=None))
-        db.session.commit()
+    lost_id = _never_published(app, student)
     celery = app.extensions["celery"]
     grader = EmbeddedWorker(celery)
     grader.start()
@@ -162,11 +166,7 @@ def test_the_sweeper_publishes_what_the_broker_never_got(
 def test_sweep_once_remembers_what_it_could_not_publish(
     app: Flask, settings: Settings, student: Caller, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with app.app_context():
-        problem = _add_problem(student.user_id)
-        row_id = _submit(problem)
-        db.session.execute(update(Submission).values(published_at=None))
-        db.session.commit()
+    row_id = _never_published(app, student)
     celery = app.extensions["celery"]
 
     def broker_down(*args: object, **kwargs: object) -> None:

@@ -113,6 +113,11 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@pytest.fixture
+def broker(clock: FakeClock) -> Broker:
+    return Broker(clock)
+
+
 def make_outbox(
     celery: Any,
     monkeypatch: pytest.MonkeyPatch,
@@ -139,9 +144,8 @@ def put(outbox: Outbox, clock: FakeClock, ids: Sequence[uuid.UUID]) -> None:
 
 
 def test_an_id_after_a_quiet_spell_goes_out_at_once_and_alone(
-    celery: Any, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+    celery: Any, monkeypatch: pytest.MonkeyPatch, clock: FakeClock, broker: Broker
 ) -> None:
-    broker = Broker(clock)
     outbox, unsent = make_outbox(celery, monkeypatch, broker, interval=5.0)
     one = uuid.uuid4()
     put(outbox, clock, [one])
@@ -151,9 +155,8 @@ def test_an_id_after_a_quiet_spell_goes_out_at_once_and_alone(
 
 
 def test_under_load_ids_share_tasks_at_most_one_per_interval(
-    celery: Any, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+    celery: Any, monkeypatch: pytest.MonkeyPatch, clock: FakeClock, broker: Broker
 ) -> None:
-    broker = Broker(clock)
     interval = 0.05
     outbox, _ = make_outbox(celery, monkeypatch, broker, interval=interval)
     ids = [uuid.uuid4() for _ in range(300)]
@@ -171,9 +174,8 @@ def test_under_load_ids_share_tasks_at_most_one_per_interval(
 
 
 def test_a_full_batch_does_not_wait_for_the_interval(
-    celery: Any, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+    celery: Any, monkeypatch: pytest.MonkeyPatch, clock: FakeClock, broker: Broker
 ) -> None:
-    broker = Broker(clock)
     outbox, _ = make_outbox(celery, monkeypatch, broker, interval=10.0, max_batch=10)
     put(outbox, clock, [uuid.uuid4()])
     put(outbox, clock, [uuid.uuid4() for _ in range(25)])
@@ -195,9 +197,8 @@ def test_what_the_broker_refuses_is_handed_back(
 
 
 def test_after_close_ids_are_sent_in_the_callers_thread(
-    celery: Any, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+    celery: Any, monkeypatch: pytest.MonkeyPatch, clock: FakeClock, broker: Broker
 ) -> None:
-    broker = Broker(clock)
     outbox, _ = make_outbox(celery, monkeypatch, broker, interval=0.01)
     put(outbox, clock, [uuid.uuid4()])
     outbox.close()
@@ -237,9 +238,8 @@ def test_while_the_workers_are_behind_ids_wait_and_then_go_out_together(
 
 
 def test_a_flush_does_not_wait_for_the_backlog(
-    celery: Any, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+    celery: Any, monkeypatch: pytest.MonkeyPatch, clock: FakeClock, broker: Broker
 ) -> None:
-    broker = Broker(clock)
     outbox, _ = make_outbox(
         celery, monkeypatch, broker, interval=0.01, backlog=Backlog(5), max_hold=30.0
     )
@@ -278,9 +278,8 @@ SIGNALS = {"backlog": lambda: 5, "contention": lambda: 1.0}
 
 @pytest.mark.parametrize("signal", SIGNALS)
 def test_load_holds_ids_no_longer_than_max_hold(
-    celery: Any, monkeypatch: pytest.MonkeyPatch, clock: FakeClock, signal: str
+    celery: Any, monkeypatch: pytest.MonkeyPatch, clock: FakeClock, signal: str, broker: Broker
 ) -> None:
-    broker = Broker(clock)
     outbox, _ = make_outbox(
         celery, monkeypatch, broker, interval=0.01, max_hold=0.2, **{signal: SIGNALS[signal]}
     )
@@ -294,9 +293,8 @@ def test_load_holds_ids_no_longer_than_max_hold(
 
 @pytest.mark.parametrize("signal", SIGNALS)
 def test_a_load_signal_that_cannot_be_read_holds_nothing(
-    celery: Any, monkeypatch: pytest.MonkeyPatch, clock: FakeClock, signal: str
+    celery: Any, monkeypatch: pytest.MonkeyPatch, clock: FakeClock, signal: str, broker: Broker
 ) -> None:
-    broker = Broker(clock)
 
     def unreadable() -> float:
         raise OSError("no reading")
