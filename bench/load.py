@@ -580,7 +580,7 @@ def main() -> None:
         paced = []
         for rate in args.rates:
             # A steady rate, not the way down from saturation: the outbox's reading of the
-            # CPUs' contention takes about a second to fall back (bench notes in README).
+            # CPUs' contention takes about a second to fall back (docs/benchmarks.md).
             time.sleep(PAUSE_SECONDS)
             run_jobs = submission_jobs(problems, int(rate * args.seconds))
             watch = Stopwatch()

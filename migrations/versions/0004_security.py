@@ -1,4 +1,4 @@
-"""Security (issue 12, item 8): session epochs, failed logins, submission idempotency keys.
+"""Security: session epochs, failed logins, submission idempotency keys.
 
 - ``users.session_epoch``: part of every session's user id; logging out or changing the
   password moves it on, so a session cookie copied earlier no longer loads its user.

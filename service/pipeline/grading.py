@@ -322,7 +322,7 @@ def grade_submissions(
     """Claim, grade with the engine and write the results; safe to run any number of times.
 
     One claim, one read of the variants not parsed yet and one write of all results, so
-    the database work of a batch costs about what one submission's did. A submission the
+    a batch costs the database about what one submission would alone. A submission the
     grader fails on is recorded and retried alone; it does not hold back the others.
     ``token`` and ``resume`` are passed to ``claim``.
     """
