@@ -31,6 +31,7 @@ from ..registry import ExerciseType, Setup, register
 from ..solution import Step
 from . import draw, text
 from .concept_bank import BANK, COMMON_TAGS, TEMPLATES, Choice, Question
+from .levels import Level, Levelled, table
 
 S = Slip
 
@@ -232,25 +233,27 @@ def _two_layer_story(net: Network, lay: Layout, i: int, j: int) -> list[Step]:
     ]
 
 
+_SYMBOLIC_EVERY = ("sign-flip", "factor-of-two", "raw-error-as-loss", "index-swap",
+                   "wrong-layer-input", "dot-instead-of-outer")
+_SMOOTH_SHOWS = ("missing-activation-derivative", "wrong-activation-derivative")
+
+
 @register
-class SymbolicGradient(ExerciseType):
+class SymbolicGradient(Levelled[Level]):
     id = "symbolic-gradient"
     version = 2
     title = "Symbolic gradient"
     summary = "∂C/∂w_ij as an expression in named symbols: the chain rule, written out."
     parts = (Part("expr", "expression", r"$\partial C / \partial w_{ij}$"),)
 
-    def must_show(self, difficulty: int) -> tuple[str, ...]:
-        # For one entry x·δᵀ is δ_j·x_i, exactly reading w_ji: transposed-gradient always
-        # coincides with index-swap, and the two are named together.
-        tags = ["sign-flip", "factor-of-two", "raw-error-as-loss", "index-swap",
-                "wrong-layer-input", "dot-instead-of-outer"]
-        if difficulty >= 2:
-            tags += ["missing-activation-derivative", "wrong-activation-derivative"]
-        if difficulty == 2:
-            # With one output (difficulty 3) the dot product over outputs is the key itself.
-            tags.append("dot-instead-of-hadamard")
-        return tuple(tags)
+    # For one entry x·δᵀ is δ_j·x_i, exactly reading w_ji: transposed-gradient always
+    # coincides with index-swap, and the two are named together. With one output
+    # (difficulty 3) the dot product over outputs is the key itself.
+    levels = table({
+        1: Level(shows=_SYMBOLIC_EVERY),
+        2: Level(shows=(*_SYMBOLIC_EVERY, *_SMOOTH_SHOWS, "dot-instead-of-hadamard")),
+        3: Level(shows=(*_SYMBOLIC_EVERY, *_SMOOTH_SHOWS)),
+    })
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         if difficulty == 1:
