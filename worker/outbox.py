@@ -135,10 +135,6 @@ class Outbox:
         app.extensions["outbox"] = self
         app.extensions["celery"] = self.celery
 
-    def notify(self, ids: Iterable[uuid.UUID]) -> None:
-        """``service.dispatch.Dispatcher.notify``: the same as ``put``."""
-        self.put(ids)
-
     def broker_state(self) -> str:
         """"ok" if the broker takes a connection within 2 s, else "down: <error type>"."""
         try:
@@ -148,8 +144,9 @@ class Outbox:
             return f"down: {type(exc).__name__}"
         return "ok"
 
-    def put(self, ids: Iterable[uuid.UUID]) -> None:
-        """Queue these ids (their rows committed) for publishing; returns at once."""
+    def notify(self, ids: Iterable[uuid.UUID]) -> None:
+        """Queue these ids (their rows committed) for publishing; returns at once
+        (``service.dispatch.Dispatcher.notify``)."""
         ids = list(ids)
         with self._changed:
             closed = self._closed

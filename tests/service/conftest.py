@@ -99,6 +99,9 @@ def app(settings: Settings) -> Iterator[Flask]:
     ``app.extensions["celery"]`` whose tasks run here on the app's engine."""
     app = build_app(settings)
     app.config["TESTING"] = True
+    # The embedded broker's queues live as long as the process: drop what earlier tests
+    # published and never graded, so this test's worker sees only this test's tasks.
+    app.extensions["celery"].control.purge()
     yield app
     app.extensions["db"].kw["bind"].dispose()
 

@@ -114,8 +114,8 @@ def practice_problem(seed: int, **owner: Any) -> Problem:
 
 
 def grade_queued(app: Flask) -> None:
-    """Run the real grading task (through its Flask context) for every queued row, as a
-    worker would."""
+    """Run the real grading task, in this process on the app's engine, for every queued
+    row, as a worker would."""
     celery = app.extensions["celery"]
     celery.loader.import_default_modules()
     with app.app_context():

@@ -139,7 +139,7 @@ def make_outbox(
 
 
 def put(outbox: Outbox, clock: FakeClock, ids: Sequence[uuid.UUID]) -> None:
-    outbox.put(ids)
+    outbox.notify(ids)
     clock.settle()
 
 
@@ -203,7 +203,7 @@ def test_after_close_ids_are_sent_in_the_callers_thread(
     put(outbox, clock, [uuid.uuid4()])
     outbox.close()
     late = uuid.uuid4()
-    outbox.put([late])
+    outbox.notify([late])
     assert broker.ids[-1] == str(late)
 
 
