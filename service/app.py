@@ -11,7 +11,7 @@ from flask_smorest import Api
 from flask_smorest.spec.plugins import integerconverter2paramschema
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, auth, dispatch, errors, inputs, ops, schemas, student
+from . import api, auth, dashboard, dispatch, errors, inputs, ops, schemas, student
 from .config import Settings, load_settings
 from .db import db
 
@@ -83,6 +83,7 @@ def create_app(
     openapi.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(student.bp)
+    app.register_blueprint(dashboard.bp)
     errors.init_app(app)
     return app
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -93,13 +94,31 @@ class Role(enum.StrEnum):
 
 
 class CourseRole(enum.StrEnum):
+    """A member's place in a course. Teaching assistants see and grade what instructors
+    see, but change no policy and delete nothing (CONTRACT §9)."""
+
     student = "student"
+    ta = "ta"
     instructor = "instructor"
+
+    @property
+    def is_staff(self) -> bool:
+        return self != CourseRole.student
 
 
 class Mode(enum.StrEnum):
-    homework = "homework"
-    exam = "exam"  # the worked solution stays hidden from students until the due date
+    """An assignment's feedback mode."""
+
+    homework = "homework"  # practice feedback: score, named mistakes and solution at once
+    exam = "exam"  # the score only until the due date, then full feedback
+
+
+class LatePolicy(enum.StrEnum):
+    """What a submission after the (student's) due date earns."""
+
+    closed = "closed"  # not accepted at all
+    no_credit = "no_credit"  # accepted and graded, worth nothing
+    penalty = "penalty"  # worth less by ``late_penalty`` per started day late
 
 
 class Status(enum.StrEnum):
@@ -187,6 +206,7 @@ class Enrollment(Base):
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[CourseRole] = mapped_column(_enum(CourseRole, "course_role"))
+    section: Mapped[str] = mapped_column(String(64), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     course: Mapped[Course] = relationship(back_populates="enrollments")
@@ -194,10 +214,17 @@ class Enrollment(Base):
 
 
 class Assignment(Base):
-    """A set of slots a course's students must solve, with an attempt policy and a due date."""
+    """A set of slots a course's students must solve, with an attempt policy and a due date.
+
+    Students see it once published and opened; a late submission earns what the late
+    policy says (``service.marks.credit``).
+    """
 
     __tablename__ = "assignments"
-    __table_args__ = (CheckConstraint("attempts_allowed >= 1", name="attempts_allowed"),)
+    __table_args__ = (
+        CheckConstraint("attempts_allowed >= 1", name="attempts_allowed"),
+        CheckConstraint("late_penalty >= 0 AND late_penalty <= 1", name="late_penalty"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
@@ -205,6 +232,12 @@ class Assignment(Base):
     mode: Mapped[Mode] = mapped_column(_enum(Mode, "mode"), default=Mode.homework)
     attempts_allowed: Mapped[int] = mapped_column(default=3)
     due_at: Mapped[datetime | None]
+    opens_at: Mapped[datetime | None]
+    published: Mapped[bool] = mapped_column(default=True, server_default=true())
+    late_policy: Mapped[LatePolicy] = mapped_column(
+        _enum(LatePolicy, "late_policy"), default=LatePolicy.closed, server_default="closed"
+    )
+    late_penalty: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     course: Mapped[Course] = relationship(back_populates="assignments")
@@ -229,8 +262,50 @@ class Slot(Base):
     exercise_type: Mapped[str] = mapped_column(String(64))
     difficulty: Mapped[int] = mapped_column(default=1)
     points: Mapped[float] = mapped_column(Float, default=1.0)
+    # An instructor's own network (CONTRACT §2), the same for every student; None: drawn.
+    network: Mapped[dict[str, Any] | None]
 
     assignment: Mapped[Assignment] = relationship(back_populates="slots")
+
+
+class Override(Base):
+    """One student's exception to an assignment's policy, with who granted it, when and why."""
+
+    __tablename__ = "assignment_overrides"
+    __table_args__ = (
+        UniqueConstraint("assignment_id", "user_id"),
+        CheckConstraint("extra_attempts >= 0", name="extra_attempts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    due_at: Mapped[datetime | None]  # replaces the assignment's due date for this student
+    extra_attempts: Mapped[int] = mapped_column(default=0)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    assignment: Mapped[Assignment] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class Invite(Base):
+    """A one-time link to set a password (new students get one; there is no mail server,
+    so the instructor passes it on). Only the token's SHA-256 is stored."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
 class Problem(Base):
@@ -342,3 +417,48 @@ class Result(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     submission: Mapped[Submission] = relationship(back_populates="result")
+
+
+class Mark(Base):
+    """A student's standing on one assignment slot, kept up to date as results are written
+    (``service.marks``), so gradebooks and statistics read one row per student and slot
+    instead of every submission."""
+
+    __tablename__ = "marks"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    slot_id: Mapped[int] = mapped_column(
+        ForeignKey("assignment_slots.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), index=True
+    )
+    graded: Mapped[int] = mapped_column(default=0)  # graded submissions
+    best_score: Mapped[float] = mapped_column(Float, default=0.0)  # as graded, 0..1
+    credit: Mapped[float] = mapped_column(Float, default=0.0)  # best after the late policy
+    solved_attempt: Mapped[int | None]  # the first attempt with full marks
+    solved_at: Mapped[datetime | None]  # when that attempt was received
+    first_view_at: Mapped[datetime]  # when the student's variant was drawn
+    last_at: Mapped[datetime]  # the latest graded submission's arrival
+
+
+class MistakeMark(Base):
+    """How often a student made one named mistake on one slot (a submission counts once)."""
+
+    __tablename__ = "mistake_marks"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    slot_id: Mapped[int] = mapped_column(
+        ForeignKey("assignment_slots.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), index=True
+    )
+    times: Mapped[int] = mapped_column(default=0)
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]

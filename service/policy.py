@@ -1,8 +1,9 @@
 """Object-level authorization: who may see or act on which course, problem and submission.
 
-Every API route asks one of these before it touches an object; pages should too.
-Admins may do everything; a course's instructors may see everything in their course;
-a student sees their own problems and submissions.
+Every API route and page asks one of these before it touches an object. Admins may do
+everything; a course's staff (instructors and teaching assistants) see and grade
+everything in it, but only its instructors change its policy or delete anything
+(CONTRACT §9); a student sees their own problems and submissions.
 """
 
 from __future__ import annotations
@@ -47,8 +48,15 @@ def course_role(user: Person, course_id: int) -> CourseRole | None:
 
 
 def teaches(user: Person, course_id: int | None) -> bool:
+    """Whether the user is on the course's staff (instructor or TA): sees and grades."""
     if course_id is None:
         return user.role == Role.admin
+    role = course_role(user, course_id)
+    return role is not None and role.is_staff
+
+
+def manages(user: Person, course_id: int) -> bool:
+    """Whether the user may change the course's policy or delete from it: instructors."""
     return course_role(user, course_id) == CourseRole.instructor
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 import exercises as ex
 
 from .db import db
-from .models import Problem, Slot
+from .models import Override, Problem, Slot
 from .policy import Person
 
 
@@ -66,8 +66,13 @@ def draw_for_slot(slot: Slot, user: Person) -> Problem:
     seed = graded_seed(current_app.config["SECRET_KEY"], slot.assignment.course_id,
                        slot.assignment_id, slot.id, user.id)
     variant = ex.generate(slot.exercise_type, seed, slot.difficulty)
-    db.session.add(_new(variant, user, attempts_allowed=slot.assignment.attempts_allowed,
-                        slot=slot))
+    extra = db.session.scalar(
+        select(Override.extra_attempts).where(
+            Override.assignment_id == slot.assignment_id, Override.user_id == user.id
+        )
+    )
+    db.session.add(_new(variant, user, attempts_allowed=slot.assignment.attempts_allowed
+                        + (extra or 0), slot=slot))
     try:
         db.session.commit()
     except IntegrityError:  # drawn at the same moment by another request: keep that one

@@ -32,6 +32,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "service.models",
         "service.pipeline",
         "service.caches",
+        "service.marks",
         "service.dispatch",
     ),
     "web": ("service",),

@@ -11,7 +11,21 @@ with the pages are in ``service.queries``.
 
 from __future__ import annotations
 
-from . import courses, instructor, problems, submissions
+from . import (
+    assignments,
+    courses,
+    gradebook,
+    instructor,
+    live,
+    networks,
+    people,
+    problems,
+    stats,
+    submissions,
+)
 from .common import bp
 
-__all__ = ["bp", "courses", "instructor", "problems", "submissions"]
+__all__ = [
+    "assignments", "bp", "courses", "gradebook", "instructor", "live", "networks", "people",
+    "problems", "stats", "submissions",
+]

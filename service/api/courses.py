@@ -28,11 +28,25 @@ def member_course(course_id: int) -> tuple[Course, CourseRole]:
     return course, role
 
 
-def taught_course(course_id: int) -> Course:
-    """The course, if the caller teaches it; 404 unless a member, 403 unless an instructor."""
+def staffed_course(course_id: int) -> tuple[Course, CourseRole]:
+    """The course and the caller's role, if on its staff (instructor or TA); 404 for
+    everyone else, students included: a staff route does not exist for them (CONTRACT §9)."""
     course, role = member_course(course_id)
+    if not role.is_staff:
+        raise not_found(course)
+    return course, role
+
+
+def taught_course(course_id: int) -> Course:
+    """The course, if the caller is on its staff: to see and grade (404 otherwise)."""
+    return staffed_course(course_id)[0]
+
+
+def managed_course(course_id: int) -> Course:
+    """The course, if the caller may change its policy: instructors; 403 for a TA."""
+    course, role = staffed_course(course_id)
     if role != CourseRole.instructor:
-        raise APIError(403, "forbidden", "only the course's instructors can do this")
+        raise APIError(403, "forbidden", "only the course's instructors can change this")
     return course
 
 
@@ -99,7 +113,7 @@ class Assignments(MethodView):
     @responds(401, 404, 422)
     def post(self, body: dict[str, Any], course_id: int) -> dict[str, Any]:
         """Create an assignment of slots (instructors only)."""
-        course = taught_course(course_id)
+        course = managed_course(course_id)
         for slot in body["slots"]:
             try:
                 ex.get_type(slot["exercise_type"])

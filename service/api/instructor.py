@@ -14,7 +14,7 @@ from ..db import db
 from ..errors import APIError
 from ..models import CourseRole, Enrollment, Role, Status, User
 from .common import bp, responds, result_json
-from .courses import assignment_in, taught_course
+from .courses import assignment_in, managed_course, taught_course
 
 
 def enrollment_json(user: User, role: CourseRole) -> dict[str, Any]:
@@ -35,7 +35,7 @@ class Roster(MethodView):
     @responds(401, 404, 422, also={409: "already enrolled"})
     def post(self, body: dict[str, Any], course_id: int) -> dict[str, Any]:
         """Enrol an existing user by email (instructors only)."""
-        course = taught_course(course_id)
+        course = managed_course(course_id)
         user = auth.find_user(body["email"])
         if user is None:
             raise APIError(404, "not_found", f"no user with email {body['email']}")
@@ -57,7 +57,7 @@ class RosterEntry(MethodView):
     @responds(401, 404)
     def delete(self, course_id: int, user_id: int) -> None:
         """Remove someone from the course (instructors only); their work is kept."""
-        course = taught_course(course_id)
+        course = managed_course(course_id)
         enrollment = queries.enrollment(course.id, user_id)
         if enrollment is None:
             raise APIError(404, "not_found", "no such enrollment")

@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 
 import exercises as ex
 
+from .. import marks
 from ..models import (
     Problem,
     Status,
@@ -254,6 +255,7 @@ def _finish(session: Db, graded: Sequence[tuple[Claim, dict[str, Any]]]) -> list
             for won, grade in graded
         ]
         written = list(session.scalars(_FINISH_BATCH, {"batch": batch, "now": now}))
+        marks.record(session, written)
         session.commit()
         return written
     by_id = {won.submission_id: (won, grade) for won, grade in graded}
@@ -279,6 +281,7 @@ def _finish(session: Db, graded: Sequence[tuple[Claim, dict[str, Any]]]) -> list
             for sid in written
         ],
     )
+    marks.record(session, written)
     session.commit()
     return written
 

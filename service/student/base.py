@@ -43,7 +43,7 @@ CONTENT_SECURITY_POLICY = (
 
 
 @bp.after_request
-def _secure_headers(response: Response) -> Response:
+def secure_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -82,7 +82,7 @@ def due_text(due: datetime | None, now: datetime) -> str:
 
 
 @bp.errorhandler(CSRFError)
-def _csrf_failed(error: CSRFError) -> tuple[str, int]:
+def csrf_failed(error: CSRFError) -> tuple[str, int]:
     return render_template(
         "error.html",
         status=400,
@@ -94,7 +94,7 @@ def _csrf_failed(error: CSRFError) -> tuple[str, int]:
 @bp.errorhandler(400)
 @bp.errorhandler(403)
 @bp.errorhandler(404)
-def _http_error(error: HTTPException) -> tuple[str, int]:
+def http_error(error: HTTPException) -> tuple[str, int]:
     status = error.code or 404
     titles = {400: "That address is not quite right", 403: "Not yours to see"}
     title = titles.get(status, "Not found")

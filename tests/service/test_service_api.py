@@ -324,11 +324,12 @@ def test_courses_are_private(course: dict[str, Any], make_caller: Callable[..., 
         f"/api/v1/courses/{cid}/assignments/{aid}/stats",
         f"/api/v1/courses/{cid}/submissions",
     ):
+        # A staff route does not exist for a student (CONTRACT §9): 404, as for outsiders.
         response = student.get(path)
-        assert response.status_code == 403 and response.json["error"]["code"] == "forbidden"
+        assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
     assert student.post("/api/v1/courses", json={"code": "X", "title": "X"}).status_code == 403
     assignment = {"title": "T", "slots": [{"exercise_type": "loss"}]}
-    assert student.post(f"/api/v1/courses/{cid}/assignments", json=assignment).status_code == 403
+    assert student.post(f"/api/v1/courses/{cid}/assignments", json=assignment).status_code == 404
 
 
 def test_an_assignment_of_another_course_is_404(course: dict[str, Any]) -> None:
