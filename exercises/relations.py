@@ -10,7 +10,7 @@ Candidates for a new mistake in the library are the groups this finds often.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,7 @@ KINDS: dict[str, str] = {
     "none": "No relation found",
 }
 NONE = Relation("none", "no relation to the key found")
+Check = Callable[[Part, np.ndarray, np.ndarray], "Relation | None"]
 
 MAX_FIGURES = 3  # rounding to 1..3 significant figures is tried
 MAX_DECIMALS = 3  # and to 0..3 decimals
@@ -63,10 +64,10 @@ def relate(part: Part, answer: Any, key: Any, others: Mapping[str, Any] | None =
         return NONE
     if a.shape == k.shape and _close(part, answer, key):
         return NONE
-    if part.kind == "matrix" and a.shape == k.shape:
-        checks = (_rounding, _multiple, _negated, _transpose, _permutation)
-    else:
-        checks = (_rounding, _multiple, _transpose)
+    same_matrix = part.kind == "matrix" and a.shape == k.shape
+    checks: tuple[Check, ...] = (
+        (_rounding, _multiple, _negated, _transpose, _permutation) if same_matrix
+        else (_rounding, _multiple, _transpose))
     for check in checks:
         found = check(part, a, k)
         if found is not None:
@@ -74,7 +75,7 @@ def relate(part: Part, answer: Any, key: Any, others: Mapping[str, Any] | None =
     for name, other in (others or {}).items():
         if np.shape(other) == a.shape and _close(part, a, np.asarray(other, dtype=np.float64)):
             return Relation("neighbour", f"the key of {name}")
-    if part.kind == "matrix" and a.shape == k.shape:
+    if same_matrix:
         return _one_line(part, a, k) or NONE
     return NONE
 
