@@ -7,10 +7,15 @@ it in. Both pages read what their JSON twins in ``api.live`` read.
 
 from __future__ import annotations
 
+import numpy as np
 from flask import jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup
 
 import exercises as ex
+from exercises import latex
+
+from .. import mathml
 
 from ..db import db
 from ..live import WINDOWS, window
@@ -38,6 +43,12 @@ def _titles(assignment: Assignment) -> dict[int, str]:
             title = slot.exercise_type
         out[slot.position] = f"Slot {slot.position}: {title}"
     return out
+
+
+def _matrix(rows: list[list[float]]) -> Markup:
+    """Numbers as read from an answer (or a key) as MathML: a single number, or a matrix."""
+    M = np.array(rows, dtype=np.float64)
+    return mathml.formula(latex.number(float(M[0, 0])) if M.shape == (1, 1) else latex.matrix(M))
 
 
 @bp.get("/courses/<int:course_id>/assignments/<int:assignment_id>/live")
@@ -75,5 +86,5 @@ def unexplained(course_id: int, assignment_id: int) -> str:
     assignment = _assignment(course_id, assignment_id)
     return render_template(
         "dashboard/unexplained.html", staff=staff, assignment=assignment,
-        found=read_unexplained(assignment.id), titles=_titles(assignment),
+        found=read_unexplained(assignment.id), titles=_titles(assignment), matrix=_matrix,
     )

@@ -101,6 +101,7 @@ def test_a_tripled_answer_is_named_by_no_mistake_and_grouped_as_a_multiple(
     assert "A constant multiple of the key" in html and "3 × the key" in html
     assert f'href="/submissions/{ids["ann"]}"' in html
     assert "docs/guide-author.md" in html
+    assert html.count('<mtable class="bmatrix">') == 2  # the answer beside the key, as MathML
     assert teacher.client.get(f"/submissions/{ids['ann']}").status_code == 200
 
 
