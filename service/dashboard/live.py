@@ -16,7 +16,6 @@ import exercises as ex
 from exercises import latex
 
 from .. import mathml
-
 from ..db import db
 from ..live import WINDOWS, window
 from ..live import live as read_live
