@@ -49,9 +49,9 @@ MAX_FIGURES = 3  # rounding to 1..3 significant figures is tried
 MAX_DECIMALS = 3  # and to 0..3 decimals
 # The factors a single number may be a multiple by: any number is some multiple of a
 # non-zero one, so only simple ones say anything (±n and ±1/n, n ≤ 10, and powers of 10).
-SIMPLE_FACTORS = tuple(sorted({s * f for s in (1.0, -1.0)
-                               for f in (*range(1, 11), *(1 / n for n in range(2, 11)),
-                                         100.0, 1000.0, 0.01, 0.001)}))
+SIMPLE_FACTORS = np.array(sorted({s * f for s in (1.0, -1.0)
+                                  for f in (*range(1, 11), *(1 / n for n in range(2, 11)),
+                                            100.0, 1000.0, 0.01, 0.001)}))
 
 
 def relate(part: Part, answer: Any, key: Any, others: Mapping[str, Any] | None = None) -> Relation:
@@ -84,11 +84,17 @@ def _rounding(part: Part, a: np.ndarray, k: np.ndarray) -> Relation | None:
     """Each entry right or the key's rounded: to the fewest figures (or decimals) that fit."""
     if a.shape != k.shape:
         return None
+    right = _close_entries(part, a, k)
+    wrong = a[~right]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unit = np.where(wrong == 0, 1.0, 10.0 ** (MAX_FIGURES - 1 - np.floor(
+            np.log10(np.abs(wrong)))))
+    if not np.all(_on_grid(wrong * 10.0 ** MAX_DECIMALS) | _on_grid(wrong * unit)):
+        return None  # some wrong entry has more digits than any rounding tried leaves
     for figures in range(1, MAX_FIGURES + 1):
         if reads_as_rounded_key(part, a, k, figures):
             noun = "figure" if figures == 1 else "figures"
             return Relation("rounding", f"the key rounded to {figures} significant {noun}")
-    right = _close_entries(part, a, k)
     for decimals in range(MAX_DECIMALS + 1):
         rounded = np.round(k, decimals)
         # An entry rounded to 0 says nothing: an answer of zeros is no rounding.
@@ -99,15 +105,22 @@ def _rounding(part: Part, a: np.ndarray, k: np.ndarray) -> Relation | None:
     return None
 
 
+def _on_grid(steps: np.ndarray) -> np.ndarray:
+    """Entry by entry: a whole number of steps (up to float error)."""
+    return np.abs(steps - np.round(steps)) <= 1e-6 * np.maximum(1.0, np.abs(steps))
+
+
 def _multiple(part: Part, a: np.ndarray, k: np.ndarray) -> Relation | None:
     """a = c·k within tolerance, c ≠ 0, 1; c simple unless two entries pin it down."""
     if a.shape != k.shape or not np.any(k):
         return None
     big = int(np.argmax(np.abs(k)))
     c = float(a.flat[big] / k.flat[big])
-    simple = [f for f in SIMPLE_FACTORS if _close(part, c * k.flat[big], f * k.flat[big])]
-    if simple:
-        c = simple[0]
+    # The part's tolerance on the entry that fixes c, for every simple factor at once.
+    near = np.abs((c - SIMPLE_FACTORS) * k.flat[big]) <= (
+        part.atol + part.rtol * np.abs(SIMPLE_FACTORS * k.flat[big]))
+    if near.any():
+        c = float(SIMPLE_FACTORS[np.argmax(near)])
     elif np.count_nonzero(k) < 2:
         return None
     if c == 0 or _close(part, c, 1.0) or not _close(part, a, c * k):
@@ -142,10 +155,15 @@ def _transpose(part: Part, a: np.ndarray, k: np.ndarray) -> Relation | None:
         return Relation("transpose", "the key transposed")
     if a.shape != k.shape:
         return None
+    wrong = np.argwhere(~_close_entries(part, a, k))
+    if len(wrong) < 2:
+        return None
+    (top, left), (bottom, right) = wrong.min(axis=0), wrong.max(axis=0)
     rows, cols = k.shape
     for size in range(min(rows, cols) - 1 if rows == cols else min(rows, cols), 1, -1):
-        for i in range(rows - size + 1):
-            for j in range(cols - size + 1):
+        # Only the blocks that hold every wrong entry.
+        for i in range(max(0, bottom - size + 1), min(top, rows - size) + 1):
+            for j in range(max(0, right - size + 1), min(left, cols - size) + 1):
                 block = k[i:i + size, j:j + size]
                 if _close(part, block.T, block):
                     continue
@@ -159,8 +177,8 @@ def _transpose(part: Part, a: np.ndarray, k: np.ndarray) -> Relation | None:
 
 def _permutation(part: Part, a: np.ndarray, k: np.ndarray) -> Relation | None:
     """The key's rows, columns or entries in another order."""
-    if a.size < 2:
-        return None
+    if a.size < 2 or not _close(part, np.sort(a, axis=None), np.sort(k, axis=None)):
+        return None  # reordered rows or columns reorder the entries too
     for axis, noun in ((0, "rows"), (1, "columns")):
         order = _order(part, a, k, axis)
         if order is not None:
@@ -169,9 +187,7 @@ def _permutation(part: Part, a: np.ndarray, k: np.ndarray) -> Relation | None:
                 return Relation("permutation",
                                 f"{noun} {moved[0] + 1} and {moved[1] + 1} swapped")
             return Relation("permutation", f"{noun} permuted")
-    if _close(part, np.sort(a, axis=None), np.sort(k, axis=None)):
-        return Relation("permutation", "the key's entries in another order")
-    return None
+    return Relation("permutation", "the key's entries in another order")
 
 
 def _order(part: Part, a: np.ndarray, k: np.ndarray, axis: int) -> list[int] | None:

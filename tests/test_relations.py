@@ -85,3 +85,17 @@ def test_relations_of_a_single_number(answer: float, key: float, others: dict[st
 def test_every_kind_has_a_heading() -> None:
     assert set(KINDS) == {"rounding", "multiple", "negated", "transpose", "permutation",
                           "neighbour", "row-right", "column-right", "none"}
+
+
+def test_a_block_inside_a_larger_matrix_transposed() -> None:
+    key = _m([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
+    answer = _m([[1.0, 2.0, 3.0], [4.0, 5.0, 8.0], [7.0, 6.0, 9.0]])  # rows/cols 2–3 transposed
+    assert relate(MATRIX, answer, key) == Relation(
+        "transpose", "the block of rows 2–3, columns 2–3 of the key transposed")
+
+
+def test_large_numbers_rounded_to_significant_figures() -> None:
+    key = _m([[12345.678, -2.5]])
+    answer = _m([[12000.0, -2.5]])  # 2.8% off: wrong, and 12345.678 to 2 figures
+    assert relate(MATRIX, answer, key) == Relation(
+        "rounding", "the key rounded to 2 significant figures")
