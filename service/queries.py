@@ -148,13 +148,10 @@ def assignment_progress(assignment: Assignment, user: Person) -> dict[str, Any]:
     }
     ids = [p.id for p in owned.values()]
     best, last = best_scores(ids), last_statuses(ids)
-    credit: dict[int, float] = {
-        slot_id: value
-        for slot_id, value in db.session.execute(
-            select(Mark.slot_id, Mark.credit).where(
-                Mark.assignment_id == assignment.id, Mark.user_id == user.id)
-        )
-    }
+    credit: dict[int, float] = dict(db.session.execute(
+        select(Mark.slot_id, Mark.credit).where(
+            Mark.assignment_id == assignment.id, Mark.user_id == user.id)
+    ).all())
     own = db.session.scalar(select(Override).where(
         Override.assignment_id == assignment.id, Override.user_id == user.id))
     extra = own.extra_attempts if own is not None else 0

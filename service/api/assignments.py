@@ -25,7 +25,7 @@ from .courses import managed_course, settings_error, staffed_course
 __all__ = ["bp"]
 
 
-class StaffSlot(Schema):
+class AssignmentSlotForStaff(Schema):
     position = fields.Integer(required=True)
     exercise_type = fields.String(required=True)
     title = fields.String(required=True)
@@ -36,7 +36,7 @@ class StaffSlot(Schema):
     )
 
 
-class OverrideOut(Schema):
+class AssignmentOverride(Schema):
     user_id = fields.Integer(required=True)
     email = fields.String(required=True)
     name = fields.String(required=True)
@@ -49,7 +49,7 @@ class OverrideOut(Schema):
     granted_at = fields.DateTime(required=True)
 
 
-class OverridePut(Schema):
+class AssignmentOverrideSet(Schema):
     due_at = fields.AwareDateTime(load_default=None, allow_none=True)
     extra_attempts = fields.Integer(
         load_default=0, strict=True, validate=validate.Range(0, assignments.MAX_ATTEMPTS)
@@ -57,7 +57,7 @@ class OverridePut(Schema):
     reason = fields.String(load_default="", validate=validate.Length(max=assignments.MAX_REASON))
 
 
-class StaffAssignment(Schema):
+class AssignmentForStaff(Schema):
     id = fields.Integer(required=True)
     course_id = fields.Integer(required=True)
     title = fields.String(required=True)
@@ -69,11 +69,11 @@ class StaffAssignment(Schema):
     late_policy = fields.String(required=True)
     late_penalty = fields.Float(required=True, metadata={"description": "fraction per day"})
     late_rule = fields.String(required=True, metadata={"description": "the policy in words"})
-    slots = fields.List(fields.Nested(StaffSlot), required=True)
-    overrides = fields.List(fields.Nested(OverrideOut), required=True)
+    slots = fields.List(fields.Nested(AssignmentSlotForStaff), required=True)
+    overrides = fields.List(fields.Nested(AssignmentOverride), required=True)
 
 
-class SettingsPatch(Schema):
+class AssignmentSettingsPatch(Schema):
     """Any of the settings; what is left out stays."""
 
     title = fields.String()
@@ -128,14 +128,14 @@ BASE = "/courses/<int:course_id>/assignments/<int:assignment_id>"
 
 @bp.route(BASE + "/manage")
 class ManagedAssignment(MethodView):
-    @bp.response(200, StaffAssignment)
+    @bp.response(200, AssignmentForStaff)
     @responds(401, 404)
     def get(self, course_id: int, assignment_id: int) -> dict[str, Any]:
         """The staff view of an assignment: settings, slots and overrides."""
         return staff_json(staff_assignment(course_id, assignment_id))
 
-    @bp.arguments(SettingsPatch())
-    @bp.response(200, StaffAssignment)
+    @bp.arguments(AssignmentSettingsPatch())
+    @bp.response(200, AssignmentForStaff)
     @responds(401, 404, 422, also={403: "teaching assistants change no policy"})
     def patch(self, body: dict[str, Any], course_id: int, assignment_id: int) -> dict[str, Any]:
         """Change settings (slots stay): marks follow a new due date or late policy, drawn
@@ -155,7 +155,7 @@ class ManagedAssignment(MethodView):
 
 @bp.route(BASE + "/publish")
 class Publish(MethodView):
-    @bp.response(200, StaffAssignment)
+    @bp.response(200, AssignmentForStaff)
     @responds(401, 404, also={403: "teaching assistants change no policy"})
     def post(self, course_id: int, assignment_id: int) -> dict[str, Any]:
         """Publish: students see it from its opening date on."""
@@ -166,7 +166,7 @@ class Publish(MethodView):
 
 @bp.route(BASE + "/unpublish")
 class Unpublish(MethodView):
-    @bp.response(200, StaffAssignment)
+    @bp.response(200, AssignmentForStaff)
     @responds(401, 404, also={403: "teaching assistants change no policy"})
     def post(self, course_id: int, assignment_id: int) -> dict[str, Any]:
         """Unpublish: students no longer see it (their work is kept)."""
@@ -177,7 +177,7 @@ class Unpublish(MethodView):
 
 @bp.route(BASE + "/duplicate")
 class Duplicate(MethodView):
-    @bp.response(201, StaffAssignment)
+    @bp.response(201, AssignmentForStaff)
     @responds(401, 404, also={403: "teaching assistants change no policy"})
     def post(self, course_id: int, assignment_id: int) -> dict[str, Any]:
         """A copy with the same settings and slots, unpublished, titled "Copy of …"."""
@@ -187,7 +187,7 @@ class Duplicate(MethodView):
 
 @bp.route(BASE + "/overrides")
 class Overrides(MethodView):
-    @bp.response(200, OverrideOut(many=True))
+    @bp.response(200, AssignmentOverride(many=True))
     @responds(401, 404)
     def get(self, course_id: int, assignment_id: int) -> list[dict[str, Any]]:
         """The assignment's per-student overrides, by email."""
@@ -197,8 +197,8 @@ class Overrides(MethodView):
 
 @bp.route(BASE + "/overrides/<int:user_id>")
 class OverrideView(MethodView):
-    @bp.arguments(OverridePut())
-    @bp.response(200, OverrideOut)
+    @bp.arguments(AssignmentOverrideSet())
+    @bp.response(200, AssignmentOverride)
     @responds(401, 404, 422, also={403: "teaching assistants change no policy"})
     def put(self, body: dict[str, Any], course_id: int, assignment_id: int,
             user_id: int) -> dict[str, Any]:

@@ -35,6 +35,7 @@ LABELS = {
     "late_penalty": "Penalty per day (%)",
     "slots": "Slots",
     "student": "Student",
+    "extended_due_at": "Extended due date (UTC)",
     "extra_attempts": "Extra attempts",
     "reason": "Reason",
 }
@@ -284,7 +285,7 @@ def assignment_override(course_id: int, assignment_id: int) -> Response | tuple[
     student_id = _whole(form.get("student", ""), "student", 1, 2**31 - 1, errors)
     if "student" not in errors and student_id not in {u.id for u in queries.students(course_id)}:
         errors["student"] = "choose a student of this course"
-    due_at = _when(form.get("due_at", ""), "due_at", errors)
+    due_at = _when(form.get("due_at", ""), "extended_due_at", errors)
     extra = _whole(form.get("extra_attempts", "") or "0", "extra_attempts", 0,
                    assignments.MAX_ATTEMPTS, errors)
     if not errors:
@@ -292,7 +293,8 @@ def assignment_override(course_id: int, assignment_id: int) -> Response | tuple[
             assignments.grant(a, student_id, due_at=due_at, extra_attempts=extra,
                               reason=form.get("reason", ""), granted_by=signed_in().id)
         except assignments.SettingsError as exc:
-            errors.update(exc.errors)
+            errors.update({"extended_due_at" if k == "due_at" else k: v
+                           for k, v in exc.errors.items()})
     if errors:
         return _manage_page(staff, a, override_errors=errors), 422
     flash("Override saved.")

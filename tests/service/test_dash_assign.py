@@ -329,6 +329,15 @@ def test_an_extended_due_date_lets_a_late_submission_in(
     refused = submit(student, problem["id"], key_of(app, problem["id"]))
     assert refused.status_code == 409 and refused.json["error"]["code"] == "past_due"
     client = log_in(teacher)
+    overrides = f"/courses/{cid}/assignments/{aid}/overrides"
+    empty = post_form(client, manage_path(course, aid), overrides, {
+        "student": str(student.user_id), "due_at": "", "extra_attempts": "0", "reason": ""})
+    assert empty.status_code == 422
+    assert ("Extended due date (UTC): give an extended due date or extra attempts (or both)"
+            in text_of(empty))
+    stranger = post_form(client, manage_path(course, aid), overrides, {
+        "student": str(teacher.user_id), "due_at": "", "extra_attempts": "1", "reason": ""})
+    assert "Student: choose a student of this course" in text_of(stranger)
     extended = utcnow() + timedelta(days=1)
     granted = post_form(client, manage_path(course, aid),
                         f"/courses/{cid}/assignments/{aid}/overrides", {
@@ -449,7 +458,7 @@ def test_late_work_is_taken_for_no_credit(app: Flask, course: dict[str, Any]) ->
 def test_an_exam_shows_the_score_only_until_the_due_date(
     app: Flask, course: dict[str, Any]
 ) -> None:
-    teacher, student, cid = course["teacher"], course["student"], course["id"]
+    teacher, student = course["teacher"], course["student"]
     aid = new_assignment(course, title="Exam", mode="exam",
                          due_at=(utcnow() + timedelta(hours=1)).isoformat())
     problem = draw(course, aid)
@@ -533,3 +542,13 @@ def test_students_tas_and_other_courses(
     assert stranger.post(f"/api/v1/courses/{other}/assignments/{aid}/publish").status_code == 404
     with app.app_context():
         assert db.session.get(Assignment, aid).published is True
+
+
+def test_the_twins_are_in_the_openapi_document(client: FlaskClient) -> None:
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+    base = "/api/v1/courses/{course_id}/assignments/{assignment_id}"
+    assert {"get", "patch"} <= set(paths[f"{base}/manage"])
+    for action in ("publish", "unpublish", "duplicate"):
+        assert "post" in paths[f"{base}/{action}"], action
+    assert "get" in paths[f"{base}/overrides"]
+    assert {"put", "delete"} <= set(paths[f"{base}/overrides/{{user_id}}"])
