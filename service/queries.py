@@ -21,6 +21,8 @@ from .models import (
     Course,
     CourseRole,
     Enrollment,
+    Mark,
+    Override,
     Problem,
     Result,
     Role,
@@ -132,8 +134,9 @@ def last_statuses(problem_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
 
 
 def assignment_progress(assignment: Assignment, user: Person) -> dict[str, Any]:
-    """The assignment with the user's variant, attempts and best score per slot: the API's
-    ``Assignment`` shape, which the pages show too."""
+    """The assignment with the user's variant, attempts and best score per slot, their own
+    due date and extra attempts (their override), and the points they earned after the late
+    policy (their marks): the API's ``Assignment`` shape, which the pages show too."""
     owned = {
         p.slot_id: p
         for p in db.session.scalars(
@@ -145,11 +148,18 @@ def assignment_progress(assignment: Assignment, user: Person) -> dict[str, Any]:
     }
     ids = [p.id for p in owned.values()]
     best, last = best_scores(ids), last_statuses(ids)
+    credit: dict[int, float] = dict(db.session.execute(
+        select(Mark.slot_id, Mark.credit).where(
+            Mark.assignment_id == assignment.id, Mark.user_id == user.id)
+    ).all())
+    own = db.session.scalar(select(Override).where(
+        Override.assignment_id == assignment.id, Override.user_id == user.id))
+    extra = own.extra_attempts if own is not None else 0
     slots, earned = [], 0.0
     for slot in assignment.slots:
         problem = owned.get(slot.id)
         score = best.get(problem.id) if problem is not None else None
-        earned += (score or 0.0) * slot.points
+        earned += credit.get(slot.id, 0.0) * slot.points
         slots.append(
             {
                 "position": slot.position,
@@ -158,7 +168,10 @@ def assignment_progress(assignment: Assignment, user: Person) -> dict[str, Any]:
                 "points": slot.points,
                 "problem_id": problem.id if problem is not None else None,
                 "attempts_used": problem.attempts_used if problem is not None else 0,
+                "attempts_allowed": problem.attempts_allowed if problem is not None
+                else assignment.attempts_allowed + extra,
                 "best_score": score,
+                "credit": credit.get(slot.id),
                 "last_status": last.get(problem.id) if problem is not None else None,
             }
         )
@@ -169,6 +182,13 @@ def assignment_progress(assignment: Assignment, user: Person) -> dict[str, Any]:
         "mode": assignment.mode.value,
         "attempts_allowed": assignment.attempts_allowed,
         "due_at": assignment.due_at,
+        "opens_at": assignment.opens_at,
+        "published": assignment.published,
+        "late_policy": assignment.late_policy.value,
+        "late_penalty": assignment.late_penalty,
+        "your_due_at": own.due_at if own is not None and own.due_at is not None
+        else assignment.due_at,
+        "extra_attempts": extra,
         "slots": slots,
         "score": earned,
         "points": sum(slot.points for slot in assignment.slots),

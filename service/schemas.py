@@ -201,7 +201,25 @@ class AssignmentCreate(Schema):
     attempts_allowed = fields.Integer(
         load_default=3, strict=True, validate=validate.Range(1, MAX_ATTEMPTS)
     )
+    opens_at = fields.AwareDateTime(
+        load_default=None, allow_none=True,
+        metadata={"description": "students see the assignment from then on (null: at once)"},
+    )
     due_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    published = fields.Boolean(
+        load_default=True,
+        metadata={"description": "students see only published assignments (the dashboard's "
+                  "start unpublished; the API's published, as before)"},
+    )
+    late_policy = fields.String(
+        load_default="closed", validate=validate.OneOf(["closed", "no_credit", "penalty"]),
+        metadata={"description": "after the due date: closed (refused), no_credit (graded, "
+                  "worth 0), penalty (late_penalty less per started day)"},
+    )
+    late_penalty = fields.Float(
+        load_default=0.0, allow_nan=False, validate=validate.Range(0, 1),
+        metadata={"description": "fraction of the score lost per started day late, 0 to 1"},
+    )
     slots = fields.List(fields.Nested(SlotCreate), required=True, validate=validate.Length(1, 50))
 
 
@@ -212,7 +230,13 @@ class SlotProgress(Schema):
     points = fields.Float(required=True)
     problem_id = fields.UUID(allow_none=True, metadata={"description": "the caller's variant"})
     attempts_used = fields.Integer()
+    attempts_allowed = fields.Integer(
+        metadata={"description": "the caller's attempts: the assignment's plus any extra"}
+    )
     best_score = fields.Float(allow_none=True)
+    credit = fields.Float(
+        allow_none=True, metadata={"description": "the best score after the late policy, 0..1"}
+    )
     last_status = fields.String(allow_none=True)
 
 
@@ -223,8 +247,18 @@ class Assignment(Schema):
     mode = fields.String(required=True)
     attempts_allowed = fields.Integer(required=True)
     due_at = fields.DateTime(allow_none=True)
+    opens_at = fields.DateTime(allow_none=True)
+    published = fields.Boolean()
+    late_policy = fields.String(metadata={"description": "closed, no_credit or penalty"})
+    late_penalty = fields.Float(metadata={"description": "fraction lost per started day late"})
+    your_due_at = fields.DateTime(
+        allow_none=True, metadata={"description": "the caller's due date (their override's)"}
+    )
+    extra_attempts = fields.Integer(metadata={"description": "the caller's extra attempts"})
     slots = fields.List(fields.Nested(SlotProgress), required=True)
-    score = fields.Float(metadata={"description": "points the caller has earned"})
+    score = fields.Float(
+        metadata={"description": "points the caller has earned, after the late policy"}
+    )
     points = fields.Float(metadata={"description": "points available"})
 
 

@@ -14,11 +14,11 @@ from packaging.version import InvalidVersion, Version
 
 import exercises as ex
 
-from .. import auth, inputs, pipeline, policy
+from .. import auth, feedback, inputs, pipeline, policy
 from .. import schemas as s
 from ..db import db
 from ..errors import APIError
-from ..models import Problem, Status, Submission
+from ..models import Problem, Status, Submission, utcnow
 
 bp = Blueprint(
     "api", "service.api", url_prefix="/api/v1", description="backprop-quiz API v1 (CONTRACT §7)"
@@ -161,8 +161,9 @@ def problem_json(problem: Problem, variant: ex.Variant | None = None) -> dict[st
 
 
 def result_json(submission: Submission) -> dict[str, Any]:
-    """The ``SubmissionResult`` shape (CONTRACT §4): the score and parts once graded, the
-    reason once in error."""
+    """The ``SubmissionResult`` shape (CONTRACT §4): the score and parts once graded (an
+    exam's parts only from the student's due date on, ``service.feedback``), the reason
+    once in error."""
     out: dict[str, Any] = {
         "id": submission.id,
         "status": submission.status.value,
@@ -173,7 +174,11 @@ def result_json(submission: Submission) -> dict[str, Any]:
     }
     result = submission.result if submission.status == Status.graded else None
     if result is not None:
-        out.update(score=result.score, parts=result.parts, graded_at=submission.graded_at)
+        out.update(score=result.score, graded_at=submission.graded_at)
+        # Parts (marks, named mistakes) as the feedback mode allows: an exam's wait.
+        parts = feedback.shown_parts(caller(), submission, utcnow())
+        if parts is not None:
+            out["parts"] = parts
     if submission.status == Status.error:
         out["reason"] = submission.reason or "grading failed"
     return out

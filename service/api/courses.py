@@ -8,14 +8,12 @@ from typing import Any
 from flask.views import MethodView
 from sqlalchemy.exc import IntegrityError
 
-import exercises as ex
-
-from .. import policy, queries
+from .. import assignments, policy, queries
 from .. import problems as drawn
 from .. import schemas as s
 from ..db import db
 from ..errors import APIError
-from ..models import Assignment, Course, CourseRole, Enrollment, Mode, Role, Slot
+from ..models import Assignment, Course, CourseRole, Enrollment, LatePolicy, Mode, Role, utcnow
 from .common import bp, caller, found, not_found, problem_json, responds
 
 
@@ -51,12 +49,24 @@ def managed_course(course_id: int) -> Course:
 
 
 def assignment_in(course_id: int, assignment_id: int) -> Assignment:
-    """The assignment of a course the caller belongs to; else 404."""
-    member_course(course_id)
+    """The assignment of a course the caller belongs to, if they may see it (students: once
+    published and opened); else 404."""
+    _course, role = member_course(course_id)
     assignment = found(Assignment, assignment_id)
-    if assignment.course_id != course_id:
+    if assignment.course_id != course_id or not (
+        role.is_staff or assignments.is_open(assignment, utcnow())
+    ):
         raise not_found(assignment)
     return assignment
+
+
+def settings_error(exc: assignments.SettingsError) -> APIError:
+    """The 422 for settings that cannot be taken, naming each field."""
+    unknown = next((m for m in exc.errors.values() if m.startswith("unknown exercise type")),
+                   None)
+    if unknown is not None:
+        return APIError(422, "unknown_exercise_type", unknown, fields=exc.errors)
+    return APIError(422, "invalid_request", str(exc), fields=exc.errors)
 
 
 def course_json(course: Course, role: CourseRole) -> dict[str, Any]:
@@ -104,31 +114,33 @@ class Assignments(MethodView):
     @bp.response(200, s.Assignment(many=True))
     @responds(401, 404)
     def get(self, course_id: int) -> list[dict[str, Any]]:
-        """The course's assignments, with the caller's progress in each."""
-        course, _role = member_course(course_id)
-        return [queries.assignment_progress(a, caller()) for a in course.assignments]
+        """The course's assignments, with the caller's progress in each (students: the
+        published, opened ones)."""
+        course, role = member_course(course_id)
+        now = utcnow()
+        return [
+            queries.assignment_progress(a, caller())
+            for a in course.assignments
+            if role.is_staff or assignments.is_open(a, now)
+        ]
 
     @bp.arguments(s.AssignmentCreate())
     @bp.response(201, s.Assignment)
     @responds(401, 404, 422)
     def post(self, body: dict[str, Any], course_id: int) -> dict[str, Any]:
-        """Create an assignment of slots (instructors only)."""
+        """Create an assignment of slots (instructors only); published unless told not."""
         course = managed_course(course_id)
-        for slot in body["slots"]:
-            try:
-                ex.get_type(slot["exercise_type"])
-            except ex.UnknownExerciseType as exc:
-                raise APIError(422, "unknown_exercise_type", str(exc)) from None
-        assignment = Assignment(
-            course=course,
-            title=body["title"],
-            mode=Mode(body["mode"]),
-            attempts_allowed=body["attempts_allowed"],
-            due_at=body["due_at"],
-            slots=[Slot(position=i, **slot) for i, slot in enumerate(body["slots"], start=1)],
+        settings = assignments.Settings(
+            title=body["title"], mode=Mode(body["mode"]),
+            attempts_allowed=body["attempts_allowed"], opens_at=body["opens_at"],
+            due_at=body["due_at"], late_policy=LatePolicy(body["late_policy"]),
+            late_penalty=body["late_penalty"],
         )
-        db.session.add(assignment)
-        db.session.commit()
+        slots = [assignments.SlotSettings(**slot) for slot in body["slots"]]
+        try:
+            assignment = assignments.create(course, settings, slots, published=body["published"])
+        except assignments.SettingsError as exc:
+            raise settings_error(exc) from None
         return queries.assignment_progress(assignment, caller())
 
 

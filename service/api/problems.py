@@ -13,7 +13,7 @@ from flask.views import MethodView
 
 import exercises as ex
 
-from .. import pipeline, policy, queries
+from .. import feedback, pipeline, policy, queries
 from .. import problems as drawn
 from .. import schemas as s
 from ..db import db
@@ -161,7 +161,7 @@ class ProblemSolution(MethodView):
     def get(self, problem_id: uuid.UUID) -> dict[str, Any]:
         """The worked solution: for instructors, or the student once solved or out of attempts."""
         problem = readable_problem(problem_id)
-        if not policy.can_see_solution(caller(), problem, utcnow()):
+        if not feedback.can_see_solution(caller(), problem, utcnow()):
             raise APIError(
                 403,
                 "solution_locked",

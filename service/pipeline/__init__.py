@@ -46,7 +46,16 @@ from sqlalchemy.exc import IntegrityError
 import exercises as ex
 
 from ..caches import Locked
-from ..models import Assignment, Problem, Slot, Status, UTCDateTime, utcnow
+from ..models import (
+    Assignment,
+    LatePolicy,
+    Override,
+    Problem,
+    Slot,
+    Status,
+    UTCDateTime,
+    utcnow,
+)
 from .grading import (
     MAX_TRIES,
     Claim,
@@ -114,7 +123,10 @@ class ProblemGone(Refused):
 
 @dataclass(frozen=True)
 class Target:
-    """What taking a submission needs to know of its problem; none of it ever changes."""
+    """What taking a submission needs to know of its problem, read once per process.
+
+    ``attempts_allowed`` may since have grown (an override, a policy edit): the intake's
+    UPDATE reads the column, never this copy."""
 
     id: uuid.UUID
     owner_id: int
@@ -127,10 +139,18 @@ _TARGETS: Locked[uuid.UUID, Target] = Locked(LRUCache(VARIANT_CACHE_SIZE))
 _TARGET = select(Problem.owner_id, Problem.attempts_allowed, Problem.variant).where(
     Problem.id == bindparam("problem_id")
 )
+# The owner's due date where it closes the assignment: their override's, else the
+# assignment's, and only under the ``closed`` late policy (other policies take late work
+# and let ``marks.credit`` price it); NULL, no limit.
 _DUE = (
-    select(Assignment.due_at)
-    .join(Slot, Slot.assignment_id == Assignment.id)
-    .where(Slot.id == _problems.c.slot_id)
+    select(func.coalesce(Override.due_at, Assignment.due_at))
+    .select_from(Slot)
+    .join(Assignment, Assignment.id == Slot.assignment_id)
+    .outerjoin(
+        Override,
+        (Override.assignment_id == Assignment.id) & (Override.user_id == _problems.c.owner_id),
+    )
+    .where(Slot.id == _problems.c.slot_id, Assignment.late_policy == LatePolicy.closed)
     .scalar_subquery()
 )
 # One conditional UPDATE checks the attempt limit and the due date and numbers the
@@ -149,10 +169,18 @@ _TAKE_ATTEMPT = (
     .returning(_problems.c.attempts_used)
 )
 _REFUSAL = (
-    select(Assignment.due_at)
+    select(
+        Problem.attempts_allowed,
+        func.coalesce(Override.due_at, Assignment.due_at),
+        Assignment.late_policy,
+    )
     .select_from(Problem)
     .outerjoin(Slot, Slot.id == Problem.slot_id)
     .outerjoin(Assignment, Assignment.id == Slot.assignment_id)
+    .outerjoin(
+        Override,
+        (Override.assignment_id == Assignment.id) & (Override.user_id == Problem.owner_id),
+    )
     .where(Problem.id == bindparam("problem_id"))
 )
 # The new row's columns but its attempt. (No parameter is named like a column of the
@@ -302,9 +330,7 @@ def _refusal(session: Db, problem: Target, now: datetime) -> Refused:
     row = session.execute(_REFUSAL, {"problem_id": problem.id}).one_or_none()
     if row is None:
         return ProblemGone("no such problem")
-    (due_at,) = row
-    if due_at is not None and now > due_at:
+    attempts_allowed, due_at, late_policy = row
+    if late_policy == LatePolicy.closed and due_at is not None and now > due_at:
         return PastDue("the assignment was due; no more submissions")
-    return NoAttemptsLeft(f"all {problem.attempts_allowed} attempts are used")
-
-
+    return NoAttemptsLeft(f"all {attempts_allowed} attempts are used")

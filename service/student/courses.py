@@ -12,9 +12,9 @@ from werkzeug.wrappers import Response
 
 import exercises as ex
 
-from .. import policy, problems, queries
+from .. import assignments, policy, problems, queries
 from ..db import db
-from ..models import Assignment, User, utcnow
+from ..models import Assignment, LatePolicy, User, utcnow
 from .base import bp, due_text, login_required, no_such, signed_in
 from .problem import problem_page
 
@@ -51,7 +51,8 @@ def courses() -> str:
     rows = [
         CourseRow(
             c.id, c.code, c.title, role.value,
-            [_assignment_row(a, user, now) for a in c.assignments],
+            [_assignment_row(a, user, now) for a in c.assignments
+             if role.is_staff or assignments.is_open(a, now)],
         )
         for c, role in queries.memberships(user)
     ]
@@ -64,8 +65,8 @@ def _assignment_row(assignment: Assignment, user: User, now: datetime) -> Assign
         id=assignment.id,
         title=assignment.title,
         mode=assignment.mode.value,
-        due_at=assignment.due_at,
-        due=due_text(assignment.due_at, now),
+        due_at=progress["your_due_at"],
+        due=due_text(progress["your_due_at"], now),
         earned=progress["score"],
         points=progress["points"],
         solved=sum(1 for s in progress["slots"] if (s["best_score"] or 0) >= 1.0),
@@ -74,11 +75,15 @@ def _assignment_row(assignment: Assignment, user: User, now: datetime) -> Assign
 
 
 def _member_assignment(course_id: int, assignment_id: int) -> Assignment:
+    """The assignment, for its course's members: staff always, students once it is
+    published and opened; a 404 otherwise."""
     assignment = db.session.get(Assignment, assignment_id)
+    role = policy.course_role(signed_in(), course_id)
     if (
         assignment is None
         or assignment.course_id != course_id
-        or policy.course_role(signed_in(), course_id) is None
+        or role is None
+        or not (role.is_staff or assignments.is_open(assignment, utcnow()))
     ):
         raise no_such("assignment")
     return assignment
@@ -87,26 +92,33 @@ def _member_assignment(course_id: int, assignment_id: int) -> Assignment:
 @bp.get("/courses/<int:course_id>/assignments/<int:assignment_id>")
 @login_required
 def assignment(course_id: int, assignment_id: int) -> str:
-    """An assignment's problems with my best score, attempts used and left, and the due date."""
+    """An assignment's problems with my best score, attempts used and left, my due date and
+    what late work earns; for staff, a preview of it as a student sees it."""
     a = _member_assignment(course_id, assignment_id)
-    now = utcnow()
-    progress = queries.assignment_progress(a, signed_in())
+    user, now = signed_in(), utcnow()
+    progress = queries.assignment_progress(a, user)
     slots = [
         {
             **s,
             "title": ex.get_type(s["exercise_type"]).title,
-            "attempts_left": max(0, a.attempts_allowed - s["attempts_used"]),
+            "attempts_left": max(0, s["attempts_allowed"] - s["attempts_used"]),
         }
         for s in progress["slots"]
     ]
+    due_at = progress["your_due_at"]
     return render_template(
         "assignment.html",
         course=a.course,
         assignment=a,
         progress=progress,
         slots=slots,
-        due=due_text(a.due_at, now),
-        closed=a.due_at is not None and now > a.due_at,
+        due_at=due_at,
+        due=due_text(due_at, now),
+        extended=due_at != a.due_at,
+        late_rule=assignments.late_rule(a),
+        closed=a.late_policy == LatePolicy.closed and due_at is not None and now > due_at,
+        late=due_at is not None and now > due_at,
+        preview=policy.teaches(user, course_id),
     )
 
 

@@ -14,10 +14,10 @@ import exercises as ex
 from exercises.answers import PartFormatError
 from exercises.expressions import MAX_TEXT, parse_expression, to_latex
 
-from .. import diagram, mathml, pipeline, policy, queries
+from .. import assignments, diagram, feedback, mathml, pipeline, policy, queries
 from ..db import db
 from ..dispatch import dispatcher
-from ..models import Problem, Status, Submission, utcnow
+from ..models import LatePolicy, Problem, Submission, utcnow
 from .base import bp, due_text, login_required, no_such, signed_in
 from .render import MAX_GRID, Attempts, part_view, result_view, solution_view
 
@@ -49,11 +49,12 @@ def problem_page(
     submissions = problem_submissions(problem)
     last = given if given is not None else (submissions[0].answers if submissions else {})
     shown = None if notice else _shown_submission(submissions)
-    graded = (shown.result.parts if shown is not None and shown.status == Status.graded
-              and shown.result is not None else {})
+    graded = (feedback.shown_parts(user, shown, now) if shown is not None else None) or {}
     slot = problem.slot
     assignment = slot.assignment if slot is not None else None
-    closed = bool(assignment and assignment.due_at is not None and now > assignment.due_at)
+    due_at = assignments.due_for(assignment, problem.owner_id) if assignment else None
+    closed = bool(assignment and assignment.late_policy == LatePolicy.closed
+                  and due_at is not None and now > due_at)
     attempts = Attempts(problem.attempts_used, problem.attempts_allowed)
     return render_template(
         "problem.html",
@@ -67,13 +68,13 @@ def problem_page(
         diagram=diagram.svg(variant.network) if variant.network else None,
         slot=slot,
         assignment=assignment,
-        due=due_text(assignment.due_at, now) if assignment else None,
+        due=due_text(due_at, now) if assignment else None,
         attempts=attempts,
         can_submit=policy.can_submit(user, problem) and not closed and attempts.left != 0,
         closed=closed,
         history=[result_view(s, variant) for s in submissions],
         solution=solution_view(variant, submissions[0] if submissions else None)
-        if policy.can_see_solution(user, problem, now) else None,
+        if feedback.can_see_solution(user, problem, now) else None,
         solution_rule=_solution_rule(problem),
         scoring_rule=ex.SCORING_RULE,
         difficulties=ex.DIFFICULTIES,

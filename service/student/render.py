@@ -14,8 +14,9 @@ from markupsafe import Markup
 import exercises as ex
 from exercises.solution import Departure, departure
 
-from .. import mathml
-from ..models import Status, Submission
+from .. import feedback, mathml
+from ..models import Status, Submission, utcnow
+from .base import signed_in
 
 MAX_GRID = 10  # rows or columns a matrix answer may be given in the page
 
@@ -137,15 +138,18 @@ class ResultView:
     score: float | None
     parts: list[PartResultView]
     reason: str | None
+    withheld: str | None = None  # why the parts are not shown (an exam before its due date)
 
 
 def result_view(submission: Submission, variant: ex.Variant) -> ResultView:
-    """The submission for the page: once graded, each part's marks and named mistakes."""
+    """The submission for the page: once graded, each part's marks and named mistakes, as
+    far as the feedback mode lets the signed-in user see them (``service.feedback``)."""
     result = submission.result if submission.status == Status.graded else None
+    shown = feedback.shown_parts(signed_in(), submission, utcnow())
     parts: list[PartResultView] = []
-    if result is not None:
+    if shown is not None:
         for part in variant.parts:
-            graded = result.parts.get(part.name)
+            graded = shown.get(part.name)
             if graded is None:
                 continue
             tags = [t for t in graded.get("misconceptions", []) if t in ex.MISTAKES]
@@ -175,6 +179,7 @@ def result_view(submission: Submission, variant: ex.Variant) -> ResultView:
         reason=(submission.reason or "grading failed")
         if submission.status == Status.error
         else None,
+        withheld=feedback.SCORE_ONLY if result is not None and shown is None else None,
     )
 
 

@@ -6,7 +6,7 @@ import uuid
 
 from flask import Response, jsonify, render_template
 
-from .. import mathml, pipeline, policy
+from .. import feedback, mathml, pipeline, policy
 from ..db import db
 from ..models import Submission, utcnow
 from .base import bp, login_required, no_such, signed_in
@@ -48,7 +48,7 @@ def submission_panel(submission_id: uuid.UUID) -> Response:
     attempts = Attempts(problem.attempts_used, problem.attempts_allowed)
     solution = (
         render_template("_solution.html", solution=solution_view(variant, sub), variant=variant)
-        if policy.can_see_solution(user, problem, now)
+        if feedback.can_see_solution(user, problem, now)
         else None
     )
     return jsonify(
