@@ -261,11 +261,6 @@ def sync_attempts(assignment: Assignment, user_id: int | None = None) -> None:
 # --- what the policy means for one student ------------------------------------------------
 
 
-def is_open(assignment: Assignment, now: datetime) -> bool:
-    """Whether students see it: published, and opened (or no opening date)."""
-    return assignment.published and (assignment.opens_at is None or assignment.opens_at <= now)
-
-
 def due_for(assignment: Assignment, user_id: int) -> datetime | None:
     """The student's due date: their override's, else the assignment's."""
     own = override_of(assignment.id, user_id)

@@ -15,6 +15,7 @@ from sqlalchemy import exists, select
 
 from .db import db
 from .models import (
+    Assignment,
     CourseRole,
     Enrollment,
     Mode,
@@ -23,6 +24,7 @@ from .models import (
     Role,
     Status,
     Submission,
+    utcnow,
 )
 
 
@@ -66,7 +68,17 @@ def problem_course_id(problem: Problem) -> int | None:
 
 
 def can_read_problem(user: Person, problem: Problem) -> bool:
-    return problem.owner_id == user.id or teaches(user, problem_course_id(problem))
+    """Its course's staff; its owner, unless its assignment is hidden from students now."""
+    if teaches(user, problem_course_id(problem)):
+        return True
+    slot = problem.slot
+    return problem.owner_id == user.id and (slot is None or visible(slot.assignment))
+
+
+def visible(assignment: Assignment, now: datetime | None = None) -> bool:
+    """Whether students see the assignment: published and opened."""
+    now = now or utcnow()
+    return assignment.published and (assignment.opens_at is None or assignment.opens_at <= now)
 
 
 def can_see_seed(user: Person, problem: Problem) -> bool:

@@ -54,7 +54,7 @@ def assignment_in(course_id: int, assignment_id: int) -> Assignment:
     _course, role = member_course(course_id)
     assignment = found(Assignment, assignment_id)
     if assignment.course_id != course_id or not (
-        role.is_staff or assignments.is_open(assignment, utcnow())
+        role.is_staff or policy.visible(assignment, utcnow())
     ):
         raise not_found(assignment)
     return assignment
@@ -121,7 +121,7 @@ class Assignments(MethodView):
         return [
             queries.assignment_progress(a, caller())
             for a in course.assignments
-            if role.is_staff or assignments.is_open(a, now)
+            if role.is_staff or policy.visible(a, now)
         ]
 
     @bp.arguments(s.AssignmentCreate())

@@ -34,6 +34,7 @@ from sqlalchemy import (
     String,
     Uuid,
     bindparam,
+    exists,
     func,
     insert,
     literal,
@@ -48,11 +49,15 @@ import exercises as ex
 from ..caches import Locked
 from ..models import (
     Assignment,
+    CourseRole,
+    Enrollment,
     LatePolicy,
     Override,
     Problem,
+    Role,
     Slot,
     Status,
+    User,
     UTCDateTime,
     utcnow,
 )
@@ -81,6 +86,7 @@ __all__ = [
     "Db",
     "KeyReused",
     "NoAttemptsLeft",
+    "NotOpen",
     "Outcome",
     "PastDue",
     "ProblemGone",
@@ -115,6 +121,11 @@ class NoAttemptsLeft(Refused):
 
 class PastDue(Refused):
     """The problem's assignment was due."""
+
+
+class NotOpen(Refused):
+    """The problem's assignment is unpublished or not open yet: to its students, it is not
+    there."""
 
 
 class ProblemGone(Refused):
@@ -153,8 +164,35 @@ _DUE = (
     .where(Slot.id == _problems.c.slot_id, Assignment.late_policy == LatePolicy.closed)
     .scalar_subquery()
 )
-# One conditional UPDATE checks the attempt limit and the due date and numbers the
-# attempt; the row lock it takes orders concurrent submissions to the same problem.
+# An assignment students cannot see yet (unpublished, or before it opens) takes nothing
+# from them, even on a problem drawn while it was visible; its staff, previewing it as a
+# student would, may still submit.
+_OWNER_IS_STAFF = or_(
+    exists(
+        select(Enrollment.id).where(
+            Enrollment.course_id == Assignment.course_id,
+            Enrollment.user_id == _problems.c.owner_id,
+            Enrollment.role != CourseRole.student,
+        )
+    ),
+    exists(select(User.id).where(User.id == _problems.c.owner_id, User.role == Role.admin)),
+)
+_HIDDEN = exists(
+    select(Assignment.id)
+    .join(Slot, Slot.assignment_id == Assignment.id)
+    .where(
+        Slot.id == _problems.c.slot_id,
+        or_(
+            Assignment.published.is_(False),
+            func.coalesce(Assignment.opens_at, bindparam("now", type_=UTCDateTime()))
+            > bindparam("now"),
+        ),
+        ~_OWNER_IS_STAFF,
+    )
+)
+# One conditional UPDATE checks the attempt limit, the due date and that the assignment
+# is open, and numbers the attempt; the row lock it takes orders concurrent submissions
+# to the same problem.
 _TAKE_ATTEMPT = (
     update(_problems)
     .where(
@@ -164,6 +202,7 @@ _TAKE_ATTEMPT = (
             _problems.c.attempts_used < _problems.c.attempts_allowed,
         ),
         func.coalesce(_DUE, bindparam("now", type_=UTCDateTime())) >= bindparam("now"),
+        ~_HIDDEN,
     )
     .values(attempts_used=_problems.c.attempts_used + 1)
     .returning(_problems.c.attempts_used)
@@ -173,6 +212,8 @@ _REFUSAL = (
         Problem.attempts_allowed,
         func.coalesce(Override.due_at, Assignment.due_at),
         Assignment.late_policy,
+        Assignment.published,
+        Assignment.opens_at,
     )
     .select_from(Problem)
     .outerjoin(Slot, Slot.id == Problem.slot_id)
@@ -330,7 +371,9 @@ def _refusal(session: Db, problem: Target, now: datetime) -> Refused:
     row = session.execute(_REFUSAL, {"problem_id": problem.id}).one_or_none()
     if row is None:
         return ProblemGone("no such problem")
-    attempts_allowed, due_at, late_policy = row
+    attempts_allowed, due_at, late_policy, published, opens_at = row
+    if published is False or (opens_at is not None and now < opens_at):
+        return NotOpen("no such problem")
     if late_policy == LatePolicy.closed and due_at is not None and now > due_at:
         return PastDue("the assignment was due; no more submissions")
     return NoAttemptsLeft(f"all {attempts_allowed} attempts are used")

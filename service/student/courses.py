@@ -52,7 +52,7 @@ def courses() -> str:
         CourseRow(
             c.id, c.code, c.title, role.value,
             [_assignment_row(a, user, now) for a in c.assignments
-             if role.is_staff or assignments.is_open(a, now)],
+             if role.is_staff or policy.visible(a, now)],
         )
         for c, role in queries.memberships(user)
     ]
@@ -83,7 +83,7 @@ def _member_assignment(course_id: int, assignment_id: int) -> Assignment:
         assignment is None
         or assignment.course_id != course_id
         or role is None
-        or not (role.is_staff or assignments.is_open(assignment, utcnow()))
+        or not (role.is_staff or policy.visible(assignment, utcnow()))
     ):
         raise no_such("assignment")
     return assignment

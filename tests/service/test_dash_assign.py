@@ -263,6 +263,20 @@ def test_students_see_published_opened_assignments_only(
     assert not student_sees(course, aid)
 
 
+def test_unpublishing_hides_a_problem_drawn_before(app: Flask, course: dict[str, Any]) -> None:
+    student, cid, aid = course["student"], course["id"], course["aid"]
+    problem = draw(course, aid)
+    course["teacher"].post(f"/api/v1/courses/{cid}/assignments/{aid}/unpublish")
+    assert student.get(f"/api/v1/problems/{problem['id']}").status_code == 404
+    refused = submit(student, problem["id"], key_of(app, problem["id"]))
+    assert refused.status_code == 404, refused.json
+    with app.app_context():
+        used = db.session.get(Problem, uuid.UUID(problem["id"])).attempts_used
+    assert used == 0
+    course["teacher"].post(f"/api/v1/courses/{cid}/assignments/{aid}/publish")
+    assert submit(student, problem["id"], key_of(app, problem["id"])).status_code == 202
+
+
 def test_preview_as_a_student(app: Flask, course: dict[str, Any]) -> None:
     aid = new_assignment(course, title="Draft", published=False)
     client, cid = log_in(course["teacher"]), course["id"]
