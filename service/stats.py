@@ -231,17 +231,17 @@ def assignment_means(course_id: int) -> dict[int, tuple[int, float]]:
 
 
 def roster_summary(course_id: int) -> RosterSummary:
-    roles = dict(db.session.execute(
+    roles: dict[CourseRole, int] = dict(db.session.execute(
         select(Enrollment.role, func.count())
         .where(Enrollment.course_id == course_id)
         .group_by(Enrollment.role)
-    ).tuples().all())
+    ))
     sections = db.session.execute(
         select(Enrollment.section, func.count())
         .where(Enrollment.course_id == course_id, Enrollment.role == CourseRole.student)
         .group_by(Enrollment.section)
         .order_by(Enrollment.section)
-    ).tuples().all()
+    )
     return RosterSummary(
         students=roles.get(CourseRole.student, 0),
         tas=roles.get(CourseRole.ta, 0),
@@ -268,8 +268,7 @@ def course_mistakes(course_id: int) -> list[CourseMistake]:
         .where(Assignment.course_id == course_id)
     )
     students = base.add_columns(MistakeMark.tag, func.count(distinct(MistakeMark.user_id)))
-    by_tag = db.session.execute(students.group_by(MistakeMark.tag)).tuples().all()
-    overall: dict[str, int] = dict(by_tag)
+    overall: dict[str, int] = dict(db.session.execute(students.group_by(MistakeMark.tag)))
     per: dict[str, dict[int, int]] = defaultdict(dict)
     split = base.add_columns(
         MistakeMark.tag, MistakeMark.assignment_id, func.count(distinct(MistakeMark.user_id))
@@ -355,7 +354,7 @@ def student_report(enrollment: Enrollment, assignments: list[Assignment]) -> Stu
         .options(selectinload(Submission.result), selectinload(Submission.problem))
         .where(Submission.user_id == user_id, Slot.assignment_id.in_(ids))
         .order_by(Submission.attempt)
-    ).tuples():
+    ):
         if slot_id is not None:
             subs[slot_id].append(sub)
     report = [
@@ -377,7 +376,7 @@ def _student_mistakes(user_id: int, assignment_ids: list[int]) -> list[StudentMi
         .options(selectinload(Slot.assignment))
         .where(MistakeMark.user_id == user_id, MistakeMark.assignment_id.in_(assignment_ids))
         .order_by(MistakeMark.assignment_id, Slot.position)
-    ).tuples()
+    )
     times: dict[str, int] = defaultdict(int)
     where: dict[str, list[tuple[Assignment, Slot]]] = defaultdict(list)
     for tag, n, slot in rows:
@@ -388,14 +387,14 @@ def _student_mistakes(user_id: int, assignment_ids: list[int]) -> list[StudentMi
 
 
 def seconds_text(seconds: float | None) -> str:
-    """A duration for a page: '45 s', '12 min', '3.5 h', '2.0 days'; '–' for none."""
+    """A duration for a page: '45 s', '1 min 30 s', '3 h 5 min', '2 d 4 h'; '–' for none."""
     if seconds is None:
         return "–"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 86_400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86_400:.1f} days"
-
+    whole = round(seconds)
+    for big, small, size in (("d", "h", 86_400), ("h", "min", 3600), ("min", "s", 60)):
+        if whole >= size:
+            step = size // (24 if big == "d" else 60)
+            count, rest = divmod(whole, size)
+            rest //= step
+            return f"{count} {big} {rest} {small}" if rest else f"{count} {big}"
+    return f"{whole} s"
