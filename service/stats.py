@@ -235,7 +235,7 @@ def roster_summary(course_id: int) -> RosterSummary:
         select(Enrollment.role, func.count())
         .where(Enrollment.course_id == course_id)
         .group_by(Enrollment.role)
-    ))
+    ).all())
     sections = db.session.execute(
         select(Enrollment.section, func.count())
         .where(Enrollment.course_id == course_id, Enrollment.role == CourseRole.student)
@@ -268,7 +268,9 @@ def course_mistakes(course_id: int) -> list[CourseMistake]:
         .where(Assignment.course_id == course_id)
     )
     students = base.add_columns(MistakeMark.tag, func.count(distinct(MistakeMark.user_id)))
-    overall: dict[str, int] = dict(db.session.execute(students.group_by(MistakeMark.tag)))
+    overall: dict[str, int] = dict(
+        db.session.execute(students.group_by(MistakeMark.tag)).all()
+    )
     per: dict[str, dict[int, int]] = defaultdict(dict)
     split = base.add_columns(
         MistakeMark.tag, MistakeMark.assignment_id, func.count(distinct(MistakeMark.user_id))
