@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, distinct, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import selectinload
 
 import exercises as ex
@@ -209,17 +209,17 @@ class Overview:
     top_mistakes: list[MistakeCount]
 
 
-def assignment_means(course_id: int) -> dict[int, tuple[int, float]]:
+def assignment_means(course: Course) -> dict[int, tuple[int, float]]:
     """Per assignment id: (students with a mark, mean points earned), in SQL."""
+    ids = [a.id for a in course.assignments]
     earned = (
         select(
             Mark.assignment_id.label("assignment_id"),
             func.sum(Mark.credit * Slot.points).label("points"),
         )
         .join(Slot, Slot.id == Mark.slot_id)
-        .join(Assignment, Assignment.id == Mark.assignment_id)
-        .join(Enrollment, _enrolled(course_id, Mark.user_id))
-        .where(Assignment.course_id == course_id)
+        .join(Enrollment, _enrolled(course.id, Mark.user_id))
+        .where(Mark.assignment_id.in_(ids))
         .group_by(Mark.assignment_id, Mark.user_id)
         .subquery()
     )
@@ -258,30 +258,39 @@ class CourseMistake:
     per_assignment: dict[int, int]
 
 
-def course_mistakes(course_id: int) -> list[CourseMistake]:
-    """Every mistake made in the course, most students first (SQL aggregates)."""
-    base = (
-        select()
-        .select_from(MistakeMark)
-        .join(Assignment, Assignment.id == MistakeMark.assignment_id)
-        .join(Enrollment, _enrolled(course_id, MistakeMark.user_id))
-        .where(Assignment.course_id == course_id)
+def _students_per(course: Course, *keys: Any) -> Any:
+    """Per ``keys`` (tag, maybe assignment): the enrolled students with such a mistake
+    mark. Grouped twice, (keys, student) then keys, rather than COUNT(DISTINCT), which
+    PostgreSQL sorts for; both groupings hash."""
+    pairs = (
+        select(*keys, MistakeMark.user_id)
+        .join(Enrollment, _enrolled(course.id, MistakeMark.user_id))
+        .where(MistakeMark.assignment_id.in_([a.id for a in course.assignments]))
+        .group_by(*keys, MistakeMark.user_id)
+        .subquery()
     )
-    students = base.add_columns(MistakeMark.tag, func.count(distinct(MistakeMark.user_id)))
-    overall: dict[str, int] = dict(
-        db.session.execute(students.group_by(MistakeMark.tag)).all()
-    )
+    columns = [pairs.c[key.key] for key in keys]
+    return select(*columns, func.count()).group_by(*columns)
+
+
+def mistake_students(course: Course) -> list[MistakeCount]:
+    """Each mistake made in the course and the students who made it, most first."""
+    query = _students_per(course, MistakeMark.tag)
+    return _by_count(dict(db.session.execute(query).all()))
+
+
+def course_mistakes(course: Course) -> list[CourseMistake]:
+    """Every mistake made in the course, most students first, with the students per
+    assignment (SQL aggregates)."""
     per: dict[str, dict[int, int]] = defaultdict(dict)
-    split = base.add_columns(
-        MistakeMark.tag, MistakeMark.assignment_id, func.count(distinct(MistakeMark.user_id))
-    ).group_by(MistakeMark.tag, MistakeMark.assignment_id)
+    split = _students_per(course, MistakeMark.tag, MistakeMark.assignment_id)
     for tag, aid, n in db.session.execute(split):
         per[tag][aid] = n
-    return [CourseMistake(m, per[m.tag]) for m in _by_count(overall)]
+    return [CourseMistake(m, per[m.tag]) for m in mistake_students(course)]
 
 
 def overview(course: Course) -> Overview:
-    means = assignment_means(course.id)
+    means = assignment_means(course)
     return Overview(
         assignments=[
             AssignmentSummary(
@@ -290,7 +299,7 @@ def overview(course: Course) -> Overview:
             for a in course.assignments
         ],
         roster=roster_summary(course.id),
-        top_mistakes=[m.mistake for m in course_mistakes(course.id)[:TOP_MISTAKES]],
+        top_mistakes=mistake_students(course)[:TOP_MISTAKES],
     )
 
 

@@ -204,7 +204,7 @@ class CourseMisconceptionsView(MethodView):
             "mistakes": [
                 mistake_json(row.mistake)
                 | {"per_assignment": {str(a): n for a, n in row.per_assignment.items()}}
-                for row in reads.course_mistakes(course.id)
+                for row in reads.course_mistakes(course)
             ],
         }
 

@@ -47,7 +47,7 @@ def misconceptions(course_id: int) -> str:
     return render_template(
         "dashboard/misconceptions.html",
         staff=staff,
-        mistakes=reads.course_mistakes(course_id),
+        mistakes=reads.course_mistakes(staff.course),
         students=reads.roster_summary(course_id).students,
     )
 
