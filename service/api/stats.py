@@ -10,6 +10,7 @@ from marshmallow import Schema, fields
 
 from .. import stats as reads
 from ..errors import APIError
+from ..inputs import MAX_ID
 from .common import bp, responds
 from .courses import assignment_in, taught_course
 
@@ -300,6 +301,8 @@ class StudentWorkView(MethodView):
             raise APIError(404, "not_found", "no such student")
         assignments = list(course.assignments)
         if "assignment" in query:
+            if not 0 < query["assignment"] <= MAX_ID:  # no such id: as for a missing one
+                raise APIError(404, "not_found", "no such assignment")
             assignments = [assignment_in(course.id, query["assignment"])]
         report = reads.student_report(enrollment, assignments)
         return {

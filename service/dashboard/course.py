@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from .. import mathml, pipeline
 from .. import stats as reads
+from ..inputs import MAX_ID
 from ..models import Assignment, Submission
 from ..student.render import ResultView, result_view
 from .base import bp, login_required, no_such, staff_course
@@ -71,7 +72,8 @@ def student(course_id: int, user_id: int) -> str:
     chosen: Assignment | None = None
     raw = request.args.get("assignment", "")
     if raw:
-        if not (raw.isascii() and raw.isdigit() and len(raw) < 12):
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_ID))
+                and int(raw) <= MAX_ID):
             raise no_such("assignment")
         chosen = course_assignment(course_id, int(raw))
     assignments = [chosen] if chosen is not None else list(staff.course.assignments)

@@ -351,3 +351,19 @@ def test_empty_course_pages_render(make_caller: Callable[..., Caller]) -> None:
     assert "<caption>Mistakes in slot 1</caption>" in stats
     me = page(browser, f"/courses/{cid}/students/{teacher.user_id}")
     assert "No submissions." in me
+
+
+@pytest.mark.parametrize("big", [2**31, 2**63, 10**30])
+def test_ids_past_a_32_bit_integer_are_404(graded: dict[str, Any], big: int) -> None:
+    teacher, cid, aid = graded["teacher"], graded["cid"], graded["aid"]
+    browser = log_in(teacher.client, teacher.email)
+    for path in (
+        f"/courses/{cid}/students/{big}",
+        f"/courses/{cid}/assignments/{big}/stats",
+        f"/courses/{big}/misconceptions",
+        f"/courses/{cid}/students/{teacher.user_id}?assignment={big}",
+    ):
+        assert browser.get(path).status_code == 404, path
+        assert teacher.get(f"/api/v1{path}").status_code == 404, path
+    assert teacher.get(f"/api/v1/courses/{big}/overview").status_code == 404
+    assert browser.get(f"/courses/{cid}/assignments/{aid}/stats").status_code == 200
