@@ -279,22 +279,5 @@ class Gradebook(Schema):
     students = fields.List(fields.Nested(GradebookRow))
 
 
-class SlotStats(Schema):
-    position = fields.Integer(required=True)
-    exercise_type = fields.String(required=True)
-    students = fields.Integer(required=True, metadata={"description": "students who submitted"})
-    submissions = fields.Integer(required=True)
-    mean_best_score = fields.Float(allow_none=True)
-    solved = fields.Integer(required=True, metadata={"description": "students with full marks"})
-    misconceptions = fields.Dict(
-        keys=fields.String(), values=fields.Integer(), metadata={"description": "tag -> count"}
-    )
-
-
-class AssignmentStats(Schema):
-    assignment_id = fields.Integer(required=True)
-    slots = fields.List(fields.Nested(SlotStats), required=True)
-
-
 class SubmissionListQuery(Schema):
     status = fields.String(validate=validate.OneOf(["queued", "grading", "graded", "error"]))

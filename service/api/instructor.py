@@ -1,5 +1,5 @@
-"""API v1 for a course's instructors: the roster, the gradebook, per-slot statistics and
-the course's submissions (to find and retry those in error)."""
+"""API v1 for a course's instructors: the roster, the gradebook and the course's
+submissions (to find and retry those in error). Statistics are in ``api.stats``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ..db import db
 from ..errors import APIError
 from ..models import CourseRole, Enrollment, Role, Status, User
 from .common import bp, responds, result_json
-from .courses import assignment_in, managed_course, taught_course
+from .courses import managed_course, taught_course
 
 
 def enrollment_json(user: User, role: CourseRole) -> dict[str, Any]:
@@ -90,33 +90,6 @@ class GradebookView(MethodView):
                 for st in students
             ],
         }
-
-
-@bp.route("/courses/<int:course_id>/assignments/<int:assignment_id>/stats")
-class AssignmentStatsView(MethodView):
-    @bp.response(200, s.AssignmentStats)
-    @responds(401, 404)
-    def get(self, course_id: int, assignment_id: int) -> dict[str, Any]:
-        """Per slot: who submitted, mean best score, and how often each mistake was made."""
-        taught_course(course_id)
-        assignment = assignment_in(course_id, assignment_id)
-        tallies = queries.slot_tallies([sl.id for sl in assignment.slots])
-        slots = []
-        for sl in assignment.slots:
-            tally = tallies.get(sl.id, queries.SlotTally())
-            best = tally.best.values()
-            slots.append(
-                {
-                    "position": sl.position,
-                    "exercise_type": sl.exercise_type,
-                    "students": len(best),
-                    "submissions": tally.submissions,
-                    "mean_best_score": sum(best) / len(best) if best else None,
-                    "solved": sum(1 for v in best if v >= 1.0),
-                    "misconceptions": dict(tally.misconceptions.most_common()),
-                }
-            )
-        return {"assignment_id": assignment.id, "slots": slots}
 
 
 @bp.route("/courses/<int:course_id>/submissions")

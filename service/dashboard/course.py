@@ -1,10 +1,30 @@
-"""TODO: course pages."""
+"""A course at a glance (assignments, roster, the class's top mistakes), the class's named
+mistakes across the course, and one student's work with the mistakes they make most."""
 
 from __future__ import annotations
 
-from flask import render_template
+from typing import Any
 
-from .base import bp, login_required, staff_course
+from flask import current_app, render_template, request, url_for
+from markupsafe import Markup
+
+from .. import mathml, pipeline
+from .. import stats as reads
+from ..inputs import MAX_ID
+from ..models import Assignment, Submission
+from ..student.render import ResultView, result_view
+from .base import bp, login_required, no_such, staff_course
+from .stats import course_assignment
+
+# The course-editing page belongs to the roster's module; the first of these that exists.
+EDIT_COURSE_ENDPOINTS = ("dashboard.course_edit", "dashboard.edit_course")
+
+
+def edit_course_url(course_id: int) -> str:
+    for endpoint in EDIT_COURSE_ENDPOINTS:
+        if endpoint in current_app.view_functions:
+            return url_for(endpoint, course_id=course_id)
+    return url_for("dashboard.roster", course_id=course_id)
 
 
 @bp.get("/courses/<int:course_id>")
@@ -12,7 +32,12 @@ from .base import bp, login_required, staff_course
 def course(course_id: int) -> str:
     """The course at a glance: assignments, roster summary, the class's top mistakes."""
     staff = staff_course(course_id)
-    return render_template("dashboard/todo.html", staff=staff)
+    return render_template(
+        "dashboard/course.html",
+        staff=staff,
+        overview=reads.overview(staff.course),
+        edit_url=edit_course_url(course_id),
+    )
 
 
 @bp.get("/courses/<int:course_id>/misconceptions")
@@ -20,12 +45,49 @@ def course(course_id: int) -> str:
 def misconceptions(course_id: int) -> str:
     """The class's named mistakes across the course."""
     staff = staff_course(course_id)
-    return render_template("dashboard/todo.html", staff=staff)
+    return render_template(
+        "dashboard/misconceptions.html",
+        staff=staff,
+        mistakes=reads.course_mistakes(staff.course),
+        students=reads.roster_summary(course_id).students,
+    )
+
+
+def _submission_view(sub: Submission) -> tuple[ResultView, list[tuple[Markup, Any]]]:
+    """A submission's result (marks and named mistakes) and its answers, labelled."""
+    variant = pipeline.parsed_variant(sub.problem.id, sub.problem.variant)
+    answers = [(mathml.text(p.label), sub.answers.get(p.name)) for p in variant.parts]
+    return result_view(sub, variant), answers
 
 
 @bp.get("/courses/<int:course_id>/students/<int:user_id>")
 @login_required
 def student(course_id: int, user_id: int) -> str:
-    """One student: submissions per assignment, marks, named mistakes."""
+    """One student: submissions per assignment, marks, named mistakes; ``?assignment=<id>``
+    shows one assignment."""
     staff = staff_course(course_id)
-    return render_template("dashboard/todo.html", staff=staff)
+    enrollment = reads.member(course_id, user_id)
+    if enrollment is None:
+        raise no_such("student")
+    chosen: Assignment | None = None
+    raw = request.args.get("assignment", "")
+    if raw:
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_ID))
+                and int(raw) <= MAX_ID):
+            raise no_such("assignment")
+        chosen = course_assignment(course_id, int(raw))
+    assignments = [chosen] if chosen is not None else list(staff.course.assignments)
+    report = reads.student_report(enrollment, assignments)
+    views = {
+        sub.id: _submission_view(sub)
+        for a in report.assignments for sl in a.slots for sub in sl.submissions
+    }
+    return render_template(
+        "dashboard/student.html",
+        staff=staff,
+        tab="dashboard.gradebook",
+        report=report,
+        chosen=chosen,
+        views=views,
+        type_title=reads.type_title,
+    )

@@ -1,10 +1,22 @@
-"""TODO: stats pages."""
+"""An assignment's statistics per slot: attempted, mean score, solved, attempts to solve,
+time to solve, the discrimination indices, and the misconception chart with its table."""
 
 from __future__ import annotations
 
 from flask import render_template
 
-from .base import bp, login_required, staff_course
+from .. import stats as reads
+from ..db import db
+from ..models import Assignment
+from .base import bp, login_required, no_such, staff_course
+
+
+def course_assignment(course_id: int, assignment_id: int) -> Assignment:
+    """The assignment, if it belongs to the course; a 404 otherwise."""
+    assignment = db.session.get(Assignment, assignment_id)
+    if assignment is None or assignment.course_id != course_id:
+        raise no_such("assignment")
+    return assignment
 
 
 @bp.get("/courses/<int:course_id>/assignments/<int:assignment_id>/stats")
@@ -12,4 +24,12 @@ from .base import bp, login_required, staff_course
 def stats(course_id: int, assignment_id: int) -> str:
     """Per-slot statistics and the misconception chart with its table."""
     staff = staff_course(course_id)
-    return render_template("dashboard/todo.html", staff=staff)
+    assignment = course_assignment(course_id, assignment_id)
+    return render_template(
+        "dashboard/stats.html",
+        staff=staff,
+        tab="dashboard.course",
+        assignment=assignment,
+        stats=reads.assignment_stats(assignment),
+        seconds_text=reads.seconds_text,
+    )
