@@ -52,7 +52,7 @@ def _too_large(error: RequestEntityTooLarge) -> tuple[str, int]:
 
 @bp.get("/courses/<int:course_id>/roster")
 @login_required
-def roster(course_id: int) -> str:
+def roster(course_id: int) -> Page:
     """Members with role and section; add one; import a roster CSV (instructors)."""
     staff = staff_course(course_id)
     return _roster_page(staff)
