@@ -40,6 +40,11 @@ MAX_SECTION = 64  # Enrollment.section
 UNUSABLE_PASSWORD = "!invited"
 
 
+STUDENT_NOT_INSTRUCTOR = "a student account cannot be an instructor (it may be a ta)"
+# Accounts made here are student accounts; an admin makes instructor accounts (CLI).
+NO_INSTRUCTOR_ACCOUNT = "no account has this email, and an instructor needs one made by an admin"
+
+
 class RosterFileError(ValueError):
     """The file cannot be read as a roster at all (encoding, size, header)."""
 
@@ -223,8 +228,10 @@ def _row(
     if email in first_line:
         return rejected(f"the same email is on line {first_line[email]}")
     account = accounts.get(email)
-    if account is not None and account.role == Role.student and role == CourseRole.instructor:
-        return rejected("a student account cannot be an instructor (it may be a ta)")
+    if role == CourseRole.instructor and account is None:
+        return rejected(NO_INSTRUCTOR_ACCOUNT)
+    if role == CourseRole.instructor and account is not None and account.role == Role.student:
+        return rejected(STUDENT_NOT_INSTRUCTOR)
     member = members.get(email)
     change, reason = _change(account, member, name, role, section)
     return Row(line.line, email, name, role.value, section, change, reason)
@@ -396,8 +403,9 @@ def add_member(
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None and not create:
         raise RosterError(404, "not_found", f"no user with email {email}")
-    if user is not None and user.role == Role.student and course_role == CourseRole.instructor:
-        raise RosterError(422, "invalid_request", "a student account cannot teach a course")
+    if course_role == CourseRole.instructor and (user is None or user.role == Role.student):
+        reason = STUDENT_NOT_INSTRUCTOR if user is not None else NO_INSTRUCTOR_ACCOUNT
+        raise RosterError(422, "invalid_request", reason)
     created = None
     try:
         if user is None:

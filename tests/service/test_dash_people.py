@@ -142,6 +142,7 @@ def test_every_rejection_reason_word_for_word() -> None:
         "few@x.org,Few\n"
         "many@x.org,Many,,,extra\n"
         "bidi@x.org,Ev\u202eil,,\n"
+        "colleague@x.org,Col,instructor,\n"
     )
     assert plan_of(body) == [
         ("not-an-email", "Rejected", "not an email address: “not-an-email”"),
@@ -155,6 +156,8 @@ def test_every_rejection_reason_word_for_word() -> None:
         ("many@x.org", "Rejected", "5 fields where the header has 4 (email,name,role,section)"),
         ("bidi@x.org", "Rejected", "name: contains an invisible or control character U+202E "
                                    "(RIGHT-TO-LEFT OVERRIDE)"),
+        ("colleague@x.org", "Rejected",
+         "no account has this email, and an instructor needs one made by an admin"),
     ]
 
 
@@ -297,6 +300,11 @@ def test_add_one_member(course: dict[str, Any], make_caller: Callable[..., Calle
     assert ta.status_code == 201 and ta.json["set_password_link"] is None
     refused = teacher.post(path, json={"email": make_caller().email, "role": "instructor"})
     assert refused.status_code == 422
+    assert refused.json["error"]["message"] == people.STUDENT_NOT_INSTRUCTOR
+    no_account = teacher.post(path, json={"email": "prof@x.org", "role": "instructor",
+                                          "create_account": True})
+    assert no_account.status_code == 422
+    assert no_account.json["error"]["message"] == people.NO_INSTRUCTOR_ACCOUNT
     assert teacher.post(path, json={"email": other.email}).status_code == 409
 
 
@@ -642,3 +650,18 @@ def test_the_invite_form_needs_its_csrf_token(app: Flask, course: dict[str, Any]
     refused = client.post(path, data={"password": "a new password", "repeated": "a new password"})
     assert refused.status_code == 400
     assert client.get(path).status_code == 200  # still unused
+
+
+def test_a_file_too_large_for_a_request_says_so(app: Flask, course: dict[str, Any]) -> None:
+    from io import BytesIO
+
+    browser = log_in(course["instructor"])
+    cid = course["id"]
+    token = csrf(browser, f"/courses/{cid}/roster")
+    big = HEADER + "".join(f"student{i}@example.org,Student {i},,A\n" for i in range(3000))
+    response = browser.post(f"/courses/{cid}/roster/import", data={
+        "csrf_token": token, "file": (BytesIO(big.encode()), "big.csv"),
+    }, content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert "A form can send at most 64 KB here" in text(response)
+    assert "Content-Security-Policy" in response.headers
