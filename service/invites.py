@@ -24,12 +24,16 @@ class InviteError(Exception):
     """A link that opens nothing; the message says why, for the person holding it."""
 
 
-def issue(user: User, course_id: int | None, by: int | None) -> tuple[str, Invite]:
-    """A new link token for ``user`` and its row (added, not committed); the user's older
-    unused links are deleted, so only the newest works."""
-    db.session.execute(
-        delete(Invite).where(Invite.user_id == user.id, Invite.used_at.is_(None))
-    )
+def issue(
+    user: User, course_id: int | None, by: int | None, *, replaces: bool = True
+) -> tuple[str, Invite]:
+    """A new link token for ``user`` (which has an id) and its row (added, not
+    committed); the user's older unused links are deleted, so only the newest works
+    (``replaces=False`` skips that, for an account made in this transaction)."""
+    if replaces:
+        db.session.execute(
+            delete(Invite).where(Invite.user_id == user.id, Invite.used_at.is_(None))
+        )
     token = secrets.token_urlsafe(32)
     invite = Invite(
         user_id=user.id,
@@ -39,7 +43,6 @@ def issue(user: User, course_id: int | None, by: int | None) -> tuple[str, Invit
         expires_at=utcnow() + timedelta(days=INVITE_DAYS),
     )
     db.session.add(invite)
-    db.session.flush()
     return token, invite
 
 

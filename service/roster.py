@@ -351,18 +351,28 @@ def apply(course: Course, the_plan: Plan, by: Person) -> Applied:
         raise RosterError(422, "rejected_rows", "the file has rejected rows: nothing was applied")
     done = Applied(the_plan)
     changing = [r for r in the_plan.rows if r.change in (Change.new, Change.updated)]
-    users = {
-        u.email: u
-        for u in db.session.scalars(select(User).where(User.email.in_([r.email for r in changing])))
+    emails = [r.email for r in changing]
+    users = {u.email: u for u in db.session.scalars(select(User).where(User.email.in_(emails)))}
+    enrolled = {
+        e.user_id: e
+        for e in db.session.scalars(select(Enrollment).where(Enrollment.course_id == course.id))
     }
     try:
+        fresh = [new_account(r.email, r.name) for r in changing if r.email not in users]
+        db.session.flush()  # one INSERT round for every new account, for their ids
+        for user in fresh:
+            users[user.email] = user
+            token, invite = invites.issue(user, course.id, by.id, replaces=False)
+            done.accounts.append(NewAccount(user.email, token, invite.expires_at))
         for row in changing:
-            user = users.get(row.email)
-            if user is None:
-                user = new_account(row.email, row.name)
-                token, invite = invites.issue(user, course.id, by.id)
-                done.accounts.append(NewAccount(user.email, token, invite.expires_at))
-            _enrol(course, user, row)
+            user = users[row.email]
+            if row.name and not user.name:
+                user.name = row.name
+            enrollment = enrolled.get(user.id)
+            if enrollment is None:
+                enrollment = Enrollment(course_id=course.id, user=user)
+                db.session.add(enrollment)
+            enrollment.role, enrollment.section = CourseRole(row.role), row.section
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -372,24 +382,10 @@ def apply(course: Course, the_plan: Plan, by: Person) -> Applied:
     return done
 
 
-def _enrol(course: Course, user: User, row: Row) -> None:
-    if row.name and not user.name:
-        user.name = row.name
-    enrollment = db.session.scalar(
-        select(Enrollment).where(Enrollment.course_id == course.id, Enrollment.user_id == user.id)
-    )
-    if enrollment is None:
-        enrollment = Enrollment(course_id=course.id, user=user)
-        db.session.add(enrollment)
-    enrollment.role = CourseRole(row.role)
-    enrollment.section = row.section
-
-
 def new_account(email: str, name: str) -> User:
-    """A student account with no usable password yet (added to the session, flushed)."""
+    """A student account with no usable password yet (added to the session)."""
     user = User(email=email, name=name, password_hash=UNUSABLE_PASSWORD, role=Role.student)
     db.session.add(user)
-    db.session.flush()
     return user
 
 
@@ -410,6 +406,7 @@ def add_member(
     try:
         if user is None:
             user = new_account(email, name)
+            db.session.flush()
             token, invite = invites.issue(user, course.id, by.id)
             created = NewAccount(email, token, invite.expires_at)
         elif name and not user.name:
