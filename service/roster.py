@@ -210,13 +210,9 @@ def _row(
     members: Mapping[str, Member],
     first_line: Mapping[str, int],
 ) -> Row:
-    email = auth.normal_email(line.email)
-    shown = Row(line.line, email, line.name.strip(), line.role.strip(), line.section.strip(),
-                Change.rejected)
-
-    def rejected(reason: str) -> Row:
-        return Row(shown.line, shown.email, shown.name, shown.role, shown.section,
-                   Change.rejected, reason)
+    def rejected(reason: str) -> Row:  # the line as written, and why not
+        return Row(line.line, auth.normal_email(line.email), line.name.strip(),
+                   line.role.strip(), line.section.strip(), Change.rejected, reason)
 
     if line.fields != len(HEADER):
         return rejected(f"{line.fields} fields where the header has 4 (email,name,role,section)")
@@ -320,10 +316,7 @@ def plan_for(course: Course, lines: list[Line]) -> Plan:
 
 def preview(course: Course, data: bytes | str) -> Plan:
     """The plan of a roster file (bytes as uploaded, or text); RosterFileError."""
-    text = decode(data) if isinstance(data, bytes) else data
-    if len(text.encode()) > MAX_BYTES:
-        decode(text.encode())  # the same message as for the bytes
-    return plan_for(course, parse(text))
+    return plan_for(course, parse(decode(data if isinstance(data, bytes) else data.encode())))
 
 
 # --- making changes -----------------------------------------------------------------------

@@ -665,3 +665,19 @@ def test_a_file_too_large_for_a_request_says_so(app: Flask, course: dict[str, An
     assert response.status_code == 413
     assert "A form can send at most 64 KB here" in text(response)
     assert "Content-Security-Policy" in response.headers
+
+
+def test_a_large_file_applies_whole(app: Flask, course: dict[str, Any]) -> None:
+    body = HEADER + "".join(f"s{i:04d}@x.org,Student {i},,S{i % 7}\n" for i in range(1200))
+    with app.app_context():
+        from service.models import Course
+
+        the_course = db.session.get(Course, course["id"])
+        plan = people.preview(the_course, body)
+        assert plan.ok and plan.count(people.Change.new) == 1200
+        done = people.apply(the_course, plan, auth.Principal(
+            course["instructor"].user_id, course["instructor"].email, "", Role.instructor))
+        assert len(done.accounts) == 1200
+        assert sum(n for _, n in people.sections(course["id"])) == 1201  # and the fixture's
+        again = people.preview(the_course, body)
+        assert again.count(people.Change.unchanged) == 1200
