@@ -681,3 +681,17 @@ def test_a_large_file_applies_whole(app: Flask, course: dict[str, Any]) -> None:
         assert sum(n for _, n in people.sections(course["id"])) == 1201  # and the fixture's
         again = people.preview(the_course, body)
         assert again.count(people.Change.unchanged) == 1200
+
+
+def test_an_instructor_who_leaves_goes_to_their_courses(
+    course: dict[str, Any], make_caller: Callable[..., Caller]
+) -> None:
+    teacher, cid = course["instructor"], course["id"]
+    colleague = make_caller("instructor")
+    teacher.post(f"/api/v1/courses/{cid}/roster", json={"email": colleague.email,
+                                                        "role": "instructor"})
+    browser = log_in(teacher)
+    page = f"/courses/{cid}/roster"
+    left = post_form(browser, page, f"{page}/{teacher.user_id}/remove")
+    assert left.status_code == 302 and left.headers["Location"] == "/courses"
+    assert browser.get(f"/courses/{cid}/roster").status_code == 404
