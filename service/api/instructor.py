@@ -1,68 +1,17 @@
-"""API v1 for a course's instructors: the roster, the gradebook and the course's
-submissions (to find and retry those in error). Statistics are in ``api.stats``."""
+"""API v1 for a course's staff: the gradebook and the course's submissions (to find and
+retry those in error). The roster is in ``api.people``, statistics in ``api.stats``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask.views import MethodView
-from sqlalchemy.exc import IntegrityError
 
-from .. import auth, queries
+from .. import queries
 from .. import schemas as s
-from ..db import db
-from ..errors import APIError
-from ..models import CourseRole, Enrollment, Role, Status, User
+from ..models import Status
 from .common import bp, responds, result_json
-from .courses import managed_course, taught_course
-
-
-def enrollment_json(user: User, role: CourseRole) -> dict[str, Any]:
-    return {"user_id": user.id, "email": user.email, "name": user.name, "role": role.value}
-
-
-@bp.route("/courses/<int:course_id>/roster")
-class Roster(MethodView):
-    @bp.response(200, s.Enrollment(many=True))
-    @responds(401, 404)
-    def get(self, course_id: int) -> list[dict[str, Any]]:
-        """The course's students and instructors (instructors only)."""
-        course = taught_course(course_id)
-        return [enrollment_json(user, role) for user, role in queries.roster(course.id)]
-
-    @bp.arguments(s.EnrollmentCreate())
-    @bp.response(201, s.Enrollment)
-    @responds(401, 404, 422, also={409: "already enrolled"})
-    def post(self, body: dict[str, Any], course_id: int) -> dict[str, Any]:
-        """Enrol an existing user by email (instructors only)."""
-        course = managed_course(course_id)
-        user = auth.find_user(body["email"])
-        if user is None:
-            raise APIError(404, "not_found", f"no user with email {body['email']}")
-        role = CourseRole(body["role"])
-        if role == CourseRole.instructor and user.role == Role.student:
-            raise APIError(422, "invalid_request", "a student account cannot teach a course")
-        db.session.add(Enrollment(course_id=course.id, user_id=user.id, role=role))
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            raise APIError(409, "conflict", f"{user.email} is already enrolled") from None
-        return enrollment_json(user, role)
-
-
-@bp.route("/courses/<int:course_id>/roster/<int:user_id>")
-class RosterEntry(MethodView):
-    @bp.response(204)
-    @responds(401, 404)
-    def delete(self, course_id: int, user_id: int) -> None:
-        """Remove someone from the course (instructors only); their work is kept."""
-        course = managed_course(course_id)
-        enrollment = queries.enrollment(course.id, user_id)
-        if enrollment is None:
-            raise APIError(404, "not_found", "no such enrollment")
-        db.session.delete(enrollment)
-        db.session.commit()
+from .courses import taught_course
 
 
 @bp.route("/courses/<int:course_id>/gradebook")
