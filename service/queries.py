@@ -8,9 +8,8 @@ for ``assignment_progress``, the one shape both audiences show as it is.
 from __future__ import annotations
 
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -216,30 +215,3 @@ def earned_points(course_id: int) -> dict[int, dict[int, float]]:
     for owner_id, assignment_id, points, score in db.session.execute(best):
         earned[owner_id][assignment_id] += points * score
     return earned
-
-
-@dataclass
-class SlotTally:
-    """What was graded in one slot: each problem's best score, submissions, mistakes named."""
-
-    best: dict[uuid.UUID, float] = field(default_factory=dict)
-    submissions: int = 0
-    misconceptions: Counter[str] = field(default_factory=Counter)
-
-
-def slot_tallies(slot_ids: list[int]) -> dict[int, SlotTally]:
-    """Every graded submission to these slots' problems, tallied per slot (absent: none)."""
-    rows = db.session.execute(
-        select(Problem.slot_id, Problem.id, Result.score, Result.parts)
-        .join(Submission, Submission.problem_id == Problem.id)
-        .join(Result, Result.submission_id == Submission.id)
-        .where(Problem.slot_id.in_(slot_ids))
-    )
-    tallies: dict[int, SlotTally] = defaultdict(SlotTally)
-    for slot_id, problem_id, score, parts in rows:
-        tally = tallies[slot_id]
-        tally.submissions += 1
-        tally.best[problem_id] = max(score, tally.best.get(problem_id, 0.0))
-        for part in parts.values():
-            tally.misconceptions.update(part.get("misconceptions", []))
-    return tallies

@@ -174,16 +174,6 @@ class Course(Schema):
     role = fields.String(required=True, metadata={"description": "the caller's role in it"})
 
 
-class EnrollmentCreate(Schema):
-    email = fields.Email(required=True)
-    role = fields.String(load_default="student", validate=validate.OneOf(["student", "instructor"]))
-
-
-class Enrollment(Schema):
-    user_id = fields.Integer(required=True)
-    email = fields.String(required=True)
-    name = fields.String(required=True)
-    role = fields.String(required=True)
 
 
 class SlotCreate(Schema):

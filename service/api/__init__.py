@@ -4,9 +4,13 @@ Every route resolves the caller (bearer token or CSRF-checked session) and asks
 ``policy`` before touching an object; objects the caller may not see are 404s.
 The OpenAPI document at /api/v1/openapi.json is generated from these views and schemas.
 One blueprint, ``bp`` (endpoints ``api.<View>``), gets its routes from a module per
-audience: ``problems`` (solving), ``submissions`` (a result, and the caller),
-``courses`` (members), ``instructor`` (roster, gradebook, statistics). Reads shared
-with the pages are in ``service.queries``.
+audience and task: ``problems`` (solving), ``submissions`` (a result, and the caller),
+``courses`` (members); for a course's staff, the JSON twins of the dashboard's pages:
+``people`` (course, roster, import, set-password links), ``assignments`` (settings,
+publishing, overrides), ``networks`` (an instructor's own network), ``gradebook``,
+``stats``, ``live`` (the lecture view, unexplained answers) and ``instructor`` (the
+course's submissions). Reads shared with the pages are in ``service.queries`` and in
+one module per dashboard page (``service.gradebook``, ``service.stats``, ...).
 """
 
 from __future__ import annotations

@@ -6,14 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from sqlalchemy.exc import IntegrityError
 
 from .. import assignments, policy, queries
 from .. import problems as drawn
+from .. import roster as people
 from .. import schemas as s
-from ..db import db
 from ..errors import APIError
-from ..models import Assignment, Course, CourseRole, Enrollment, LatePolicy, Mode, Role, utcnow
+from ..models import Assignment, Course, CourseRole, LatePolicy, Mode, utcnow
 from .common import bp, caller, found, not_found, problem_json, responds
 
 
@@ -86,17 +85,10 @@ class Courses(MethodView):
     @responds(401, 422, also={409: "the course code is taken"})
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create a course (instructors and admins); the creator teaches it."""
-        user = caller()
-        if user.role == Role.student:
-            raise APIError(403, "forbidden", "only instructors can create courses")
-        course = Course(code=body["code"], title=body["title"])
-        db.session.add(course)
-        db.session.add(Enrollment(course=course, user_id=user.id, role=CourseRole.instructor))
         try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            raise APIError(409, "conflict", f"a course with code {body['code']} exists") from None
+            course = people.create_course(caller(), body["code"], body["title"])
+        except people.RosterError as exc:
+            raise APIError(exc.status, exc.code, exc.message) from None
         return course_json(course, CourseRole.instructor)
 
 

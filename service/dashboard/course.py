@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, render_template, request, url_for
+from flask import render_template, request
 from markupsafe import Markup
 
 from .. import mathml, pipeline
@@ -16,17 +16,8 @@ from ..student.render import ResultView, result_view
 from .base import bp, login_required, no_such, staff_course
 from .stats import course_assignment
 
+
 # The course-editing page belongs to the roster's module; the first of these that exists.
-EDIT_COURSE_ENDPOINTS = ("dashboard.course_edit", "dashboard.edit_course")
-
-
-def edit_course_url(course_id: int) -> str:
-    for endpoint in EDIT_COURSE_ENDPOINTS:
-        if endpoint in current_app.view_functions:
-            return url_for(endpoint, course_id=course_id)
-    return url_for("dashboard.roster", course_id=course_id)
-
-
 @bp.get("/courses/<int:course_id>")
 @login_required
 def course(course_id: int) -> str:
@@ -36,7 +27,6 @@ def course(course_id: int) -> str:
         "dashboard/course.html",
         staff=staff,
         overview=reads.overview(staff.course),
-        edit_url=edit_course_url(course_id),
     )
 
 
