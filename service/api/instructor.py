@@ -1,5 +1,5 @@
-"""API v1 for a course's instructors: the roster, the gradebook, per-slot statistics and
-the course's submissions (to find and retry those in error)."""
+"""API v1 for a course's instructors: the roster, per-slot statistics and the course's
+submissions (to find and retry those in error)."""
 
 from __future__ import annotations
 
@@ -63,33 +63,6 @@ class RosterEntry(MethodView):
             raise APIError(404, "not_found", "no such enrollment")
         db.session.delete(enrollment)
         db.session.commit()
-
-
-@bp.route("/courses/<int:course_id>/gradebook")
-class GradebookView(MethodView):
-    @bp.response(200, s.Gradebook)
-    @responds(401, 404)
-    def get(self, course_id: int) -> dict[str, Any]:
-        """Points per student per assignment, best attempt per slot (instructors only)."""
-        course = taught_course(course_id)
-        students = queries.students(course.id)
-        earned = queries.earned_points(course.id)
-        return {
-            "assignments": [
-                {"id": a.id, "title": a.title, "points": sum(sl.points for sl in a.slots)}
-                for a in course.assignments
-            ],
-            "students": [
-                {
-                    "user_id": st.id,
-                    "email": st.email,
-                    "name": st.name,
-                    "scores": {str(a.id): earned[st.id][a.id] for a in course.assignments},
-                    "total": sum(earned[st.id].values()),
-                }
-                for st in students
-            ],
-        }
 
 
 @bp.route("/courses/<int:course_id>/assignments/<int:assignment_id>/stats")
