@@ -154,7 +154,7 @@ def _earned(course_id: int) -> Any:
     )
 
 
-def _students(course_id: int, section: str | None) -> Select[Any]:
+def _students(course_id: int, section: str | None) -> Select[tuple[int, str, str, str]]:
     stmt = (
         select(User.id, User.email, User.name, Enrollment.section)
         .select_from(Enrollment)

@@ -112,7 +112,7 @@ class GradebookView(MethodView):
 @bp.route("/courses/<int:course_id>/gradebook.csv")
 class GradebookCsv(MethodView):
     @bp.arguments(ExportQuery(), location="query")
-    @bp.response(200, content_type="text/csv",
+    @bp.response(200, {"type": "string"}, content_type="text/csv",
                  description="CONTRACT §9's gradebook CSV, streamed as an attachment")
     @responds(401, 404, 422)
     def get(self, query: dict[str, Any], course_id: int) -> Response:
