@@ -4,10 +4,10 @@ class of three worked by hand.
 Two assignments: "Week 1 <i>" of two slots (3 points and 1 point: 4), "Week 2" of one slot
 (2 points); 6 points in all. Credits per slot (a mark's late-adjusted best score):
 
-| student (section)              | W1 slot 1 (3) | W1 slot 2 (1) | W2 slot 1 (2) | W1   | W2  | total |
-| Ada Lovelace (A)               | 1 (graded)    | 0.5           | –             | 3.5  | –   | 3.5   |
-| Hopper, Grace "<Amazing>" (B)  | –             | 1             | 0.5           | 1    | 1   | 2     |
-| =1+2 (A)                       | –             | –             | 0.75          | –    | 1.5 | 1.5   |
+| student (section)             | W1 s1 (3) | W1 s2 (1) | W2 s1 (2) | W1  | W2  | total |
+| Ada Lovelace (A)              | 1 graded  | 0.5       | –         | 3.5 | –   | 3.5   |
+| Hopper, Grace "<Amazing>" (B) | –         | 1         | 0.5       | 1   | 1   | 2     |
+| =1+2 (A)                      | –         | –         | 0.75      | –   | 1.5 | 1.5   |
 
 Ada's 1 comes from real submissions (a wrong answer, then the key) graded by the real
 task; the other marks are written as grading would have.
