@@ -28,17 +28,17 @@ as text instead of running it as a formula (CSV injection).
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from itertools import groupby
 from typing import Any
 
 from flask import Response, stream_with_context
-from sqlalchemy import Select, func, select
+from sqlalchemy import JSON, Select, func, select
 
 from .db import db
 from .models import Assignment, Course, CourseRole, Enrollment, Mark, Slot, User
@@ -140,16 +140,16 @@ def known_sort(sort: str, cols: Sequence[Column]) -> bool:
     return sort.startswith("a") and sort[1:].isdigit() and int(sort[1:]) in {c.id for c in cols}
 
 
-def _earned(course_id: int) -> Any:
-    """Points earned per student and assignment, for students with a mark there."""
+def _earned(cols: Sequence[Column]) -> Select[tuple[int, int, float]]:
+    """Points earned per student and assignment (of these columns), for students with a
+    mark there."""
     return (
         select(
             Mark.user_id, Mark.assignment_id,
             func.sum(Mark.credit * Slot.points).label("earned"),
         )
         .join(Slot, Slot.id == Mark.slot_id)
-        .join(Assignment, Assignment.id == Mark.assignment_id)
-        .where(Assignment.course_id == course_id)
+        .where(Mark.assignment_id.in_([c.id for c in cols]))
         .group_by(Mark.user_id, Mark.assignment_id)
     )
 
@@ -166,74 +166,82 @@ def _students(course_id: int, section: str | None) -> Select[tuple[int, str, str
 
 def book(course_id: int, query: Query) -> Book:
     """One page of the course's gradebook, sorted and filtered as asked (an unknown sort
-    reads as by name)."""
+    reads as by name). Only a sort by total sums every student's marks."""
     cols = columns(course_id)
     if not known_sort(query.sort, cols):
         query = Query("name", query.desc, query.section, query.page, query.per_page)
-    base = _students(course_id, query.section)
-    count = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    totals = (
-        select(Mark.user_id, func.sum(Mark.credit * Slot.points).label("total"))
-        .join(Slot, Slot.id == Mark.slot_id)
-        .join(Assignment, Assignment.id == Mark.assignment_id)
-        .where(Assignment.course_id == course_id)
-        .group_by(Mark.user_id)
-        .subquery()
-    )
-    total = func.coalesce(totals.c.total, 0.0)
-    stmt = base.add_columns(total).outerjoin(totals, totals.c.user_id == User.id)
+    stmt = _students(course_id, query.section)
+    count = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     key: Any
-    if query.sort in SORTS:
-        key = {"name": User.name, "email": User.email, "section": Enrollment.section,
-               "total": total}[query.sort]
+    if query.sort == "total":
+        totals = (
+            select(Mark.user_id, func.sum(Mark.credit * Slot.points).label("total"))
+            .join(Slot, Slot.id == Mark.slot_id)
+            .where(Mark.assignment_id.in_([c.id for c in cols]))
+            .group_by(Mark.user_id)
+            .subquery()
+        )
+        stmt = stmt.outerjoin(totals, totals.c.user_id == User.id)
+        key = func.coalesce(totals.c.total, 0.0)
+    elif query.sort in SORTS:
+        key = {"name": User.name, "email": User.email, "section": Enrollment.section}[query.sort]
     else:
-        cells = _earned(course_id).where(Mark.assignment_id == int(query.sort[1:])).subquery()
+        cells = _earned([c for c in cols if query.sort == f"a{c.id}"]).subquery()
         stmt = stmt.outerjoin(cells, cells.c.user_id == User.id)
         key = cells.c.earned
     key = key.desc().nulls_last() if query.desc else key.asc().nulls_first()
-    page = max(1, min(query.page, max(1, math.ceil(count / query.per_page))))
+    page = max(1, min(query.page, math.ceil(count / query.per_page)))
     query = Query(query.sort, query.desc, query.section, page, query.per_page)
     found = db.session.execute(
         stmt.order_by(key, User.name, User.email, User.id)
         .limit(query.per_page).offset((page - 1) * query.per_page)
     ).all()
     earned: dict[int, dict[int, float]] = {}
-    if found:
+    if found and cols:
         ids = [r[0] for r in found]
-        for uid, aid, points in db.session.execute(_earned(course_id).where(Mark.user_id.in_(ids))):
+        for uid, aid, points in db.session.execute(_earned(cols).where(Mark.user_id.in_(ids))):
             earned.setdefault(uid, {})[aid] = float(points)
-    rows = [
-        Row(uid, email, name, section,
-            {c.id: earned.get(uid, {}).get(c.id) for c in cols}, float(row_total))
-        for uid, email, name, section, row_total in found
-    ]
+    rows = []
+    for uid, email, name, section in found:
+        mine = earned.get(uid, {})
+        rows.append(Row(uid, email, name, section, {c.id: mine.get(c.id) for c in cols},
+                        sum(mine.values())))
     return Book(cols, rows, query, count, sections(course_id))
+
+
+def _by_assignment(aid: Any, earned: Any) -> Any:
+    """A student's cells as one JSON object (assignment id: points), in the database."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.json_object_agg(aid, earned, type_=JSON)
+    return func.json_group_object(aid, earned, type_=JSON)
 
 
 def every_row(course_id: int, cols: Sequence[Column], section: str | None = None,
               ) -> Iterator[Row]:
-    """Every student of the course (of one section), by name, with their cells: fetched in
-    chunks through a server-side cursor, for streaming."""
-    earned = _earned(course_id).subquery()
+    """Every student of the course (of one section), by name, with their cells: one row
+    per student from the database, fetched in chunks through a server-side cursor."""
+    earned = _earned(cols).subquery()
+    cells = (
+        select(earned.c.user_id,
+               _by_assignment(earned.c.assignment_id, earned.c.earned).label("cells"))
+        .group_by(earned.c.user_id)
+        .subquery()
+    )
     stmt = (
         _students(course_id, section)
-        .add_columns(earned.c.assignment_id, earned.c.earned)
-        .outerjoin(earned, earned.c.user_id == User.id)
+        .add_columns(cells.c.cells)
+        .outerjoin(cells, cells.c.user_id == User.id)
         .order_by(User.name, User.email, User.id)
-        .execution_options(yield_per=CHUNK_ROWS * max(1, len(cols)))
+        .execution_options(yield_per=CHUNK_ROWS)
     )
-    for (uid, email, name, section_), group in groupby(
-        db.session.execute(stmt), key=lambda r: (r[0], r[1], r[2], r[3])
-    ):
-        cells: dict[int, float | None] = dict.fromkeys((c.id for c in cols), None)
-        total = 0.0
-        for *_student, aid, points in group:
-            if aid is not None:
-                cells[aid] = float(points)
-                total += float(points)
-        yield Row(uid, email, name, section_, cells, total)
+    ids = [c.id for c in cols]
+    for uid, email, name, section_, found in db.session.connection().execute(stmt):
+        got = {int(k): float(v) for k, v in (found or {}).items()}
+        yield Row(uid, email, name, section_, {aid: got.get(aid) for aid in ids},
+                  sum(got.values()))
 
 
+@functools.lru_cache(maxsize=8192)
 def decimal(value: float) -> str:
     """Up to 4 decimals, no trailing zeros: 0.5 → "0.5", 1.0 → "1", 2/3 → "0.6667"."""
     text = f"{value:.4f}".rstrip("0").rstrip(".")
