@@ -197,17 +197,17 @@ def seed(url: str, students: int, assignments: int, attempts: int, rng: random.R
             with cur.copy("COPY problems (id, type, type_version, difficulty, variant, owner_id,"
                           " slot_id, attempts_allowed, attempts_used, created_at) FROM STDIN"
                           ) as copy:
-                for row in problems:
-                    copy.write_row(row)
+                for problem in problems:
+                    copy.write_row(problem)
             with cur.copy("COPY submissions (id, problem_id, user_id, attempt, answers, status,"
                           " tries, received_at, queued_at, published_at, started_at, graded_at)"
                           " FROM STDIN") as copy:
-                for row in subs:
-                    copy.write_row(row)
+                for submission in subs:
+                    copy.write_row(submission)
             with cur.copy("COPY results (submission_id, score, parts, latency_seconds, "
                           "created_at) FROM STDIN") as copy:
-                for row in results:
-                    copy.write_row(row)
+                for result in results:
+                    copy.write_row(result)
             conn.commit()
             submitted += len(subs)
         seconds = time.perf_counter() - t0

@@ -140,7 +140,7 @@ def known_sort(sort: str, cols: Sequence[Column]) -> bool:
     return sort.startswith("a") and sort[1:].isdigit() and int(sort[1:]) in {c.id for c in cols}
 
 
-def _earned(cols: Sequence[Column]) -> Select[tuple[int, int, float]]:
+def _earned(cols: Sequence[Column]) -> Select[int, int, float]:
     """Points earned per student and assignment (of these columns), for students with a
     mark there."""
     return (
@@ -154,7 +154,7 @@ def _earned(cols: Sequence[Column]) -> Select[tuple[int, int, float]]:
     )
 
 
-def _students(course_id: int, section: str | None) -> Select[tuple[int, str, str, str]]:
+def _students(course_id: int, section: str | None) -> Select[int, str, str, str]:
     stmt = (
         select(User.id, User.email, User.name, Enrollment.section)
         .select_from(Enrollment)
