@@ -322,11 +322,12 @@ def measure(app: Flask, course: Course, runs: int) -> None:
             timed(client, probe)
     base = statistics.median(probes[0].seconds or [1.0])
     print(f"\n{'request':42} {'status':>6} {'bytes':>9} {'median':>9} {'p95':>9} "
-          f"{'× roster':>9}  rows/s")
+          f"{'× roster':>9}  students/s (cells/s)")
     for probe in probes:
         got = probe.seconds or []
         med = statistics.median(got)
-        rate = f"{probe.rows / med:,.0f}" if probe.rows else ""
+        cells = probe.rows * len(course.assignments)
+        rate = f"{probe.rows / med:,.0f} ({cells / med:,.0f})" if probe.rows else ""
         print(f"{probe.label:42} {probe.status:>6} {probe.size:>9,} {med * 1000:>7.1f}ms "
               f"{p95(got) * 1000:>7.1f}ms {med / base:>8.1f}×  {rate}")
 
