@@ -49,6 +49,9 @@ SORTS = ("name", "email", "section", "total")  # and "a<assignment id>"
 SORT_PATTERN = r"^(name|email|section|total|a[0-9]{1,12})$"
 CHUNK_ROWS = 500  # students per chunk of CSV text, and rows per fetch (times assignments)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Points are rounded to this many decimals: a float sum's last bits depend on the order
+# the database adds in (2.9, not 2.9000000000000004).
+ROUND = 6
 
 
 class Format(StrEnum):
@@ -200,12 +203,12 @@ def book(course_id: int, query: Query) -> Book:
     if found and cols:
         ids = [r[0] for r in found]
         for uid, aid, points in db.session.execute(_earned(cols).where(Mark.user_id.in_(ids))):
-            earned.setdefault(uid, {})[aid] = float(points)
+            earned.setdefault(uid, {})[aid] = round(float(points), ROUND)
     rows = []
     for uid, email, name, section in found:
         mine = earned.get(uid, {})
         rows.append(Row(uid, email, name, section, {c.id: mine.get(c.id) for c in cols},
-                        sum(mine.values())))
+                        round(sum(mine.values()), ROUND)))
     return Book(cols, rows, query, count, sections(course_id))
 
 
