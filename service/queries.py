@@ -8,7 +8,6 @@ for ``assignment_progress``, the one shape both audiences show as it is.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -192,26 +191,3 @@ def assignment_progress(assignment: Assignment, user: Person) -> dict[str, Any]:
         "score": earned,
         "points": sum(slot.points for slot in assignment.slots),
     }
-
-
-def earned_points(course_id: int) -> dict[int, dict[int, float]]:
-    """Points per student per assignment of the course: each slot problem's best score times
-    the slot's points, summed (absent keys read as 0)."""
-    best = (
-        select(
-            Problem.owner_id,
-            Slot.assignment_id,
-            Slot.points,
-            func.max(Result.score).label("score"),
-        )
-        .join(Slot, Problem.slot_id == Slot.id)
-        .join(Assignment, Slot.assignment_id == Assignment.id)
-        .join(Submission, Submission.problem_id == Problem.id)
-        .join(Result, Result.submission_id == Submission.id)
-        .where(Assignment.course_id == course_id)
-        .group_by(Problem.id, Problem.owner_id, Slot.assignment_id, Slot.points)
-    )
-    earned: dict[int, dict[int, float]] = defaultdict(lambda: defaultdict(float))
-    for owner_id, assignment_id, points, score in db.session.execute(best):
-        earned[owner_id][assignment_id] += points * score
-    return earned

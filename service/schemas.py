@@ -252,21 +252,6 @@ class Assignment(Schema):
     points = fields.Float(metadata={"description": "points available"})
 
 
-class GradebookRow(Schema):
-    user_id = fields.Integer(required=True)
-    email = fields.String(required=True)
-    name = fields.String(required=True)
-    scores = fields.Dict(
-        keys=fields.String(),
-        values=fields.Float(),
-        metadata={"description": "assignment id -> points earned (best attempt per slot)"},
-    )
-    total = fields.Float(required=True)
-
-
-class Gradebook(Schema):
-    assignments = fields.List(fields.Dict(), metadata={"description": "id, title, points"})
-    students = fields.List(fields.Nested(GradebookRow))
 
 
 class SubmissionListQuery(Schema):

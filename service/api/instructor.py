@@ -1,5 +1,6 @@
-"""API v1 for a course's staff: the gradebook and the course's submissions (to find and
-retry those in error). The roster is in ``api.people``, statistics in ``api.stats``."""
+"""API v1 for a course's staff: the course's submissions (to find and retry those in
+error). The roster is in ``api.people``, the gradebook in ``api.gradebook``, statistics
+in ``api.stats``."""
 
 from __future__ import annotations
 
@@ -12,33 +13,6 @@ from .. import schemas as s
 from ..models import Status
 from .common import bp, responds, result_json
 from .courses import taught_course
-
-
-@bp.route("/courses/<int:course_id>/gradebook")
-class GradebookView(MethodView):
-    @bp.response(200, s.Gradebook)
-    @responds(401, 404)
-    def get(self, course_id: int) -> dict[str, Any]:
-        """Points per student per assignment, best attempt per slot (instructors only)."""
-        course = taught_course(course_id)
-        students = queries.students(course.id)
-        earned = queries.earned_points(course.id)
-        return {
-            "assignments": [
-                {"id": a.id, "title": a.title, "points": sum(sl.points for sl in a.slots)}
-                for a in course.assignments
-            ],
-            "students": [
-                {
-                    "user_id": st.id,
-                    "email": st.email,
-                    "name": st.name,
-                    "scores": {str(a.id): earned[st.id][a.id] for a in course.assignments},
-                    "total": sum(earned[st.id].values()),
-                }
-                for st in students
-            ],
-        }
 
 
 @bp.route("/courses/<int:course_id>/submissions")
