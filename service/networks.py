@@ -21,7 +21,9 @@ from exercises import latex as tex
 from .db import db
 from .models import Assignment, Slot
 
-MAX_BYTES = 64 * 1024  # a network file of the largest widths below is a few KB
+# A network file of the largest widths below is a few KB. Half the app's request limit
+# (MAX_CONTENT_LENGTH, 64 KB by default), so a file over it gets this module's message.
+MAX_BYTES = 32 * 1024
 MAX_WIDTH = 6  # units or inputs of any layer: larger nets are no exercise to work by hand
 MAX_EXAMPLES = 6
 
