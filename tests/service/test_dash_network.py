@@ -273,3 +273,15 @@ def test_a_pasted_string_is_escaped_in_the_echo(
     raw = response.get_data(as_text=True)
     assert "<script>alert" not in raw
     assert "&lt;/textarea&gt;&lt;script&gt;" in raw
+
+
+def test_the_preview_page_has_unique_ids_and_labelled_fields(
+        instructor: Caller, course: tuple[int, int, list[Caller]]) -> None:
+    cid, _, _ = course
+    raw = form_post(instructor.client, f"/courses/{cid}/network",
+                    {"network": json.dumps(NET)}).get_data(as_text=True)
+    ids = re.findall(r'\sid="([^"]+)"', raw)
+    assert len(ids) == len(set(ids))
+    assert "solution-weight-gradient" in ids
+    for field in re.findall(r'<(?:select|textarea|input) id="([^"]+)"', raw):
+        assert f'<label for="{field}">' in raw
