@@ -17,38 +17,39 @@ from .common import bp, responds
 from .courses import assignment_in, managed_course, taught_course
 
 
-class NetworkBody(Schema):
+class NetworkPreviewBody(Schema):
     network = fields.Raw(required=True, metadata={"description": "a network file (CONTRACT §2)"})
 
 
-class Prediction(Schema):
+class NetworkPrediction(Schema):
     mistakes = fields.List(fields.String(), metadata={"description": "mistake tags, one or two"})
     value = fields.Raw(metadata={"description": "the answer they give (grading form)"})
 
 
-class SolutionStep(Schema):
+class NetworkSolutionStep(Schema):
     title = fields.String()
     text = fields.String()
     latex = fields.String(allow_none=True)
     parts = fields.List(fields.String())
 
 
-class FittedType(Schema):
+class NetworkFittedType(Schema):
     exercise_type = fields.String()
     title = fields.String()
     difficulty = fields.Integer()
     prompt = fields.String()
     params = fields.Dict()
     key = fields.Dict(metadata={"description": "per part, in the answers' format"})
-    predictions = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(Prediction)))
-    solution = fields.List(fields.Nested(SolutionStep))
+    predictions = fields.Dict(keys=fields.String(),
+                              values=fields.List(fields.Nested(NetworkPrediction)))
+    solution = fields.List(fields.Nested(NetworkSolutionStep))
     warnings = fields.List(fields.String(), metadata={
         "description": "the checks a drawn variant would have been redrawn for, as sentences"})
 
 
-class Preview(Schema):
+class NetworkPreviewResult(Schema):
     network = fields.Dict(metadata={"description": "the network as read (CONTRACT §2)"})
-    types = fields.List(fields.Nested(FittedType))
+    types = fields.List(fields.Nested(NetworkFittedType))
 
 
 class NetworkSlotCreate(Schema):
@@ -79,8 +80,8 @@ def _network(data: object) -> ex.Network:
 
 @bp.route("/courses/<int:course_id>/networks/preview")
 class NetworkPreview(MethodView):
-    @bp.arguments(NetworkBody())
-    @bp.response(200, Preview)
+    @bp.arguments(NetworkPreviewBody())
+    @bp.response(200, NetworkPreviewResult)
     @responds(401, 404, also=INVALID_NETWORK)
     def post(self, body: dict[str, Any], course_id: int) -> dict[str, Any]:
         """Every exercise type that can ask about the network: key, the mistakes named per
