@@ -6,26 +6,31 @@ No Flask, no database, no Celery: it takes a seed or a network and returns data.
 from .answers import AnswerFormatError
 from .grading import SCORING_RULE, Answers, Grade, PartResult, grade, parse_answers
 from .mistakes import MISTAKES, Mistake
-from .network import Network, NetworkError, parse_network
+from .network import Network, NetworkError, NotJSON, parse_network, read_network
 from .problem import Option, Part, Variant
 from .registry import (
     DIFFICULTIES,
     GRADED_SEED_BASE,
     SEED_MAX,
     ExerciseType,
+    Fitted,
     InvalidDifficulty,
     UnknownExerciseType,
     catalogue,
+    fit_variant,
+    for_network,
     generate,
     get_type,
+    network_difficulty,
 )
 from .solution import Solution, Step, worked_solution
 
 __all__ = [
     "DIFFICULTIES", "GRADED_SEED_BASE", "MISTAKES", "SCORING_RULE", "SEED_MAX",
-    "AnswerFormatError", "Answers", "ExerciseType", "Grade",
-    "InvalidDifficulty", "Mistake", "Network", "NetworkError", "Option", "Part", "PartResult",
-    "Solution",
-    "Step", "UnknownExerciseType", "Variant", "catalogue", "generate", "get_type", "grade",
-    "parse_answers", "parse_network", "worked_solution",
+    "AnswerFormatError", "Answers", "ExerciseType", "Fitted", "Grade",
+    "InvalidDifficulty", "Mistake", "Network", "NetworkError", "NotJSON", "Option", "Part",
+    "PartResult", "Solution",
+    "Step", "UnknownExerciseType", "Variant", "catalogue", "fit_variant", "for_network",
+    "generate", "get_type", "grade", "network_difficulty", "parse_answers", "parse_network",
+    "read_network", "worked_solution",
 ]

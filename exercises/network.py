@@ -6,6 +6,7 @@ Every number is kept exact (SymPy ``Rational``); the engines decide how to compu
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
@@ -259,6 +260,28 @@ _NETWORK = Schema(
         Check("learning_rate", lambda lr, c: lr <= 0, "must be positive"),
     ),
 )
+
+
+class NotJSON(NetworkError):
+    """A network file whose text is not JSON at all."""
+
+    def __init__(self, exc: json.JSONDecodeError):
+        ValueError.__init__(self, f"the network file is not JSON: {exc}")
+        self.field, self.reason = "", str(exc)
+
+
+def read_network(text: str) -> Network:
+    """A network file's text decoded and validated: the messages ``backprop-quiz derive``
+    prints, wherever a network file is read.
+
+    Raises:
+        NetworkError: ``NotJSON`` for text that is not JSON, else as ``parse_network``.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NotJSON(exc) from None
+    return parse_network(data)
 
 
 def parse_network(data: object) -> Network:

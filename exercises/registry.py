@@ -56,6 +56,29 @@ class Degenerate(Exception):
     """A drawn setup that would make a poor or ambiguous problem; draw again."""
 
 
+class Findings:
+    """What the checks of a variant find wrong with its setup, as sentences.
+
+    One set of checks serves both ways of making a variant: a seeded draw (``strict``)
+    raises ``Degenerate`` at the first rejection and is drawn again; a given network
+    (``generate`` cannot redraw it) keeps every finding as a warning. ``equal`` holds, per
+    mistake the type is built to show, the parts where it gives the key itself.
+    """
+
+    def __init__(self, strict: bool):
+        self.strict = strict
+        self.found: list[str] = []
+        self.equal: dict[str, list[str]] = {}
+
+    def reject(self, sentence: str) -> None:
+        """A reason a seeded draw is drawn again."""
+        if self.strict:
+            raise Degenerate(sentence)
+        if sentence not in self.found:
+            self.found.append(sentence)
+
+
+
 @dataclass
 class Setup:
     """What a type draws: the network and the visible parameters (which layer, entry, ...).
@@ -179,6 +202,11 @@ class ExerciseType(abc.ABC):
         """Rebuild the setup from a stored variant (the stored network is the truth)."""
         return Setup(parse_network(variant.network), dict(variant.params))
 
+    def fit(self, network: Network) -> Setup | None:
+        """The setup that asks this type's question about a given ``network``, its visible
+        parameters chosen deterministically; None where the type cannot ask about it."""
+        return None
+
 
 _REGISTRY: dict[str, ExerciseType] = {}
 SAMPLE = 3
@@ -195,7 +223,8 @@ def _can_show(type_id: str, difficulty: int) -> tuple[str, ...]:
         for _ in range(MAX_DRAWS):
             try:
                 setup = t.draw(rng, difficulty)
-                shown.update(_singles(t, setup, t.parts_for(setup), difficulty)[2])
+                shown.update(_singles(t, setup, t.parts_for(setup), difficulty,
+                                      Findings(strict=True))[2])
                 break
             except Degenerate:
                 continue
@@ -268,8 +297,10 @@ def generate(type_id: str, seed: int, difficulty: int = 1) -> Variant:
     raise RuntimeError(f"{type_id}: no usable variant in {MAX_DRAWS} draws (last: {last})")
 
 
-def build_variant(t: ExerciseType, setup: Setup, seed: int, difficulty: int) -> Variant:
-    """Key, predictions and checks for one setup; raises ``Degenerate``.
+def build_variant(t: ExerciseType, setup: Setup, seed: int, difficulty: int,
+                  findings: Findings | None = None) -> Variant:
+    """Key, predictions and checks for one setup; raises ``Degenerate``, unless ``findings``
+    collects the checks' findings (a given network, see ``for_network``).
 
     Every mistake of the library is tried, alone and in pairs: a mistake is offered on a
     part where its slips change that part in this variant. Mistakes that coincide there
@@ -277,7 +308,8 @@ def build_variant(t: ExerciseType, setup: Setup, seed: int, difficulty: int) -> 
     is not offered, and a pair that equals the key or a single mistake adds nothing.
     """
     parts = t.parts_for(setup)
-    key, singles, changing = _singles(t, setup, parts, difficulty)
+    key, singles, changing = _singles(t, setup, parts, difficulty,
+                                      findings or Findings(strict=True))
     predictions = {p.name: list(singles[p.name]) for p in parts}
     covered = {p.name: _Seen(p, [*_unseeable(p, key[p.name]),
                                  *(q.value for q in singles[p.name])]) for p in parts}
@@ -307,32 +339,90 @@ def build_variant(t: ExerciseType, setup: Setup, seed: int, difficulty: int) -> 
     )
 
 
-def _singles(t: ExerciseType, setup: Setup, parts: tuple[Part, ...], difficulty: int
+# --- a variant of a given network --------------------------------------------------------
+
+
+@dataclass
+class Fitted:
+    """One type asked about a given network: the variant (built by ``build_variant``, as a
+    seeded one is), its worked solution, and the checks' findings as warnings."""
+
+    type: ExerciseType
+    variant: Variant
+    solution: Any  # solution.Solution
+    warnings: list[str]
+
+
+def network_difficulty(net: Network) -> int:
+    """The difficulty whose mistakes a given network is checked for: 3 over a batch, 2 with
+    a sigmoid, tanh or softmax (a derivative formula to get wrong), 1 otherwise."""
+    if net.m > 1:
+        return 3
+    if any(L.activation in ("sigmoid", "tanh", "softmax") for L in net.layers):
+        return 2
+    return 1
+
+
+def fit_variant(t: ExerciseType, net: Network) -> Fitted | None:
+    """Type ``t`` asked about ``net``, or None where it cannot ask about it (its ``fit``
+    declines, or the key is not finite). Same numbers for everyone: the seed is 0."""
+    from .solution import worked_solution
+
+    setup = t.fit(net)
+    if setup is None:
+        return None
+    findings = Findings(strict=False)
+    try:
+        variant = build_variant(t, setup, 0, network_difficulty(net), findings)
+    except Degenerate:
+        return None
+    return Fitted(t, variant, worked_solution(variant), findings.found)
+
+
+def for_network(net: Network) -> list[Fitted]:
+    """Every type of the catalogue that can ask about ``net``, in catalogue order."""
+    return [f for t in catalogue() if (f := fit_variant(t, net)) is not None]
+
+
+def _singles(t: ExerciseType, setup: Setup, parts: tuple[Part, ...], difficulty: int,
+             findings: Findings
              ) -> tuple[dict[str, Any], dict[str, list[Prediction]], list[str]]:
     """The float key (checked), each single mistake's predictions, and the mistakes that
-    change some part; raises ``Degenerate``."""
+    change some part; the checks report to ``findings``."""
     # Float first: every check runs on float64, so a redraw never pays for SymPy.
     float_key = t.predict(setup, frozenset())
     key = {p.name: to_grading_form(p.kind, float_key[p.name]) for p in parts}
     for p in parts:
-        _check_key(p, key[p.name])
-    _check_healthy(setup)
+        _check_key(p, key[p.name], findings)
+    _check_healthy(setup, findings)
 
     tags = tuple(dict.fromkeys((*(m.tag for m in MISTAKES.values() if m.variants),
                                 *t.also_shows(setup))))
     hidden = {p.name: _Seen(p, _unseeable(p, key[p.name])) for p in parts}
     singles, changing = _single_predictions(t, setup, parts, key, hidden, tags,
-                                            t.must_show(difficulty))
+                                            t.must_show(difficulty), findings)
     for tag in t.must_show(difficulty):
         if tag not in changing:
-            raise Degenerate(f"{tag} does not change any part")
+            same = findings.equal.get(tag)
+            findings.reject(
+                f"{_named(tag)} gives the key itself for {' and '.join(dict.fromkeys(same))}: "
+                "a student who makes it gets every answer right, so it cannot be seen."
+                if same else f"{_named(tag)} changes no part (or only within rounding of the "
+                "key), so it cannot be seen.")
     for t1, t2 in t.told_apart:
         for p in parts:
             values2 = [q.value for q in singles[p.name] if q.tags == (t2,)]
             if any(_close(p, q.value, v) for q in singles[p.name] if q.tags == (t1,)
                    for v in values2):
-                raise Degenerate(f"{t1} and {t2} coincide on {p.name}")
+                findings.reject(f"{_named(t1)} and {_named(t2)} give the same {p.name}: "
+                                "the two cannot be told apart there.")
     return key, singles, changing
+
+
+def _named(tag: str) -> str:
+    """A mistake as a sentence names it: its name in quotes (the tag where it has none)."""
+    m = MISTAKES.get(tag)
+    return f"“{m.name}”" if m is not None else f"“{tag}”"
 
 
 def _unseeable(part: Part, key: Any) -> list[Any]:
@@ -354,12 +444,13 @@ def _significant(v: Any, digits: int) -> Any:
 
 def _single_predictions(t: ExerciseType, setup: Setup, parts: tuple[Part, ...],
                         key: dict[str, Any], hidden: dict[str, _Seen], tags: tuple[str, ...],
-                        strict: Collection[str]
+                        strict: Collection[str], findings: Findings
                         ) -> tuple[dict[str, list[Prediction]], list[str]]:
     """Each mistake's value on each part it changes (beyond tolerance of every answer in
     ``hidden``), and the mistakes that change some part. Mistakes that coincide are all kept;
     two slip sets of one mistake that coincide are kept once. A ``strict`` mistake (one the
-    draws are built to show) within the band of early rounding of the key is ``Degenerate``."""
+    draws are built to show) within the band of early rounding of the key is rejected, one
+    equal to the key noted (``findings``)."""
     out: dict[str, list[Prediction]] = {p.name: [] for p in parts}
     changing: list[str] = []
     for tag in tags:
@@ -370,10 +461,16 @@ def _single_predictions(t: ExerciseType, setup: Setup, parts: tuple[Part, ...],
                 if v is None:
                     continue
                 v = as_read(p, to_grading_form(p.kind, v), key[p.name])
-                if not _finite(p, v) or _close(p, v, key[p.name]):
+                if not _finite(p, v):
+                    continue
+                if _close(p, v, key[p.name]):
+                    if tag in strict:
+                        findings.equal.setdefault(tag, []).append(p.name)
                     continue
                 if tag in strict and _rounding_close(p, v, key[p.name]):
-                    raise Degenerate(f"{tag} on {p.name} is within rounding of the key")
+                    findings.reject(f"{_named(tag)} gives a {p.name} within rounding of the "
+                                    "key: it would pass for a right answer written early.")
+                    continue
                 if hidden[p.name].has(v) or reads_as_rounded_key(p, v, key[p.name]):
                     continue
                 if any(q.tags == (tag,) and _close(p, v, q.value) for q in out[p.name]):
@@ -470,21 +567,22 @@ def _finite(part: Part, v: Any) -> bool:
     return True
 
 
-def _check_key(part: Part, v: Any) -> None:
+def _check_key(part: Part, v: Any, findings: Findings) -> None:
     if part.kind not in ("matrix", "scalar"):
         return
     a = np.atleast_2d(np.asarray(v, dtype=np.float64))
     if not np.all(np.isfinite(a)):
-        raise Degenerate(f"{part.name} is not finite")
+        raise Degenerate(f"The key's {part.name} is not finite.")  # nothing to ask, either way
     if np.max(np.abs(a)) > 1e3:
-        raise Degenerate(f"{part.name} is too large to work by hand")
+        findings.reject(f"The key's {part.name} is too large to work out by hand.")
     if np.all(np.abs(a) < 1e-3):
-        raise Degenerate(f"{part.name} is (nearly) zero")
+        findings.reject(f"The key's {part.name} is (nearly) zero: most mistakes leave it so.")
     if a.shape[0] == a.shape[1] > 1 and np.allclose(a, a.T, rtol=part.rtol, atol=part.atol):
-        raise Degenerate(f"{part.name} equals its own transpose")
+        findings.reject(f"The key's {part.name} equals its own transpose: a transposed "
+                        "answer cannot be told from it.")
 
 
-def _check_healthy(setup: Setup) -> None:
+def _check_healthy(setup: Setup, findings: Findings) -> None:
     """No saturated sigmoid/tanh, no layer of all-dead ReLUs."""
     if setup.network is None:
         return
@@ -493,10 +591,14 @@ def _check_healthy(setup: Setup) -> None:
         act, a, z = layer.activation, layer.a, layer.z
         assert a is not None and z is not None  # a plain derivation computes every stage
         if act == "sigmoid" and np.any((a < 0.02) | (a > 0.98)):
-            raise Degenerate(f"layer {n} sigmoid saturates")
+            findings.reject(f"Layer {n}'s sigmoid saturates (an output below 0.02 or above "
+                            "0.98): its derivative is nearly 0.")
         if act == "tanh" and np.any(np.abs(a) > 0.96):
-            raise Degenerate(f"layer {n} tanh saturates")
+            findings.reject(f"Layer {n}'s tanh saturates (|a| above 0.96): its derivative "
+                            "is nearly 0.")
         if act == "relu" and not np.any(z > 0):  # a leaky unit still passes α·z back
-            raise Degenerate(f"layer {n} ReLUs are all dead")
+            findings.reject(f"Layer {n}'s ReLUs are all dead (no z above 0): no error "
+                            "passes back.")
         if act in ("relu", "leaky_relu") and np.any(np.abs(z) < 1e-9):
-            raise Degenerate(f"layer {n} has z = 0 at a ReLU kink")
+            findings.reject(f"Layer {n} has z = 0 at a ReLU kink, where the derivative "
+                            "is undefined.")

@@ -130,9 +130,7 @@ def grade(type_id: str, seed: int, difficulty: int, answers_file: TextIO) -> Non
 def derive(network_file: TextIO, exact: bool) -> None:
     """Print the full derivation of a network file (CONTRACT §2, §3); - reads stdin."""
     try:
-        net = ex.parse_network(json.load(network_file))
-    except json.JSONDecodeError as exc:
-        _fail(f"the network file is not JSON: {exc}")
+        net = ex.read_network(network_file.read())
     except ex.NetworkError as exc:
         _fail(str(exc))
     _dump(derivation_json(net, exact=exact))

@@ -12,8 +12,10 @@ variant record; the ``seed`` column holds practice seeds only.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import json
 
 from flask import current_app
 from sqlalchemy import select
@@ -59,13 +61,21 @@ def of_slot(slot: Slot, user: Person) -> Problem | None:
 
 
 def draw_for_slot(slot: Slot, user: Person) -> Problem:
-    """The user's variant of a slot: drawn on the first call, the same on every later one."""
+    """The user's variant of a slot: drawn on the first call, the same on every later one.
+
+    A slot with the instructor's own network gives every student the variant fitted on it
+    (the same numbers for all; no seed); else each student's variant is drawn from their
+    graded seed.
+    """
     problem = of_slot(slot, user)
     if problem is not None:
         return problem
-    seed = graded_seed(current_app.config["SECRET_KEY"], slot.assignment.course_id,
-                       slot.assignment_id, slot.id, user.id)
-    variant = ex.generate(slot.exercise_type, seed, slot.difficulty)
+    if slot.network is not None:
+        variant = fitted_variant(slot.exercise_type, json.dumps(slot.network, sort_keys=True))
+    else:
+        seed = graded_seed(current_app.config["SECRET_KEY"], slot.assignment.course_id,
+                           slot.assignment_id, slot.id, user.id)
+        variant = ex.generate(slot.exercise_type, seed, slot.difficulty)
     extra = db.session.scalar(
         select(Override.extra_attempts).where(
             Override.assignment_id == slot.assignment_id, Override.user_id == user.id
@@ -80,6 +90,16 @@ def draw_for_slot(slot: Slot, user: Person) -> Problem:
     problem = of_slot(slot, user)
     assert problem is not None
     return problem
+
+
+@functools.lru_cache(maxsize=64)
+def fitted_variant(type_id: str, network_json: str) -> ex.Variant:
+    """The variant of a type on a slot's network (JSON text, so it can key the cache): one
+    fitting serves every student of the slot. The slot was checked to fit when it was added."""
+    fitted = ex.fit_variant(ex.get_type(type_id), ex.parse_network(json.loads(network_json)))
+    if fitted is None:
+        raise ValueError(f"{type_id} cannot ask about this slot's network")
+    return fitted.variant
 
 
 GRADED_SEED_LABEL = "backprop-quiz graded variant v1"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import sympy
@@ -23,7 +23,15 @@ from ..network import Network
 from ..problem import Part
 from ..registry import Setup, register
 from . import draw, text
-from .levels import BATCH_SUM, WRONG_DERIVATIVE, Level, Levelled, shows, table
+from .levels import (
+    BATCH_SUM,
+    WRONG_DERIVATIVE,
+    Level,
+    Levelled,
+    shows,
+    squashed_output,
+    table,
+)
 
 # Activations whose outputs stay exact small rationals (difficulty 1, and the shown a of `loss`).
 PIECEWISE_LINEAR = ("relu", "leaky_relu")
@@ -119,6 +127,15 @@ _LOSS = ("raw-error-as-loss", "factor-of-two")
 class _OneLayerType(Levelled[OneLayer]):
     """A type that asks one step of a single layer drawn as its difficulty's row says."""
 
+    # Whether the type can ask about a softmax layer (it asks nothing of σ'(z)).
+    takes_softmax: ClassVar[bool] = False
+
+    def fit(self, network: Network) -> Setup | None:
+        """A given network of one layer (the output layer, which these types ask about)."""
+        if len(network.layers) != 1 or not (self.takes_softmax or squashed_output(network)):
+            return None
+        return Setup(network)
+
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         row = self.levels[difficulty]
         net = _net(rng, row.nin, row.nout, row.activations, row.m, difficulty)
@@ -129,6 +146,7 @@ class _OneLayerType(Levelled[OneLayer]):
 @register
 class ForwardPass(_OneLayerType):
     id = "forward-pass"
+    takes_softmax = True
     version = 2
     title = "Forward pass"
     summary = "z = Wx + b and a = σ(z) of one layer."
@@ -178,6 +196,7 @@ class ForwardPass(_OneLayerType):
 @register
 class Loss(_OneLayerType):
     id = "loss"
+    takes_softmax = True
     version = 2
     title = "Loss"
     summary = "The cost C of a prediction against its target."

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Generic, TypeVar
 
+from ..network import Network
 from ..registry import ExerciseType
 
 # Tags that recur across the tables: a smooth activation has a derivative formula to get
@@ -38,6 +39,12 @@ class Levelled(ExerciseType, Generic[L]):
 
     def must_show(self, difficulty: int) -> tuple[str, ...]:
         return self.levels[difficulty].shows
+
+
+def squashed_output(net: Network) -> bool:
+    """Whether the output layer has an elementwise activation (not softmax, whose δ the
+    types asking σ'(z) cannot state)."""
+    return net.layers[-1].activation != "softmax"
 
 
 def table(rows: Mapping[int, L]) -> Mapping[int, L]:

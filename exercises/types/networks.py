@@ -49,7 +49,7 @@ from ..problem import Part, to_grading_form
 from ..registry import Degenerate, Setup, _close, register
 from ..solution import Step
 from . import draw, text
-from .levels import Level, Levelled, shows, table
+from .levels import Level, Levelled, shows, squashed_output, table
 
 PIECEWISE_LINEAR = ("relu", "leaky_relu")
 # Difficulty 1 has one example, where a ReLU unit below zero is dead (output and gradient
@@ -114,6 +114,12 @@ def _levels(tags: Mapping[int, tuple[str, ...]], first_rates: tuple[str, ...],
 class _TwoLayer(Levelled[TwoLayer]):
     """What both types share: the drawing of a two-layer net, a fast reference derivation,
     and predictions named only at the step a mistake changes (see the module docstring)."""
+
+    def fit(self, network: Network) -> Setup | None:
+        """A given net of exactly two layers with an elementwise output."""
+        if len(network.layers) != 2 or not squashed_output(network):
+            return None
+        return Setup(network)
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         """A two-layer net with a non-symmetric W2 and rows that neither saturate nor die;

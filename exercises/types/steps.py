@@ -35,7 +35,7 @@ from ..problem import Part
 from ..registry import Degenerate, ExerciseType, Setup, register
 from ..solution import Step
 from . import draw, text
-from .levels import BATCH_SUM, Level, Levelled, shows, table
+from .levels import BATCH_SUM, Level, Levelled, shows, squashed_output, table
 
 # Hidden and output activations of the two-layer nets at difficulty 3.
 HIDDEN = ("relu", "leaky_relu", "tanh")
@@ -323,6 +323,11 @@ class _GradientType(Levelled[Grid]):
             net = _settled(rng, net, difficulty)
         return Setup(net, {"layer": row.layer})
 
+    def fit(self, network: Network) -> Setup | None:
+        """Any depth with an elementwise output; the question is on layer 1 (on one layer,
+        the output layer)."""
+        return Setup(network, {"layer": 1}) if squashed_output(network) else None
+
 
 # --- bias-gradient ---------------------------------------------------------------------------
 
@@ -415,6 +420,10 @@ class BatchGradient(_GradientType):
         3: Grid(widths=(2, 3, 3), activations=(HIDDEN, SQUASHING), m=3, layer=2,
                 shows=_BATCH_TAGS[3]),
     })
+
+    def fit(self, network: Network) -> Setup | None:
+        """A batch (more than one example): otherwise it is bias- and weight-gradient."""
+        return super().fit(network) if network.m > 1 else None
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         L = d.layers[setup.params["layer"] - 1]
@@ -509,6 +518,16 @@ class WeightUpdate(ExerciseType):
             net, learning_rate=sympy.Rational(draw.pick(rng, UPDATE_RATES[difficulty])))
         return Setup(net, {"layer": layer, "row": i, "column": j})
 
+    def fit(self, network: Network) -> Setup | None:
+        """Any depth with an elementwise output; layer 1's weights, and the entry whose
+        gradient is largest in size (the first such, row by row), where the step shows most."""
+        if not squashed_output(network):
+            return None
+        g = Setup(network).plain.layers[0].dC_dW
+        assert g is not None  # a plain derivation computes every stage
+        i, j = np.unravel_index(int(np.argmax(np.abs(g))), g.shape)
+        return Setup(network, {"layer": 1, "row": int(i) + 1, "column": int(j) + 1})
+
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         L = d.layers[setup.params["layer"] - 1]
         i, j = setup.params["row"] - 1, setup.params["column"] - 1
@@ -517,7 +536,8 @@ class WeightUpdate(ExerciseType):
         if Slip.ZERO_BASED_INDEX in d.slips:
             i, j = i + 1, j + 1  # the numbers (i, j) read as 0-based indices
         W_new = L.W_new
-        return {"W_new": W_new, "w_entry": None if W_new is None else W_new[i, j]}
+        # A given network's W may be too small for the misread entry: then no prediction.
+        return {"W_new": W_new, "w_entry": _entry(W_new, i, j)}
 
     def follow_on(self, setup: Setup, part: str, given: dict[str, Any]) -> Any | None:
         """The named entry read from the student's own W_new."""
@@ -624,6 +644,16 @@ class ChainRule(Levelled[Neuron]):
         act, losses = row.neurons[int(rng.integers(len(row.neurons)))]
         net = _neuron(rng, act, draw.pick(rng, losses), difficulty)
         return Setup(net, {"input": int(np.argmax(np.abs(FLOAT.matrix(net.x[:, 0])))) + 1})
+
+    def fit(self, network: Network) -> Setup | None:
+        """One neuron with two inputs on one example, elementwise; the weight of the larger
+        input (the first on a tie), as the draws above difficulty 1 name it."""
+        if (len(network.layers) != 1 or network.layers[0].nout != 1
+                or network.layers[0].nin != 2 or network.m != 1
+                or not squashed_output(network)):
+            return None
+        x = FLOAT.matrix(network.x[:, 0])
+        return Setup(network, {"input": int(np.argmax(np.abs(x))) + 1})
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         L = d.layers[0]
@@ -755,6 +785,13 @@ class SoftmaxCrossEntropy(Levelled[Grid]):
 
     def draw(self, rng: np.random.Generator, difficulty: int) -> Setup:
         return Setup(_drawn_net(rng, self.levels[difficulty], difficulty), {})
+
+    def fit(self, network: Network) -> Setup | None:
+        """One softmax layer with the cross-entropy loss."""
+        if (len(network.layers) != 1 or network.layers[0].activation != "softmax"
+                or network.loss != "cross_entropy"):
+            return None
+        return Setup(network, {})
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         L = d.layers[0]

@@ -9,10 +9,11 @@ import numpy as np
 
 from .. import solution as story
 from ..engine import Derivation
+from ..network import Network
 from ..problem import Part
 from ..registry import Setup, register
 from . import draw, text
-from .levels import BATCH_SUM, WRONG_DERIVATIVE, Level, Levelled, table
+from .levels import BATCH_SUM, WRONG_DERIVATIVE, Level, Levelled, squashed_output, table
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +64,11 @@ class WeightGradient(Levelled[Gradient]):
         if row.by_hand:
             net = draw.small_gradients(draw.alive(net))
         return Setup(net, {"layer": row.layer})
+
+    def fit(self, network: Network) -> Setup | None:
+        """Any depth with an elementwise output; the question is on layer 1, the gradient
+        backpropagated through every layer (on one layer, the output layer's)."""
+        return Setup(network, {"layer": 1}) if squashed_output(network) else None
 
     def extract(self, setup: Setup, d: Derivation) -> dict[str, Any]:
         return {"dC_dW": d.layers[setup.params["layer"] - 1].dC_dW}
