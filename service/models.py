@@ -448,6 +448,9 @@ class MistakeMark(Base):
     """How often a student made one named mistake on one slot (a submission counts once)."""
 
     __tablename__ = "mistake_marks"
+    # Students per mistake and assignment, counted from the index alone.
+    __table_args__ = (Index("ix_mistake_marks_assignment_id_tag_user_id",
+                            "assignment_id", "tag", "user_id"),)
 
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
@@ -456,9 +459,7 @@ class MistakeMark(Base):
         ForeignKey("assignment_slots.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     tag: Mapped[str] = mapped_column(String(64), primary_key=True)
-    assignment_id: Mapped[int] = mapped_column(
-        ForeignKey("assignments.id", ondelete="CASCADE"), index=True
-    )
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
     times: Mapped[int] = mapped_column(default=0)
     first_at: Mapped[datetime]
     last_at: Mapped[datetime]

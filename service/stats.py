@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, distinct, func, select
 from sqlalchemy.orm import selectinload
 
 import exercises as ex
@@ -258,33 +258,45 @@ class CourseMistake:
     per_assignment: dict[int, int]
 
 
-def _students_per(course: Course, *keys: Any) -> Any:
-    """Per ``keys`` (tag, maybe assignment): the enrolled students with such a mistake
-    mark. Grouped twice, (keys, student) then keys, rather than COUNT(DISTINCT), which
-    PostgreSQL sorts for; both groupings hash."""
-    pairs = (
-        select(*keys, MistakeMark.user_id)
-        .join(Enrollment, _enrolled(course.id, MistakeMark.user_id))
-        .where(MistakeMark.assignment_id.in_([a.id for a in course.assignments]))
-        .group_by(*keys, MistakeMark.user_id)
-        .subquery()
+def _course_students(course: Course) -> Any:
+    return select(Enrollment.user_id).where(
+        Enrollment.course_id == course.id, Enrollment.role == CourseRole.student
     )
-    columns = [pairs.c[key.key] for key in keys]
-    return select(*columns, func.count()).group_by(*columns)
+
+
+def _course_mistake_marks(course: Course) -> list[ColumnElement[bool]]:
+    return [
+        MistakeMark.assignment_id.in_([a.id for a in course.assignments]),
+        MistakeMark.user_id.in_(_course_students(course)),
+    ]
 
 
 def mistake_students(course: Course) -> list[MistakeCount]:
-    """Each mistake made in the course and the students who made it, most first."""
-    query = _students_per(course, MistakeMark.tag)
+    """Each mistake made in the course and the students who made it, most first. The
+    (mistake, student) pairs are few (students × mistakes): grouped in memory, then counted."""
+    pairs = (
+        select(MistakeMark.tag, MistakeMark.user_id)
+        .where(*_course_mistake_marks(course))
+        .group_by(MistakeMark.tag, MistakeMark.user_id)
+        .subquery()
+    )
+    query = select(pairs.c.tag, func.count()).group_by(pairs.c.tag)
     return _by_count(dict(db.session.execute(query).all()))
 
 
 def course_mistakes(course: Course) -> list[CourseMistake]:
     """Every mistake made in the course, most students first, with the students per
-    assignment (SQL aggregates)."""
+    assignment (SQL aggregates). The (assignment, mistake, student) triples are many; on
+    PostgreSQL the index on exactly those columns hands them over in order, counted as
+    they stream, with no sort or hash table to spill."""
     per: dict[str, dict[int, int]] = defaultdict(dict)
-    split = _students_per(course, MistakeMark.tag, MistakeMark.assignment_id)
-    for tag, aid, n in db.session.execute(split):
+    split = (
+        select(MistakeMark.assignment_id, MistakeMark.tag,
+               func.count(distinct(MistakeMark.user_id)))
+        .where(*_course_mistake_marks(course))
+        .group_by(MistakeMark.assignment_id, MistakeMark.tag)
+    )
+    for aid, tag, n in db.session.execute(split):
         per[tag][aid] = n
     return [CourseMistake(m, per[m.tag]) for m in mistake_students(course)]
 

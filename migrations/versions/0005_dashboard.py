@@ -160,7 +160,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", "slot_id", "tag", name=op.f("pk_mistake_marks")),
     )
     op.create_index(op.f("ix_mistake_marks_slot_id"), "mistake_marks", ["slot_id"])
-    op.create_index(op.f("ix_mistake_marks_assignment_id"), "mistake_marks", ["assignment_id"])
+    op.create_index(
+        op.f("ix_mistake_marks_assignment_id_tag_user_id"), "mistake_marks",
+        ["assignment_id", "tag", "user_id"],
+    )
     _fill_marks()
 
 
