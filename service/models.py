@@ -58,6 +58,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+# For a document that may be absent: Python None is SQL NULL, not the JSON value null.
+OptionalJSONDocument = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class Base(DeclarativeBase):
@@ -263,7 +265,7 @@ class Slot(Base):
     difficulty: Mapped[int] = mapped_column(default=1)
     points: Mapped[float] = mapped_column(Float, default=1.0)
     # An instructor's own network (CONTRACT §2), the same for every student; None: drawn.
-    network: Mapped[dict[str, Any] | None]
+    network: Mapped[dict[str, Any] | None] = mapped_column(OptionalJSONDocument)
 
     assignment: Mapped[Assignment] = relationship(back_populates="slots")
 

@@ -20,7 +20,7 @@ from ..db import db
 from ..errors import APIError
 from ..models import Assignment, CourseRole, LatePolicy, Mode, Override, User
 from .common import bp, caller, responds
-from .courses import managed_course, settings_error, staffed_course
+from .courses import settings_error, staff_assignment
 
 __all__ = ["bp"]
 
@@ -83,18 +83,6 @@ class AssignmentSettingsPatch(Schema):
     due_at = fields.AwareDateTime(allow_none=True)
     late_policy = fields.String(validate=validate.OneOf([p.value for p in LatePolicy]))
     late_penalty = fields.Float(allow_nan=False)
-
-
-def staff_assignment(course_id: int, assignment_id: int, *, manage: bool = False) -> Assignment:
-    """The course's assignment for its staff (instructors only with ``manage``); else 404."""
-    if manage:
-        managed_course(course_id)
-    else:
-        staffed_course(course_id)
-    found = db.session.get(Assignment, assignment_id)
-    if found is None or found.course_id != course_id:
-        raise APIError(404, "not_found", "no such assignment")
-    return found
 
 
 def override_json(o: Override) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from .. import assignments, policy, queries
 from .. import problems as drawn
 from .. import roster as people
 from .. import schemas as s
+from ..db import db
 from ..errors import APIError
 from ..models import Assignment, Course, CourseRole, LatePolicy, Mode, utcnow
 from .common import bp, caller, found, not_found, problem_json, responds
@@ -57,6 +58,18 @@ def assignment_in(course_id: int, assignment_id: int) -> Assignment:
     ):
         raise not_found(assignment)
     return assignment
+
+
+def staff_assignment(course_id: int, assignment_id: int, *, manage: bool = False) -> Assignment:
+    """The course's assignment for its staff (instructors only with ``manage``); else 404."""
+    if manage:
+        managed_course(course_id)
+    else:
+        staffed_course(course_id)
+    found = db.session.get(Assignment, assignment_id)
+    if found is None or found.course_id != course_id:
+        raise APIError(404, "not_found", "no such assignment")
+    return found
 
 
 def settings_error(exc: assignments.SettingsError) -> APIError:

@@ -11,7 +11,7 @@ from marshmallow import Schema, fields, validate
 from ..live import DEFAULT_WINDOW, WINDOWS, live
 from ..unexplained import unexplained
 from .common import bp, responds
-from .courses import assignment_in, taught_course
+from .courses import staff_assignment
 
 __all__ = ["bp"]
 
@@ -84,8 +84,7 @@ class LiveView(MethodView):
     def get(self, query: dict[str, Any], course_id: int, assignment_id: int) -> dict[str, Any]:
         """The assignment's submissions of the last minutes: counts, the top named mistakes
         (students each counted once) and the latest submissions."""
-        taught_course(course_id)
-        assignment = assignment_in(course_id, assignment_id)
+        assignment = staff_assignment(course_id, assignment_id)
         return live(assignment.id, query["minutes"]).to_json()
 
 
@@ -96,8 +95,7 @@ class UnexplainedView(MethodView):
     def get(self, course_id: int, assignment_id: int) -> dict[str, Any]:
         """Wrong answers no mistake explains, grouped by slot, part and how they relate to
         the key, with up to 3 example submissions each."""
-        taught_course(course_id)
-        found = unexplained(assignment_in(course_id, assignment_id).id)
+        found = unexplained(staff_assignment(course_id, assignment_id).id)
         return {
             "submissions_read": found.submissions_read, "limit": found.limit,
             "groups": [{"position": g.position, "exercise_type": g.exercise_type,

@@ -14,7 +14,7 @@ from .. import networks as nets
 from ..errors import APIError
 from ..schemas import MAX_POINTS
 from .common import bp, responds
-from .courses import assignment_in, managed_course, taught_course
+from .courses import staff_assignment, taught_course
 
 
 class NetworkPreviewBody(Schema):
@@ -101,8 +101,7 @@ class NetworkSlots(MethodView):
     def post(self, body: dict[str, Any], course_id: int, assignment_id: int) -> dict[str, Any]:
         """Add an exercise type on the instructor's network as the assignment's last slot:
         every student gets the same numbers (instructors only)."""
-        managed_course(course_id)
-        assignment = assignment_in(course_id, assignment_id)
+        assignment = staff_assignment(course_id, assignment_id, manage=True)
         net = _network(body["network"])
         try:
             slot = nets.add_slot(assignment, body["exercise_type"], net, body["points"])

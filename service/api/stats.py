@@ -12,7 +12,7 @@ from .. import stats as reads
 from ..errors import APIError
 from ..inputs import MAX_ID
 from .common import bp, responds
-from .courses import assignment_in, taught_course
+from .courses import staff_assignment, taught_course
 
 
 class MistakeCount(Schema):
@@ -109,8 +109,7 @@ class AssignmentStatsView(MethodView):
     def get(self, course_id: int, assignment_id: int) -> dict[str, Any]:
         """Per slot: attempted, mean best score, solved, attempts to solve, median time to
         solve, discrimination indices, and the students who made each mistake (staff only)."""
-        taught_course(course_id)
-        stats = reads.assignment_stats(assignment_in(course_id, assignment_id))
+        stats = reads.assignment_stats(staff_assignment(course_id, assignment_id))
         return {
             "assignment_id": assignment_id,
             "students": stats.students,
@@ -303,7 +302,7 @@ class StudentWorkView(MethodView):
         if "assignment" in query:
             if not 0 < query["assignment"] <= MAX_ID:  # no such id: as for a missing one
                 raise APIError(404, "not_found", "no such assignment")
-            assignments = [assignment_in(course.id, query["assignment"])]
+            assignments = [staff_assignment(course.id, query["assignment"])]
         report = reads.student_report(enrollment, assignments)
         return {
             "user_id": report.user.id, "email": report.user.email, "name": report.user.name,

@@ -20,7 +20,15 @@ import exercises as ex
 from .. import assignments, queries
 from ..db import db
 from ..models import Assignment, LatePolicy, Mode, User
-from .base import Staff, bp, login_required, managed_course, no_such, signed_in, staff_course
+from .base import (
+    Staff,
+    bp,
+    login_required,
+    managed_course,
+    no_such,
+    signed_in,
+    staff_assignment,
+)
 
 FORM_SLOTS = 6  # slot rows on the form; empty ones are ignored
 
@@ -178,16 +186,6 @@ def assignment_new(course_id: int) -> Response | str | tuple[str, int]:
     flash(f"Created {made.title}. It is not published yet: students do not see it.")
     return redirect(url_for("dashboard.assignment", course_id=course_id,
                             assignment_id=made.id), 303)
-
-
-def staff_assignment(course_id: int, assignment_id: int, *, manage: bool = False) -> tuple[
-        Staff, Assignment]:
-    """The course (as ``staff_course`` or ``managed_course``) and its assignment, else 404."""
-    staff = managed_course(course_id) if manage else staff_course(course_id)
-    found = db.session.get(Assignment, assignment_id)
-    if found is None or found.course_id != course_id:
-        raise no_such("assignment")
-    return staff, found
 
 
 @dataclass(frozen=True)

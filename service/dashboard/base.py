@@ -17,7 +17,7 @@ from werkzeug.exceptions import Forbidden
 
 from .. import policy
 from ..db import db
-from ..models import Course, CourseRole
+from ..models import Assignment, Course, CourseRole
 from ..student import base as student_base
 from ..student.base import login_required, no_such, signed_in
 
@@ -28,6 +28,7 @@ __all__ = [
     "managed_course",
     "no_such",
     "signed_in",
+    "staff_assignment",
     "staff_course",
 ]
 
@@ -64,6 +65,17 @@ def staff_course(course_id: int) -> Staff:
     if course is None or role is None or not role.is_staff:
         raise no_such("course")
     return Staff(course, role)
+
+
+def staff_assignment(course_id: int, assignment_id: int, *, manage: bool = False
+                     ) -> tuple[Staff, Assignment]:
+    """The course (as ``staff_course``, or ``managed_course`` with ``manage``) and its
+    assignment; a 404 for an assignment of another course."""
+    staff = managed_course(course_id) if manage else staff_course(course_id)
+    assignment = db.session.get(Assignment, assignment_id)
+    if assignment is None or assignment.course_id != course_id:
+        raise no_such("assignment")
+    return staff, assignment
 
 
 def managed_course(course_id: int) -> Staff:

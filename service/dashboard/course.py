@@ -13,8 +13,7 @@ from .. import stats as reads
 from ..inputs import MAX_ID
 from ..models import Assignment, Submission
 from ..student.render import ResultView, result_view
-from .base import bp, login_required, no_such, staff_course
-from .stats import course_assignment
+from .base import bp, login_required, no_such, staff_assignment, staff_course
 
 
 # The course-editing page belongs to the roster's module; the first of these that exists.
@@ -65,7 +64,7 @@ def student(course_id: int, user_id: int) -> str:
         if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_ID))
                 and int(raw) <= MAX_ID):
             raise no_such("assignment")
-        chosen = course_assignment(course_id, int(raw))
+        chosen = staff_assignment(course_id, int(raw))[1]
     assignments = [chosen] if chosen is not None else list(staff.course.assignments)
     report = reads.student_report(enrollment, assignments)
     views = {

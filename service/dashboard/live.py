@@ -16,20 +16,11 @@ import exercises as ex
 from exercises import latex
 
 from .. import mathml
-from ..db import db
 from ..live import WINDOWS, window
 from ..live import live as read_live
 from ..models import Assignment
 from ..unexplained import unexplained as read_unexplained
-from .base import bp, login_required, no_such, staff_course
-
-
-def _assignment(course_id: int, assignment_id: int) -> Assignment:
-    """The course's assignment (after the staff check), else 404."""
-    assignment = db.session.get(Assignment, assignment_id)
-    if assignment is None or assignment.course_id != course_id:
-        raise no_such("assignment")
-    return assignment
+from .base import bp, login_required, staff_assignment
 
 
 def _titles(assignment: Assignment) -> dict[int, str]:
@@ -54,8 +45,7 @@ def _matrix(rows: list[list[float]]) -> Markup:
 @login_required
 def live(course_id: int, assignment_id: int) -> str:
     """The last minutes of submissions, for a lecture."""
-    staff = staff_course(course_id)
-    assignment = _assignment(course_id, assignment_id)
+    staff, assignment = staff_assignment(course_id, assignment_id)
     minutes = window(request.args.get("minutes"))
     return render_template(
         "dashboard/live.html", staff=staff, assignment=assignment, windows=WINDOWS,
@@ -67,8 +57,7 @@ def live(course_id: int, assignment_id: int) -> str:
 @login_required
 def live_fragment(course_id: int, assignment_id: int) -> ResponseReturnValue:
     """The live page's changing part as HTML, with its counts, for ``live.js`` to swap in."""
-    staff_course(course_id)
-    assignment = _assignment(course_id, assignment_id)
+    _staff, assignment = staff_assignment(course_id, assignment_id)
     now = read_live(assignment.id, window(request.args.get("minutes")))
     html = render_template("dashboard/_live_now.html", assignment=assignment, now=now,
                            titles=_titles(assignment))
@@ -81,8 +70,7 @@ def live_fragment(course_id: int, assignment_id: int) -> ResponseReturnValue:
 @login_required
 def unexplained(course_id: int, assignment_id: int) -> str:
     """Wrong answers no mistake explains, grouped by their relation to the key."""
-    staff = staff_course(course_id)
-    assignment = _assignment(course_id, assignment_id)
+    staff, assignment = staff_assignment(course_id, assignment_id)
     return render_template(
         "dashboard/unexplained.html", staff=staff, assignment=assignment,
         found=read_unexplained(assignment.id), titles=_titles(assignment), matrix=_matrix,

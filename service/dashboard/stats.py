@@ -6,25 +6,14 @@ from __future__ import annotations
 from flask import render_template
 
 from .. import stats as reads
-from ..db import db
-from ..models import Assignment
-from .base import bp, login_required, no_such, staff_course
-
-
-def course_assignment(course_id: int, assignment_id: int) -> Assignment:
-    """The assignment, if it belongs to the course; a 404 otherwise."""
-    assignment = db.session.get(Assignment, assignment_id)
-    if assignment is None or assignment.course_id != course_id:
-        raise no_such("assignment")
-    return assignment
+from .base import bp, login_required, staff_assignment
 
 
 @bp.get("/courses/<int:course_id>/assignments/<int:assignment_id>/stats")
 @login_required
 def stats(course_id: int, assignment_id: int) -> str:
     """Per-slot statistics and the misconception chart with its table."""
-    staff = staff_course(course_id)
-    assignment = course_assignment(course_id, assignment_id)
+    staff, assignment = staff_assignment(course_id, assignment_id)
     return render_template(
         "dashboard/stats.html",
         staff=staff,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -125,3 +126,30 @@ def grade_queued(app: Flask) -> None:
         db.session.commit()  # SQLite: release the write lock the task will need
     if ids:
         celery.tasks[GRADE_TASK]([str(sid) for sid in ids])
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str = "/login") -> str:
+    """The CSRF token of the form on ``path``, as a browser would post it back."""
+    page = client.get(path)
+    assert page.status_code == 200, (path, page.status_code)
+    match = CSRF_FIELD.search(page.get_data(as_text=True))
+    assert match, f"no CSRF field on {path}"
+    return match.group(1)
+
+
+def log_in(client: FlaskClient, email: str) -> FlaskClient:
+    """The client with a session cookie for the pages, made by the login form."""
+    response = client.post(
+        "/login", data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(client)}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+def sign_in(caller: Caller) -> FlaskClient:
+    """The caller's client with a session cookie (pages), besides its bearer token (API)."""
+    return log_in(caller.client, caller.email)
+

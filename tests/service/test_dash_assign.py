@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from servicekit import PASSWORD, Caller, grade_queued, make_course
+from servicekit import Caller, csrf_token, grade_queued, make_course, sign_in
 from sqlalchemy import func, select, update
 
 import exercises as ex
@@ -32,26 +32,9 @@ from service.models import (
     utcnow,
 )
 
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 NETWORK = {"layers": [2, 2], "note": "an instructor's own network"}
 
 
-def csrf_token(client: FlaskClient, path: str) -> str:
-    page = client.get(path)
-    assert page.status_code == 200, (path, page.status_code)
-    match = CSRF_FIELD.search(page.get_data(as_text=True))
-    assert match, f"no CSRF field on {path}"
-    return match.group(1)
-
-
-def log_in(caller: Caller) -> FlaskClient:
-    """The caller's client with a session cookie (pages), besides its bearer token (API)."""
-    client = caller.client
-    response = client.post("/login", data={
-        "email": caller.email, "password": PASSWORD, "csrf_token": csrf_token(client, "/login"),
-    })
-    assert response.status_code == 302
-    return client
 
 
 def post_form(client: FlaskClient, page: str, action: str, data: dict[str, str]) -> Any:
@@ -132,7 +115,7 @@ def manage_path(course: dict[str, Any], aid: int) -> str:
 
 
 def test_the_form_creates_an_unpublished_assignment(app: Flask, course: dict[str, Any]) -> None:
-    client, cid = log_in(course["teacher"]), course["id"]
+    client, cid = sign_in(course["teacher"]), course["id"]
     page = client.get(f"/courses/{cid}/assignments/new").get_data(as_text=True)
     labels = labelled(page)
     for name in ("Title", "Feedback mode", "Attempts per problem", "Opens at (UTC)",
@@ -178,7 +161,7 @@ def test_the_form_creates_an_unpublished_assignment(app: Flask, course: dict[str
 
 
 def test_the_form_names_each_bad_field(app: Flask, course: dict[str, Any]) -> None:
-    client, cid = log_in(course["teacher"]), course["id"]
+    client, cid = sign_in(course["teacher"]), course["id"]
     path = f"/courses/{cid}/assignments/new"
     bad = {
         "title": "  ", "mode": "homework", "attempts_allowed": "0",
@@ -239,12 +222,12 @@ def student_sees(course: dict[str, Any], aid: int) -> bool:
 def test_students_see_published_opened_assignments_only(
     app: Flask, course: dict[str, Any]
 ) -> None:
-    log_in(course["student"])
+    sign_in(course["student"])
     teacher, cid = course["teacher"], course["id"]
     aid = new_assignment(course, title="Draft", published=False)
     assert not student_sees(course, aid)
     assert teacher.get(f"/api/v1/courses/{cid}/assignments/{aid}").status_code == 200
-    client = log_in(teacher)
+    client = sign_in(teacher)
     published = post_form(client, manage_path(course, aid),
                           f"/courses/{cid}/assignments/{aid}/publish", {})
     assert published.status_code == 303
@@ -279,7 +262,7 @@ def test_unpublishing_hides_a_problem_drawn_before(app: Flask, course: dict[str,
 
 def test_preview_as_a_student(app: Flask, course: dict[str, Any]) -> None:
     aid = new_assignment(course, title="Draft", published=False)
-    client, cid = log_in(course["teacher"]), course["id"]
+    client, cid = sign_in(course["teacher"]), course["id"]
     manage = client.get(manage_path(course, aid)).get_data(as_text=True)
     preview = f"/courses/{cid}/assignments/{aid}"
     assert f'href="{preview}">Preview as a student</a>' in manage
@@ -294,7 +277,7 @@ def test_preview_as_a_student(app: Flask, course: dict[str, Any]) -> None:
     grade_queued(app)
     mine = course["teacher"].get(f"/api/v1/courses/{cid}/assignments/{aid}").json
     assert mine["score"] == 2.0
-    own = log_in(course["student"]).get(f"/courses/{cid}/assignments/{course['aid']}")
+    own = sign_in(course["student"]).get(f"/courses/{cid}/assignments/{course['aid']}")
     assert "Preview:" not in text_of(own)
 
 
@@ -309,7 +292,7 @@ def test_duplicate_copies_settings_and_slots(app: Flask, course: dict[str, Any])
         db.session.execute(update(Assignment).where(Assignment.id == aid).values(
             late_policy=LatePolicy.penalty, late_penalty=0.25))
         db.session.commit()
-    client = log_in(course["teacher"])
+    client = sign_in(course["teacher"])
     made = post_form(client, manage_path(course, aid),
                      f"/courses/{cid}/assignments/{aid}/duplicate", {})
     assert made.status_code == 303
@@ -342,7 +325,7 @@ def test_an_extended_due_date_lets_a_late_submission_in(
     set_columns(app, aid, due_at=utcnow() - timedelta(hours=1))  # closed: late work refused
     refused = submit(student, problem["id"], key_of(app, problem["id"]))
     assert refused.status_code == 409 and refused.json["error"]["code"] == "past_due"
-    client = log_in(teacher)
+    client = sign_in(teacher)
     overrides = f"/courses/{cid}/assignments/{aid}/overrides"
     empty = post_form(client, manage_path(course, aid), overrides, {
         "student": str(student.user_id), "due_at": "", "extra_attempts": "0", "reason": ""})
@@ -369,7 +352,7 @@ def test_an_extended_due_date_lets_a_late_submission_in(
     assert [(o["email"], o["reason"], o["granted_by"]) for o in listed] == [
         (student.email, "Ill with a note <b>", teacher.email)]
     assert listed[0]["due_at"].startswith(local(extended))
-    mine = log_in(student).get(f"/courses/{cid}/assignments/{aid}")
+    mine = sign_in(student).get(f"/courses/{cid}/assignments/{aid}")
     assert "your due date was extended" in text_of(mine)
     assert student.get(f"/api/v1/courses/{cid}/assignments/{aid}").json["your_due_at"] == (
         listed[0]["due_at"])
@@ -395,7 +378,7 @@ def test_extra_attempts_and_edited_attempts_reach_drawn_problems(
     answers = key_of(app, problem["id"])
     assert [submit(student, problem["id"], answers).status_code for _ in range(6)] == [
         202] * 5 + [409]
-    client = log_in(teacher)
+    client = sign_in(teacher)
     saved = post_form(client, manage_path(course, aid),
                       f"/courses/{cid}/assignments/{aid}/settings", {
                           "title": "Homework 1", "mode": "homework", "attempts_allowed": "4",
@@ -462,7 +445,7 @@ def test_late_work_is_taken_for_no_credit(app: Flask, course: dict[str, Any]) ->
     assert submit(student, problem["id"], key_of(app, problem["id"])).status_code == 202
     grade_queued(app)
     assert credit_of(app, aid, student.user_id) == 0.0
-    page = log_in(student).get(f"/courses/{course['id']}/assignments/{aid}")
+    page = sign_in(student).get(f"/courses/{course['id']}/assignments/{aid}")
     assert "Late submissions are accepted and graded, but earn no credit." in text_of(page)
 
 
@@ -486,7 +469,7 @@ def test_an_exam_shows_the_score_only_until_the_due_date(
     assert before["status"] == "graded" and before["score"] < 1 and "parts" not in before
     assert all("parts" not in r for r in
                student.get(f"/api/v1/problems/{problem['id']}/submissions").json)
-    client = log_in(student)
+    client = sign_in(student)
     for path in (page_path, f"/problems/{problem['id']}?submission={sid}"):
         shown = text_of(client.get(path))
         assert sign_flip not in shown and "only the score is shown" in shown, path
@@ -519,7 +502,7 @@ def test_students_tas_and_other_courses(
     api = f"/api/v1/courses/{cid}/assignments/{aid}"
     actions = ["publish", "unpublish", "duplicate", "settings", "overrides"]
 
-    pupil = log_in(student)
+    pupil = sign_in(student)
     for path in (manage_path(course, aid), f"/courses/{cid}/assignments/new"):
         assert pupil.get(path).status_code == 404, path
     token = csrf_token(pupil, "/courses")
@@ -530,7 +513,7 @@ def test_students_tas_and_other_courses(
     assert student.post(f"{api}/publish").status_code == 404
     assert student.get(f"{api}/overrides").status_code == 404
 
-    helper = log_in(ta)
+    helper = sign_in(ta)
     seen = helper.get(manage_path(course, aid))
     assert seen.status_code == 200
     shown = text_of(seen)
@@ -548,7 +531,7 @@ def test_students_tas_and_other_courses(
     assert ta.client.open(f"{api}/overrides/{student.user_id}", method="PUT", json={
         "extra_attempts": 1}, headers={"Authorization": f"Bearer {ta.token}"}).status_code == 403
 
-    outsider = log_in(stranger)
+    outsider = sign_in(stranger)
     assert outsider.get(manage_path(course, aid)).status_code == 404
     assert outsider.get(f"/courses/{other}/assignments/{aid}/manage").status_code == 404
     assert stranger.get(f"{api}/manage").status_code == 404

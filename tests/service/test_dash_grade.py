@@ -28,26 +28,15 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from servicekit import PASSWORD, Caller, grade_queued, make_course
+from servicekit import Caller, grade_queued, log_in, make_course
 from sqlalchemy import select, update
 
 from service import gradebook as gb
 from service.db import db
 from service.models import CourseRole, Enrollment, Mark, Problem, Slot, User, utcnow
 
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 HOPPER = 'Hopper, Grace "<Amazing>"'
 
-
-def log_in(client: FlaskClient, email: str) -> FlaskClient:
-    """A session (cookie) for the pages, as the login form makes it."""
-    token = CSRF_FIELD.search(client.get("/login").get_data(as_text=True))
-    assert token
-    response = client.post(
-        "/login", data={"email": email, "password": PASSWORD, "csrf_token": token.group(1)}
-    )
-    assert response.status_code == 302
-    return client
 
 
 @dataclass

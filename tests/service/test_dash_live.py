@@ -3,7 +3,6 @@ API and the pages: submissions graded by the real task, windows, authorisation, 
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -11,22 +10,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
-from servicekit import PASSWORD, Caller, grade_queued, make_course
+from servicekit import Caller, grade_queued, log_in, make_course
 from sqlalchemy import select, update
 
 from service.db import db
 from service.models import Problem, Submission, User, utcnow
-
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def log_in(client: FlaskClient, email: str) -> None:
-    match = CSRF_FIELD.search(client.get("/login").get_data(as_text=True))
-    assert match
-    response = client.post(
-        "/login", data={"email": email, "password": PASSWORD, "csrf_token": match.group(1)})
-    assert response.status_code == 302
 
 
 def variant_of(student: Caller, cid: int, aid: int) -> str:

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from servicekit import PASSWORD, Caller, grade_queued, make_course
+from servicekit import CSRF_FIELD, Caller, grade_queued, log_in, make_course
 from sqlalchemy import select
 
 from service.cli import main
@@ -37,16 +37,7 @@ DROPPED = ("“Dropped σ'(z)” gives the key itself for dC_dW: a student who m
 TITLES = ["Forward pass", "Loss", "Output error", "Activation derivative",
           "Output-layer error δ", "Bias gradient", "Weight update", "Weight gradient"]
 ASSIGNMENT = {"title": "Week 3", "slots": [{"exercise_type": "loss"}]}
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
-
-def log_in(client: FlaskClient, email: str) -> None:
-    page = client.get("/login").get_data(as_text=True)
-    token = CSRF_FIELD.search(page)
-    assert token
-    response = client.post("/login", data={"email": email, "password": PASSWORD,
-                                           "csrf_token": token.group(1)})
-    assert response.status_code == 302
 
 
 def form_post(client: FlaskClient, path: str, data: dict[str, Any]) -> Any:

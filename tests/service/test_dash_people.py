@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from servicekit import PASSWORD, Caller, grade_queued, make_course
+from servicekit import Caller, csrf_token, grade_queued, make_course, sign_in
 from sqlalchemy import func, select, update
 
 from service import auth
@@ -30,31 +30,15 @@ from service.models import (
     utcnow,
 )
 
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 LINK = re.compile(r'<a href="(http://localhost/invite/[^"]+)">')
 HEADER = "email,name,role,section\n"
 ASSIGNMENT = {"title": "HW", "slots": [{"exercise_type": "weight-gradient"}]}
 
 
-def csrf(client: FlaskClient, path: str) -> str:
-    match = CSRF_FIELD.search(client.get(path).get_data(as_text=True))
-    assert match, f"no CSRF field on {path}"
-    return match.group(1)
-
-
-def log_in(caller: Caller) -> FlaskClient:
-    """``caller``'s client, signed in with a session cookie as a browser is."""
-    client = caller.client
-    response = client.post(
-        "/login",
-        data={"email": caller.email, "password": PASSWORD, "csrf_token": csrf(client, "/login")},
-    )
-    assert response.status_code == 302
-    return client
 
 
 def post_form(client: FlaskClient, page: str, target: str, **data: Any) -> Any:
-    return client.post(target, data={"csrf_token": csrf(client, page), **data})
+    return client.post(target, data={"csrf_token": csrf_token(client, page), **data})
 
 
 def text(response: Any) -> str:
@@ -431,7 +415,7 @@ def test_the_roster_page_lists_members_and_escapes_names(
         "email": "evil@x.org", "name": "<script>alert(1)</script>", "section": "<b>S</b>",
         "create_account": True,
     })
-    browser = log_in(teacher)
+    browser = sign_in(teacher)
     page = text(browser.get(f"/courses/{cid}/roster"))
     assert "<script>alert(1)</script>" not in page and "<b>S</b>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -447,7 +431,7 @@ def test_the_roster_page_lists_members_and_escapes_names(
 
 def test_import_through_the_pages(app: Flask, course: dict[str, Any]) -> None:
     teacher, cid = course["instructor"], course["id"]
-    browser = log_in(teacher)
+    browser = sign_in(teacher)
     roster_page = f"/courses/{cid}/roster"
     before = counts(app)
 
@@ -455,7 +439,7 @@ def test_import_through_the_pages(app: Flask, course: dict[str, Any]) -> None:
         from io import BytesIO
 
         return browser.post(f"/courses/{cid}/roster/import", data={
-            "csrf_token": csrf(browser, roster_page),
+            "csrf_token": csrf_token(browser, roster_page),
             "file": (BytesIO(content.encode("utf-8-sig")), "roster.csv"),
         }, content_type="multipart/form-data")
 
@@ -474,12 +458,12 @@ def test_import_through_the_pages(app: Flask, course: dict[str, Any]) -> None:
 
     form = {k: html.unescape(v) for k, v in fields.items()}
     tampered = browser.post(f"/courses/{cid}/roster/import/apply", data={
-        "csrf_token": csrf(browser, roster_page), "csv": form["csv"] + "eve@x.org,,,\n",
+        "csrf_token": csrf_token(browser, roster_page), "csv": form["csv"] + "eve@x.org,,,\n",
         "signature": form["signature"],
     })
     assert tampered.status_code == 400 and counts(app) == before
     applied = browser.post(f"/courses/{cid}/roster/import/apply", data={
-        "csrf_token": csrf(browser, roster_page), **form,
+        "csrf_token": csrf_token(browser, roster_page), **form,
     })
     done = text(applied)
     assert applied.status_code == 200 and "<caption>Set-password links</caption>" in done
@@ -490,7 +474,7 @@ def test_import_through_the_pages(app: Flask, course: dict[str, Any]) -> None:
 
 def test_add_and_remove_through_the_pages(app: Flask, course: dict[str, Any]) -> None:
     teacher, cid, student = course["instructor"], course["id"], course["student"]
-    browser = log_in(teacher)
+    browser = sign_in(teacher)
     page = f"/courses/{cid}/roster"
     added = post_form(browser, page, f"/courses/{cid}/roster/add",
                       email="new@x.org", name="New", role="student", section="A")
@@ -511,7 +495,7 @@ def test_add_and_remove_through_the_pages(app: Flask, course: dict[str, Any]) ->
 
 
 def test_a_form_post_without_its_csrf_token_is_refused(app: Flask, course: dict[str, Any]) -> None:
-    browser = log_in(course["instructor"])
+    browser = sign_in(course["instructor"])
     before = counts(app)
     response = browser.post(f"/courses/{course['id']}/roster/add",
                             data={"email": "x@x.org", "role": "student"})
@@ -525,7 +509,7 @@ def test_ta_sees_the_roster_without_its_forms(course: dict[str, Any],
     teacher, cid, student = course["instructor"], course["id"], course["student"]
     ta = make_caller("student")
     teacher.post(f"/api/v1/courses/{cid}/roster", json={"email": ta.email, "role": "ta"})
-    browser = log_in(ta)
+    browser = sign_in(ta)
     page = text(browser.get(f"/courses/{cid}/roster"))
     assert student.email in page
     assert "Add to roster" not in page and "Preview import" not in page and "Remove" not in page
@@ -547,8 +531,8 @@ def test_pages_are_404_for_students_outsiders_and_other_courses(
     pages = ["/courses/{cid}/roster", "/courses/{cid}/edit"]
     posts = ["/courses/{cid}/roster/add", "/courses/{cid}/roster/import",
              "/courses/{cid}/roster/{uid}/remove", "/courses/{cid}/roster/{uid}/link"]
-    for caller, cid_seen in ((log_in(student), cid), (log_in(outsider), cid),
-                             (log_in(course["instructor"]), other_cid)):
+    for caller, cid_seen in ((sign_in(student), cid), (sign_in(outsider), cid),
+                             (sign_in(course["instructor"]), other_cid)):
         for path in pages:
             assert caller.get(path.format(cid=cid_seen)).status_code == 404, path
         for path in posts:
@@ -558,7 +542,7 @@ def test_pages_are_404_for_students_outsiders_and_other_courses(
 
 
 def test_create_and_edit_a_course_through_the_pages(app: Flask, instructor: Caller) -> None:
-    browser = log_in(instructor)
+    browser = sign_in(instructor)
     form = text(browser.get("/courses/new"))
     assert '<label for="course-code">Course code</label>' in form
     assert '<label for="course-title">Title</label>' in form and ">Create course</button>" in form
@@ -594,7 +578,7 @@ def invite_link(course: dict[str, Any], email: str = "newbie@x.org") -> str:
 
 def set_password(client: FlaskClient, path: str, password: str, repeated: str | None = None
                  ) -> Any:
-    return client.post(path, data={"csrf_token": csrf(client, path), "password": password,
+    return client.post(path, data={"csrf_token": csrf_token(client, path), "password": password,
                                    "repeated": password if repeated is None else repeated})
 
 
@@ -619,7 +603,7 @@ def test_a_link_sets_the_password_once(app: Flask, course: dict[str, Any]) -> No
     again = app.test_client().get(path)
     assert again.status_code == 410 and "has been used already" in text(again)
     other = app.test_client()
-    replay = other.post(path, data={"csrf_token": csrf(other, "/login"),
+    replay = other.post(path, data={"csrf_token": csrf_token(other, "/login"),
                                     "password": "taken over!", "repeated": "taken over!"})
     assert replay.status_code == 410
     with app.app_context():
@@ -655,9 +639,9 @@ def test_the_invite_form_needs_its_csrf_token(app: Flask, course: dict[str, Any]
 def test_a_file_too_large_for_a_request_says_so(app: Flask, course: dict[str, Any]) -> None:
     from io import BytesIO
 
-    browser = log_in(course["instructor"])
+    browser = sign_in(course["instructor"])
     cid = course["id"]
-    token = csrf(browser, f"/courses/{cid}/roster")
+    token = csrf_token(browser, f"/courses/{cid}/roster")
     big = HEADER + "".join(f"student{i}@example.org,Student {i},,A\n" for i in range(3000))
     response = browser.post(f"/courses/{cid}/roster/import", data={
         "csrf_token": token, "file": (BytesIO(big.encode()), "big.csv"),
@@ -690,7 +674,7 @@ def test_an_instructor_who_leaves_goes_to_their_courses(
     colleague = make_caller("instructor")
     teacher.post(f"/api/v1/courses/{cid}/roster", json={"email": colleague.email,
                                                         "role": "instructor"})
-    browser = log_in(teacher)
+    browser = sign_in(teacher)
     page = f"/courses/{cid}/roster"
     left = post_form(browser, page, f"{page}/{teacher.user_id}/remove")
     assert left.status_code == 302 and left.headers["Location"] == "/courses"

@@ -12,26 +12,15 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from servicekit import PASSWORD, Caller, grade_queued, make_course
+from servicekit import Caller, grade_queued, log_in, make_course
 from sqlalchemy import select, update
 
 from service.db import db
 from service.models import CourseRole, Enrollment, Problem, Submission, User
 
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NASTY_NAME = '<b>Bob</b> & "co"'
 
-
-def log_in(client: FlaskClient, email: str) -> FlaskClient:
-    """A session (cookie) for the pages, as a browser gets by logging in."""
-    token = CSRF_FIELD.search(client.get("/login").get_data(as_text=True))
-    assert token
-    response = client.post(
-        "/login", data={"email": email, "password": PASSWORD, "csrf_token": token.group(1)}
-    )
-    assert response.status_code == 302
-    return client
 
 
 def transpose(matrix: list[list[Any]]) -> list[list[Any]]:

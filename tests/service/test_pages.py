@@ -12,27 +12,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from servicekit import PASSWORD, Caller, grade_queued, make_course
+from servicekit import PASSWORD, Caller, csrf_token, grade_queued, log_in, make_course
 from sqlalchemy import select
 
 from service import auth
 from service.db import db
 from service.models import Problem, Result, Role, Status, Submission, utcnow
-
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_token(client: FlaskClient, path: str = "/login") -> str:
-    match = CSRF_FIELD.search(client.get(path).get_data(as_text=True))
-    assert match, f"no CSRF field on {path}"
-    return match.group(1)
-
-
-def log_in(client: FlaskClient, email: str) -> None:
-    response = client.post(
-        "/login", data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(client)}
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)
 
 
 @pytest.fixture

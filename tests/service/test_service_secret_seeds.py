@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from servicekit import PASSWORD, Caller, grade_queued, make_course
+from servicekit import Caller, grade_queued, log_in, make_course
 from sqlalchemy import delete
 
 import exercises as ex
@@ -29,7 +29,6 @@ from service.db import db
 from service.models import Problem
 
 SECRET_KEY = "test-secret-key-0123456789"  # the conftest's settings
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 SLOTS = ("weight-gradient", "forward-pass", "delta")
 
 
@@ -43,15 +42,6 @@ def expected_seed(course_id: int, assignment_id: int, slot_id: int, student_id: 
     digest = hmac.new(SECRET_KEY.encode(), message.encode(), hashlib.sha256).digest()
     return 2**64 + int.from_bytes(digest[:16], "big")
 
-
-def log_in(client: FlaskClient, email: str) -> None:
-    page = client.get("/login").get_data(as_text=True)
-    match = CSRF_FIELD.search(page)
-    assert match
-    response = client.post(
-        "/login", data={"email": email, "password": PASSWORD, "csrf_token": match.group(1)}
-    )
-    assert response.status_code == 302
 
 
 
