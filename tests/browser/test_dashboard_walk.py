@@ -185,6 +185,13 @@ def test_an_instructor_runs_a_course(walk: Walk) -> None:
     expect(teacher.get_by_role("button", name="Unpublish")).to_be_visible()
     walk.check(teacher, "assignment")
 
+    # The live view, open before anyone submits, for a lecture's projector.
+    lecture = walk.page()
+    log_in(lecture, demo, *INSTRUCTOR)
+    lecture.goto(f"{course_url}/assignments/{aid}/live")
+    expect(lecture.locator(".live-graded")).to_have_text("0")
+    lecture.evaluate("window.__sameDocument = true")
+
     # Three students: one right, two with a transposed gradient.
     key = gradient_key()
     transposed = [list(col) for col in zip(*key, strict=True)]
@@ -196,6 +203,12 @@ def test_an_instructor_runs_a_course(walk: Walk) -> None:
         student.get_by_role("link", name=re.compile(r"problem 2: Weight gradient")).click()
         answer_gradient(student, answer)
         expect(student.get_by_role("status")).to_contain_text(expected, timeout=30_000)
+
+    # The live view caught up by itself, without a reload.
+    expect(lecture.locator(".live-graded")).to_have_text("3", timeout=20_000)
+    expect(lecture.get_by_role("table", name=re.compile("Mistakes in the last"))
+           .get_by_role("row").filter(has_text="Transposed gradient")).to_contain_text("2")
+    assert lecture.evaluate("window.__sameDocument === true"), "the live view was reloaded"
 
     # The gradebook shows their scores in points. Homework 1 is two slots of 1 point, and
     # only slot 2 was answered: Ada's key earns its point; a transposed 2×2 gradient has
