@@ -3,7 +3,7 @@
 A link carries 256 random bits (``secrets``); only their SHA-256 is stored (``Invite``), so
 the database alone opens no account. A link works once and for INVITE_DAYS; a new link
 for the same person ends the older ones. There is no mail server: the instructor is shown
-the link and passes it on.
+the link and passes it on; the demo also prints it on its console (``link``).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from flask import current_app, url_for
 from sqlalchemy import delete, select, update
 
 from . import auth
@@ -18,6 +19,16 @@ from .db import db
 from .models import Invite, User, utcnow
 
 INVITE_DAYS = 14
+# App config key: print each new link on the console as well (the demo's stand-in for mail).
+PRINT_LINKS = "PRINT_INVITE_LINKS"
+
+
+def link(email: str, token: str) -> str:
+    """The link's full URL, for the page or the API to show to whoever made it."""
+    url = url_for("dashboard.invite", token=token, _external=True)
+    if current_app.config.get(PRINT_LINKS):
+        print(f"set-password link for {email}: {url}", flush=True)
+    return url
 
 
 class InviteError(Exception):

@@ -78,6 +78,7 @@ def demo(host: str, port: int, grading_threads: int) -> None:
     from worker.sweeper import Sweeper
 
     from . import demo as seed
+    from . import invites
     from .app import settle
     from .db import sessions_of
     from .db import upgrade as run_upgrade
@@ -89,6 +90,7 @@ def demo(host: str, port: int, grading_threads: int) -> None:
     run_upgrade(settings.database_url)
     celery = make_celery(settings)
     app = build_app(settings, celery)
+    app.config[invites.PRINT_LINKS] = True  # no mail server: new set-password links go here
     with app.app_context():
         logins = seed.seed()
     grader = EmbeddedWorker(celery, concurrency=grading_threads)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
+from .. import invites
 from .. import roster as people
 from .. import schemas as s
 from ..errors import APIError
@@ -114,7 +114,7 @@ def member_json(entry: people.Entry) -> dict[str, Any]:
 
 
 def link_json(made: people.NewAccount) -> dict[str, Any]:
-    link = url_for("dashboard.invite", token=made.token, _external=True)
+    link = invites.link(made.email, made.token)
     return {"email": made.email, "link": link, "expires_at": made.expires_at}
 
 

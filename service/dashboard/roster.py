@@ -126,7 +126,7 @@ def roster_link(course_id: int, user_id: int) -> Page:
 def _links_page(staff: Staff, made: list[people.NewAccount], message: str,
                 plan: people.Plan | None = None) -> str:
     links = [
-        (m.email, url_for("dashboard.invite", token=m.token, _external=True), m.expires_at)
+        (m.email, invites.link(m.email, m.token), m.expires_at)
         for m in made
     ]
     return render_template(

@@ -153,6 +153,9 @@ def test_an_instructor_runs_a_course(walk: Walk) -> None:
         row = links_table.get_by_role("row").filter(has_text=f"{email}@walk.example")
         links[email] = row.get_by_role("link").get_attribute("href")
     assert all(link and "/invite/" in link for link in links.values()), links
+    # No mail server: the demo prints each new link on its console too.
+    for email, link in links.items():
+        assert f"set-password link for {email}@walk.example: {link}" in demo.lines
     teacher.goto(f"{course_url}/roster")
     expect(teacher.get_by_text("cy@walk.example")).to_be_visible()
     walk.check(teacher, "roster")
