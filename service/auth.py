@@ -40,6 +40,9 @@ from .models import ApiToken, Role, User
 TOKEN_PREFIX = "bpq_"
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 MIN_PASSWORD_LENGTH = 8
+# The hash of an account made for someone else (a roster import): no password matches it
+# (it is no hash werkzeug makes) until its owner sets one with a set-password link.
+UNUSABLE_PASSWORD = "!invited"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 TOKEN_CACHE_SECONDS = 10.0
 TOKEN_CACHE_SIZE = 10_000

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 
+from . import auth
 from .db import db
 from .models import (
     Assignment,
@@ -49,15 +51,44 @@ def memberships(user: Person) -> list[tuple[Course, CourseRole]]:
     return [(course, role) for course, role in rows]
 
 
-def roster(course_id: int) -> list[tuple[User, CourseRole]]:
-    """The course's members and their roles, by role, then email."""
-    rows = db.session.execute(
-        select(User, Enrollment.role)
+@dataclass(frozen=True)
+class Entry:
+    user_id: int
+    email: str
+    name: str
+    role: CourseRole
+    section: str
+    student_account: bool  # may get a set-password link
+    pending: bool  # has never set a password
+
+
+def entries(course_id: int, section: str | None = None) -> list[Entry]:
+    """The course's members by role (instructors first), section, then email."""
+    order = {CourseRole.instructor: 0, CourseRole.ta: 1, CourseRole.student: 2}
+    stmt = (
+        select(User, Enrollment.role, Enrollment.section)
         .join(Enrollment)
         .where(Enrollment.course_id == course_id)
-        .order_by(Enrollment.role, User.email)
     )
-    return [(user, role) for user, role in rows]
+    if section is not None:
+        stmt = stmt.where(Enrollment.section == section)
+    rows = [
+        Entry(u.id, u.email, u.name, role, sec, u.role == Role.student,
+              u.password_hash == auth.UNUSABLE_PASSWORD)
+        for u, role, sec in db.session.execute(stmt)
+    ]
+    return sorted(rows, key=lambda e: (order[e.role], e.section, e.email))
+
+
+def sections(course_id: int) -> list[tuple[str, int]]:
+    """The course's sections ("" for none) and how many students each has."""
+    rows = db.session.execute(
+        select(Enrollment.section, func.count())
+        .where(Enrollment.course_id == course_id, Enrollment.role == CourseRole.student)
+        .group_by(Enrollment.section)
+        .order_by(Enrollment.section)
+    )
+    return [(sec, n) for sec, n in rows]
 
 
 def enrollment(course_id: int, user_id: int) -> Enrollment | None:

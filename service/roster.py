@@ -37,7 +37,6 @@ MAX_EMAIL = 254  # User.email
 MAX_SECTION = 64  # Enrollment.section
 # No password hash has this form (werkzeug's have "method$salt$hash"), so no password
 # matches it: the account waits for its set-password link.
-UNUSABLE_PASSWORD = "!invited"
 
 
 STUDENT_NOT_INSTRUCTOR = "a student account cannot be an instructor (it may be a ta)"
@@ -377,7 +376,7 @@ def apply(course: Course, the_plan: Plan, by: Person) -> Applied:
 
 def new_account(email: str, name: str) -> User:
     """A student account with no usable password yet (added to the session)."""
-    user = User(email=email, name=name, password_hash=UNUSABLE_PASSWORD, role=Role.student)
+    user = User(email=email, name=name, password_hash=auth.UNUSABLE_PASSWORD, role=Role.student)
     db.session.add(user)
     return user
 
@@ -457,90 +456,3 @@ def new_link(course: Course, user_id: int, by: Person) -> NewAccount:
     token, invite = invites.issue(user, course.id, by.id)
     db.session.commit()
     return NewAccount(user.email, token, invite.expires_at)
-
-
-# --- the roster as pages and API show it ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Entry:
-    user_id: int
-    email: str
-    name: str
-    role: CourseRole
-    section: str
-    student_account: bool  # may get a set-password link
-    pending: bool  # has never set a password
-
-
-def entries(course_id: int, section: str | None = None) -> list[Entry]:
-    """The course's members by role (instructors first), section, then email."""
-    order = {CourseRole.instructor: 0, CourseRole.ta: 1, CourseRole.student: 2}
-    stmt = (
-        select(User, Enrollment.role, Enrollment.section)
-        .join(Enrollment)
-        .where(Enrollment.course_id == course_id)
-    )
-    if section is not None:
-        stmt = stmt.where(Enrollment.section == section)
-    rows = [
-        Entry(u.id, u.email, u.name, role, sec, u.role == Role.student,
-              u.password_hash == UNUSABLE_PASSWORD)
-        for u, role, sec in db.session.execute(stmt)
-    ]
-    return sorted(rows, key=lambda e: (order[e.role], e.section, e.email))
-
-
-def sections(course_id: int) -> list[tuple[str, int]]:
-    """The course's sections ("" for none) and how many students each has."""
-    rows = db.session.execute(
-        select(Enrollment.section, func.count())
-        .where(Enrollment.course_id == course_id, Enrollment.role == CourseRole.student)
-        .group_by(Enrollment.section)
-        .order_by(Enrollment.section)
-    )
-    return [(sec, n) for sec, n in rows]
-
-
-# --- courses --------------------------------------------------------------------------------
-
-
-def create_course(by: Person, code: str, title: str) -> Course:
-    """A new course the creator teaches (commits). RosterError: 403 for a student account,
-    422 bad code or title, 409 code taken."""
-    if by.role == Role.student:
-        raise RosterError(403, "forbidden", "only instructors can create courses")
-    code, title = _course_fields(code, title)
-    course = Course(code=code, title=title)
-    db.session.add(course)
-    db.session.add(Enrollment(course=course, user_id=by.id, role=CourseRole.instructor))
-    _commit_code(code)
-    return course
-
-
-def edit_course(course: Course, code: str | None, title: str | None) -> Course:
-    """Change a course's code and title (commits); RosterError 422 or 409 as above."""
-    new_code, new_title = _course_fields(
-        code if code is not None else course.code, title if title is not None else course.title
-    )
-    course.code, course.title = new_code, new_title
-    _commit_code(new_code)
-    return course
-
-
-def _course_fields(code: str, title: str) -> tuple[str, str]:
-    try:
-        return (
-            identifiers.course_code(code, field="code", max_length=32),
-            identifiers.clean("title", title, max_length=200),
-        )
-    except identifiers.IdentifierError as exc:
-        raise RosterError(422, "invalid_request", str(exc)) from None
-
-
-def _commit_code(code: str) -> None:
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise RosterError(409, "conflict", f"a course with code {code} exists") from None

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask.views import MethodView
 
-from .. import assignments, policy, queries
+from .. import assignments, courses, policy, queries
 from .. import problems as drawn
 from .. import roster as people
 from .. import schemas as s
@@ -99,7 +99,7 @@ class Courses(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create a course (instructors and admins); the creator teaches it."""
         try:
-            course = people.create_course(caller(), body["code"], body["title"])
+            course = courses.create_course(caller(), body["code"], body["title"])
         except people.RosterError as exc:
             raise APIError(exc.status, exc.code, exc.message) from None
         return course_json(course, CourseRole.instructor)

@@ -12,7 +12,7 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
-from .. import invites
+from .. import auth, courses, invites, queries
 from .. import roster as people
 from .. import schemas as s
 from ..errors import APIError
@@ -106,7 +106,7 @@ def _error(exc: people.RosterError) -> APIError:
     return APIError(exc.status, exc.code, exc.message)
 
 
-def member_json(entry: people.Entry) -> dict[str, Any]:
+def member_json(entry: queries.Entry) -> dict[str, Any]:
     return {
         "user_id": entry.user_id, "email": entry.email, "name": entry.name,
         "role": entry.role.value, "section": entry.section, "pending": entry.pending,
@@ -146,7 +146,7 @@ class CourseEditView(MethodView):
         """Change a course's code or title (instructors only)."""
         course = managed_course(course_id)
         try:
-            people.edit_course(course, body.get("code"), body.get("title"))
+            courses.edit_course(course, body.get("code"), body.get("title"))
         except people.RosterError as exc:
             raise _error(exc) from None
         return course_json(course, CourseRole.instructor)
@@ -160,7 +160,7 @@ class Roster(MethodView):
     def get(self, query: dict[str, Any], course_id: int) -> list[dict[str, Any]]:
         """The course's members with role and section, instructors first (course staff)."""
         course = taught_course(course_id)
-        return [member_json(e) for e in people.entries(course.id, query.get("section"))]
+        return [member_json(e) for e in queries.entries(course.id, query.get("section"))]
 
     @bp.arguments(MemberCreate())
     @bp.response(201, MemberAdded)
@@ -181,7 +181,7 @@ class Roster(MethodView):
         return {
             "user_id": user.id, "email": user.email, "name": user.name,
             "role": enrollment.role.value, "section": enrollment.section,
-            "pending": user.password_hash == people.UNUSABLE_PASSWORD,
+            "pending": user.password_hash == auth.UNUSABLE_PASSWORD,
             "set_password_link": link_json(created) if created is not None else None,
         }
 
@@ -257,4 +257,4 @@ class Sections(MethodView):
     def get(self, course_id: int) -> list[dict[str, Any]]:
         """The course's sections and how many students each has (course staff)."""
         course = taught_course(course_id)
-        return [{"section": sec, "students": n} for sec, n in people.sections(course.id)]
+        return [{"section": sec, "students": n} for sec, n in queries.sections(course.id)]

@@ -18,7 +18,7 @@ from itsdangerous import BadSignature, Signer
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from .. import auth, invites
+from .. import auth, courses, invites, queries
 from .. import roster as people
 from ..models import Role
 from .base import Staff, bp, login_required, managed_course, no_such, signed_in, staff_course
@@ -62,8 +62,8 @@ def _roster_page(staff: Staff, error: str = "", status: int = 200, **form: str) 
     page = render_template(
         "dashboard/roster.html",
         staff=staff,
-        entries=people.entries(staff.course.id),
-        sections=people.sections(staff.course.id),
+        entries=queries.entries(staff.course.id),
+        sections=queries.sections(staff.course.id),
         error=error,
         form=form,
         roles=["student", "ta", "instructor"],
@@ -214,7 +214,7 @@ def course_new() -> Page:
     code, title = request.form.get("code", ""), request.form.get("title", "")
     if request.method == "POST":
         try:
-            course = people.create_course(user, code, title)
+            course = courses.create_course(user, code, title)
         except people.RosterError as exc:
             return _course_form(None, code, title, exc.message)
         return redirect(url_for("dashboard.course", course_id=course.id))
@@ -229,7 +229,7 @@ def course_edit(course_id: int) -> Page:
     if request.method == "POST":
         code, title = request.form.get("code", ""), request.form.get("title", "")
         try:
-            people.edit_course(staff.course, code, title)
+            courses.edit_course(staff.course, code, title)
         except people.RosterError as exc:
             return _course_form(staff, code, title, exc.message)
         flash("The course was saved.", "info")

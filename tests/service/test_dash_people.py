@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from servicekit import Caller, csrf_token, grade_queued, make_course, sign_in
 from sqlalchemy import func, select, update
 
-from service import auth
+from service import auth, queries
 from service import roster as people
 from service.db import db
 from service.models import (
@@ -178,8 +178,8 @@ def test_a_file_may_not_leave_the_course_without_an_instructor() -> None:
 def test_no_password_matches_an_invited_account() -> None:
     from werkzeug.security import check_password_hash
 
-    assert not check_password_hash(people.UNUSABLE_PASSWORD, "")
-    assert not check_password_hash(people.UNUSABLE_PASSWORD, people.UNUSABLE_PASSWORD)
+    assert not check_password_hash(auth.UNUSABLE_PASSWORD, "")
+    assert not check_password_hash(auth.UNUSABLE_PASSWORD, auth.UNUSABLE_PASSWORD)
 
 
 # --- the API twins --------------------------------------------------------------------------
@@ -662,7 +662,7 @@ def test_a_large_file_applies_whole(app: Flask, course: dict[str, Any]) -> None:
         done = people.apply(the_course, plan, auth.Principal(
             course["instructor"].user_id, course["instructor"].email, "", Role.instructor))
         assert len(done.accounts) == 1200
-        assert sum(n for _, n in people.sections(course["id"])) == 1201  # and the fixture's
+        assert sum(n for _, n in queries.sections(course["id"])) == 1201  # and the fixture's
         again = people.preview(the_course, body)
         assert again.count(people.Change.unchanged) == 1200
 
