@@ -14,7 +14,7 @@ Then it builds the marks with ``service.marks.rebuild``, assignment by assignmen
 is printed), ANALYZEs, and measures in-process through Flask's test client, signed in as
 the course's instructor, each request's whole time in the server (the response read to its
 last byte; the same process, no network):
-  roster          a staff page that reads little (the baseline every ratio is taken to)
+  roster          the roster page, every member in one query (the baseline of every ratio)
   healthz         /healthz, one SELECT 1
   gradebook       /courses/<id>/gradebook: first page (100 students by name)
   gradebook/total the same sorted by total, descending
