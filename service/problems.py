@@ -23,8 +23,9 @@ from sqlalchemy.exc import IntegrityError
 
 import exercises as ex
 
+from . import assignments
 from .db import db
-from .models import Override, Problem, Slot
+from .models import Problem, Slot
 from .policy import Person
 
 
@@ -76,13 +77,10 @@ def draw_for_slot(slot: Slot, user: Person) -> Problem:
         seed = graded_seed(current_app.config["SECRET_KEY"], slot.assignment.course_id,
                            slot.assignment_id, slot.id, user.id)
         variant = ex.generate(slot.exercise_type, seed, slot.difficulty)
-    extra = db.session.scalar(
-        select(Override.extra_attempts).where(
-            Override.assignment_id == slot.assignment_id, Override.user_id == user.id
-        )
-    )
-    db.session.add(_new(variant, user, attempts_allowed=slot.assignment.attempts_allowed
-                        + (extra or 0), slot=slot))
+    own = assignments.override_of(slot.assignment_id, user.id)
+    extra = own.extra_attempts if own is not None else 0
+    db.session.add(_new(variant, user, attempts_allowed=slot.assignment.attempts_allowed + extra,
+                        slot=slot))
     try:
         db.session.commit()
     except IntegrityError:  # drawn at the same moment by another request: keep that one
