@@ -11,9 +11,10 @@ from flask_smorest import Api
 from flask_smorest.spec.plugins import integerconverter2paramschema
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, auth, dashboard, dispatch, errors, inputs, ops, schemas, student
+from . import api, auth, dashboard, dispatch, errors, inputs, lti, ops, schemas, student
 from .config import Settings, load_settings
 from .db import db
+from .lti import admin as lti_admin
 
 
 class ServiceApi(Api):
@@ -84,6 +85,10 @@ def create_app(
     app.register_blueprint(ops.bp)
     app.register_blueprint(student.bp)
     app.register_blueprint(dashboard.bp)
+    # Platforms post to the LTI routes cross-site; each checks its own state, nonce or ticket.
+    auth.csrf.exempt(lti.bp)
+    app.register_blueprint(lti.bp)
+    app.register_blueprint(lti_admin.admin_bp)
     errors.init_app(app)
     return app
 

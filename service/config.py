@@ -58,6 +58,12 @@ class Settings:
     # Proxies in front of the app whose X-Forwarded-For/-Proto to believe (0: none), so
     # that a client's address (login limits) is its own, not the proxy's.
     proxy_hops: int = 0
+    # LTI 1.3: the tool's public address as platforms must reach it (None: the request's
+    # own host, right behind no proxy or a ProxyFix'd one), how long a rotated-out key
+    # stays published, and how many tries a grade push gets before it is marked failed.
+    public_url: str | None = None
+    lti_key_grace_days: int = 7
+    lti_push_attempts: int = 8
 
     @property
     def embedded_broker(self) -> bool:
@@ -89,6 +95,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         login_failure_window=_int(env, "LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1),
         metrics_token=_token(env, "METRICS_TOKEN"),
         proxy_hops=_int(env, "PROXY_HOPS", 0, minimum=0),
+        public_url=_public_url(env),
+        lti_key_grace_days=_int(env, "LTI_KEY_GRACE_DAYS", 7, minimum=0),
+        lti_push_attempts=_int(env, "LTI_PUSH_ATTEMPTS", 8, minimum=1),
     )
     # The lease must outlive the hard limit, or a slow but live grader loses its claim.
     if settings.soft_time_limit >= settings.hard_time_limit:
@@ -164,6 +173,16 @@ def _secret_key(env: Mapping[str, str]) -> str | None:
     if value is not None and len(value) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError("SECRET_KEY", f"must be at least {MIN_SECRET_KEY_LENGTH} characters")
     return value
+
+
+def _public_url(env: Mapping[str, str]) -> str | None:
+    value = _get(env, "PUBLIC_URL")
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError("PUBLIC_URL", "must be an absolute http(s) URL such as https://quiz.example.edu")
+    return value.rstrip("/")
 
 
 def _token(env: Mapping[str, str], name: str) -> str | None:

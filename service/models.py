@@ -210,6 +210,8 @@ class Enrollment(Base):
     role: Mapped[CourseRole] = mapped_column(_enum(CourseRole, "course_role"))
     section: Mapped[str] = mapped_column(String(64), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the LMS's roster (LTI NRPS) no longer lists the member; their work stays.
+    left_at: Mapped[datetime | None]
 
     course: Mapped[Course] = relationship(back_populates="enrollments")
     user: Mapped[User] = relationship()
@@ -465,3 +467,207 @@ class MistakeMark(Base):
     times: Mapped[int] = mapped_column(default=0)
     first_at: Mapped[datetime]
     last_at: Mapped[datetime]
+
+
+# --- LTI 1.3 (CONTRACT §10): platforms, the tool's keys, launches, links and grade pushes.
+
+
+class PushStatus(enum.StrEnum):
+    pending = "pending"  # to be sent (again)
+    sent = "sent"
+    failed = "failed"  # gave up after settings.lti_push_attempts tries; an instructor may resend
+
+
+class LtiKey(Base):
+    """One of the tool's RSA key pairs. The newest unretired key signs; a retired key is
+    still published at /lti/jwks until ``retired_at`` plus the grace period."""
+
+    __tablename__ = "lti_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    private_pem: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None]
+
+
+class LtiPlatform(Base):
+    """A registered LMS (issuer and our client id there), with its endpoints and a cache of
+    its public keys."""
+
+    __tablename__ = "lti_platforms"
+    __table_args__ = (UniqueConstraint("issuer", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    client_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    auth_login_url: Mapped[str] = mapped_column(String(1000))
+    auth_token_url: Mapped[str] = mapped_column(String(1000))
+    auth_audience: Mapped[str | None] = mapped_column(String(1000))  # None: the token URL
+    jwks_url: Mapped[str] = mapped_column(String(1000))
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(OptionalJSONDocument)
+    jwks_fetched_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    registered_by: Mapped[str] = mapped_column(String(32), default="cli")  # cli|admin|dynamic
+
+    deployments: Mapped[list[LtiDeployment]] = relationship(
+        back_populates="platform", cascade="all, delete-orphan", order_by="LtiDeployment.id"
+    )
+
+
+class LtiDeployment(Base):
+    __tablename__ = "lti_deployments"
+    __table_args__ = (UniqueConstraint("platform_id", "deployment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    deployment_id: Mapped[str] = mapped_column(String(255))
+
+    platform: Mapped[LtiPlatform] = relationship(back_populates="deployments")
+
+
+class LtiLogin(Base):
+    """An OIDC login we started: its state and nonce, each good for one launch."""
+
+    __tablename__ = "lti_logins"
+
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    target_link_uri: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    used_at: Mapped[datetime | None]
+
+
+class LtiTicket(Base):
+    """A one-time hand-over from a launch to a page (a new window's sign-in, a deep-linking
+    picker); only its SHA-256 is stored."""
+
+    __tablename__ = "lti_tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "enter" | "deep_link"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(1000), default="")  # where "enter" leads
+    claims: Mapped[dict[str, Any] | None] = mapped_column(OptionalJSONDocument)  # deep linking
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class LtiIdentity(Base):
+    """A platform's user (issuer, sub) and our user."""
+
+    __tablename__ = "lti_identities"
+    __table_args__ = (UniqueConstraint("issuer", "sub"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    sub: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LtiContext(Base):
+    """A platform's course (context) and ours, with the course's LTI service endpoints as
+    the latest launch gave them."""
+
+    __tablename__ = "lti_contexts"
+    __table_args__ = (UniqueConstraint("platform_id", "context_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    deployment_id: Mapped[str] = mapped_column(String(255))
+    context_id: Mapped[str] = mapped_column(String(255))
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(255), default="")
+    memberships_url: Mapped[str | None] = mapped_column(String(1000))  # NRPS
+    lineitems_url: Mapped[str | None] = mapped_column(String(1000))  # AGS
+    ags_scopes: Mapped[list[str] | None] = mapped_column(OptionalJSONDocument)
+    synced_at: Mapped[datetime | None]  # the last roster sync
+    sync_requested_at: Mapped[datetime | None]  # an instructor's launch asks the worker for one
+
+    platform: Mapped[LtiPlatform] = relationship()
+    course: Mapped[Course] = relationship()
+
+
+class LtiLink(Base):
+    """A resource link placed in the LMS, the assignment it opens, and that assignment's
+    line item in the LMS gradebook (AGS)."""
+
+    __tablename__ = "lti_links"
+    __table_args__ = (UniqueConstraint("context_id", "resource_link_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("lti_contexts.id", ondelete="CASCADE"))
+    resource_link_id: Mapped[str] = mapped_column(String(255))
+    assignment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assignments.id", ondelete="SET NULL"), index=True
+    )
+    lineitem_url: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    context: Mapped[LtiContext] = relationship()
+    assignment: Mapped[Assignment | None] = relationship()
+
+
+class ScorePush(Base):
+    """A student's assignment score to send to one line item: written in the transaction
+    that changed the score, sent by a Celery task (the value sent is read at send time, so
+    pushes racing each other still end on the current score)."""
+
+    __tablename__ = "lti_score_pushes"
+    __table_args__ = (Index("ix_lti_score_pushes_status_next_try_at", "status", "next_try_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("lti_links.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    status: Mapped[PushStatus] = mapped_column(
+        _enum(PushStatus, "push_status"), default=PushStatus.pending
+    )
+    score_given: Mapped[float | None] = mapped_column(Float)  # as last sent
+    score_maximum: Mapped[float | None] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+    link: Mapped[LtiLink] = relationship()
+    user: Mapped[User] = relationship()
+
+
+class LtiAccessToken(Base):
+    """An OAuth2 access token from a platform (client-credentials grant), kept until it
+    expires so one token serves many pushes."""
+
+    __tablename__ = "lti_access_tokens"
+    __table_args__ = (UniqueConstraint("platform_id", "scopes"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    scopes: Mapped[str] = mapped_column(String(1000))  # sorted, space-separated
+    token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime]
+
+
+class LtiRegistration(Base):
+    """A one-time code an admin made for LTI Dynamic Registration (``/lti/register?code=``);
+    only its SHA-256 is stored."""
+
+    __tablename__ = "lti_registrations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    platform_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lti_platforms.id", ondelete="SET NULL")
+    )

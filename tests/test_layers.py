@@ -34,6 +34,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "service.caches",
         "service.marks",
         "service.dispatch",
+        "service.lms",
     ),
     "web": ("service",),
     "worker": ("worker",),

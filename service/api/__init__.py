@@ -21,6 +21,7 @@ from . import (
     gradebook,
     instructor,
     live,
+    lti,
     networks,
     people,
     problems,
@@ -30,6 +31,6 @@ from . import (
 from .common import bp
 
 __all__ = [
-    "assignments", "bp", "courses", "gradebook", "instructor", "live", "networks", "people",
+    "assignments", "bp", "courses", "gradebook", "instructor", "live", "lti", "networks", "people",
     "problems", "stats", "submissions",
 ]

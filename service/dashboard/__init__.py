@@ -8,12 +8,15 @@ table of the same numbers.
 
 One blueprint, ``bp`` (endpoints ``dashboard.<view>``), gets its pages from ``course``
 (overview, misconceptions, a student), ``roster``, ``assignments``, ``networks``,
-``gradebook``, ``stats`` and ``live`` (the lecture view and unexplained answers).
+``gradebook``, ``stats``, ``live`` (the lecture view and unexplained answers) and ``lms``
+(the course's LTI link: roster sync and grade pushes).
 """
 
 from __future__ import annotations
 
-from . import assignments, course, gradebook, live, networks, roster, stats
+from . import assignments, course, gradebook, live, lms, networks, roster, stats
 from .base import bp
 
-__all__ = ["assignments", "bp", "course", "gradebook", "live", "networks", "roster", "stats"]
+__all__ = [
+    "assignments", "bp", "course", "gradebook", "live", "lms", "networks", "roster", "stats",
+]

@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 import exercises as ex
 
 from .. import marks
+from ..lms import grades as lms_grades
 from ..models import (
     Problem,
     Status,
@@ -256,6 +257,7 @@ def _finish(session: Db, graded: Sequence[tuple[Claim, dict[str, Any]]]) -> list
         ]
         written = list(session.scalars(_FINISH_BATCH, {"batch": batch, "now": now}))
         marks.record(session, written)
+        lms_grades.enqueue(session, written)
         session.commit()
         return written
     by_id = {won.submission_id: (won, grade) for won, grade in graded}
@@ -282,6 +284,7 @@ def _finish(session: Db, graded: Sequence[tuple[Claim, dict[str, Any]]]) -> list
         ],
     )
     marks.record(session, written)
+    lms_grades.enqueue(session, written)
     session.commit()
     return written
 

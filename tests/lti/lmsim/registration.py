@@ -1,0 +1,14 @@
+"""The platform's registration part (stub: filled by its helper)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Registration:
+    """Mixin of ``Lms``: ``setup`` registers this part's blueprint on ``self.app``."""
+
+    app: Any
+
+    def setup(self) -> None:
+        pass
