@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 import secrets
 import time
 import unicodedata
@@ -38,7 +37,7 @@ from .inputs import MAX_ID
 from .models import ApiToken, Role, User
 
 TOKEN_PREFIX = "bpq_"
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+EMAIL = identifiers.EMAIL
 MIN_PASSWORD_LENGTH = 8
 # The hash of an account made for someone else (a roster import): no password matches it
 # (it is no hash werkzeug makes) until its owner sets one with a set-password link.

@@ -14,6 +14,7 @@ import re
 import unicodedata
 
 INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # the shape of an address, no more
 COURSE_CODE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9 ._/-]*[A-Za-z0-9])?")
 
 

@@ -35,6 +35,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "service.marks",
         "service.dispatch",
         "service.lms",
+        "service.identifiers",
     ),
     "web": ("service",),
     "worker": ("worker",),
