@@ -53,7 +53,10 @@ class Lms(core.Core, services.Services, registration.Registration):
     """One platform: issuer ``url``, our tool registered as ``client_id`` under
     ``deployment_id`` (once a test registered it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        """``host`` names the platform in its URLs; "localhost" makes it another site than a
+        tool at 127.0.0.1, as a real LMS is to the tool it frames (the server listens on
+        127.0.0.1 either way)."""
         self.app = Flask("lmsim")
         self.app.extensions["lms"] = self
         self.client_id = "backprop-quiz-client"
@@ -75,7 +78,7 @@ class Lms(core.Core, services.Services, registration.Registration):
                 self.requests.append((request.method, request.path))
 
         self._server: BaseWSGIServer = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.port}"
+        self.url = f"http://{host}:{self._server.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
