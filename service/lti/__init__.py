@@ -17,7 +17,7 @@ nonce, a one-time ticket or registration code) instead.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, g
 
 from ..db import db
 from ..lms import platforms
@@ -27,8 +27,12 @@ bp = Blueprint("lti", __name__)
 
 @bp.after_request
 def frame_headers(response: Response) -> Response:
-    """LTI pages may be framed by, and post forms to, the registered platforms only."""
-    origins = " ".join(platforms.platform_origins(db.session))
+    """LTI pages may be framed by, and post forms to, the registered platforms only, and
+    the origins a view vouches for in ``g.lti_origins``: those a validated launch or ticket
+    names (hosted Canvas frames from the school's domain, not from its issuer's), and the
+    LMS a registration is running for."""
+    vouched = g.get("lti_origins", ())
+    origins = " ".join(sorted({*platforms.platform_origins(db.session), *vouched}))
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         f"object-src 'none'; base-uri 'none'; form-action 'self' {origins}; "
