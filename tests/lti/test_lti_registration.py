@@ -109,10 +109,8 @@ def test_the_same_issuer_and_client_id_twice_is_refused(tool: Tool) -> None:
         # Another client id on the same platform is another registration.
         registry.add_platform(session, spec(issuer=first.issuer, client_id="10000000000002"))
         session.commit()
-        assert [p.client_id for p in registry.list_platforms(session) if p.issuer == first.issuer] == [
-            "10000000000001",
-            "10000000000002",
-        ]
+        ids = [p.client_id for p in registry.list_platforms(session) if p.issuer == first.issuer]
+        assert ids == ["10000000000001", "10000000000002"]
 
 
 def test_deployments_are_added_once(tool: Tool) -> None:
@@ -139,8 +137,9 @@ def test_removing_a_platform_keeps_its_courses(tool: Tool) -> None:
         session.add(course)
         session.flush()
         session.add(
-            LtiContext(platform_id=platform.id, deployment_id="1:abc", context_id="c1",
-                       course_id=course.id)
+            LtiContext(
+                platform_id=platform.id, deployment_id="1:abc", context_id="c1", course_id=course.id
+            )
         )
         session.commit()
         course_id, platform_id = course.id, platform.id
@@ -150,12 +149,16 @@ def test_removing_a_platform_keeps_its_courses(tool: Tool) -> None:
     with tool.db() as session:
         assert session.get(Course, course_id) is not None
         assert session.get(LtiPlatform, platform_id) is None
-        assert session.scalars(
-            select(LtiContext).where(LtiContext.platform_id == platform_id)
-        ).all() == []
-        assert session.scalars(
-            select(LtiDeployment).where(LtiDeployment.platform_id == platform_id)
-        ).all() == []
+        assert (
+            session.scalars(select(LtiContext).where(LtiContext.platform_id == platform_id)).all()
+            == []
+        )
+        assert (
+            session.scalars(
+                select(LtiDeployment).where(LtiDeployment.platform_id == platform_id)
+            ).all()
+            == []
+        )
         with pytest.raises(registry.RegistryError, match="no platform"):
             registry.remove_platform(session, made.issuer, made.client_id)
 
@@ -191,9 +194,7 @@ def platform_reset(lms: Lms) -> Iterator[Lms]:
     lms.openid_issuer = None
 
 
-def test_dynamic_registration_stores_the_platform_it_registered_with(
-    tool: Tool, lms: Lms
-) -> None:
+def test_dynamic_registration_stores_the_platform_it_registered_with(tool: Tool, lms: Lms) -> None:
     code = new_code(tool)
     before = len(lms.registrations)
     page = requests.get(lms.start_registration(register_url(tool, code)), timeout=30)
@@ -234,7 +235,10 @@ def test_the_client_registration_is_what_the_specification_asks(tool: Tool, lms:
     assert set(body["grant_types"]) == {"implicit", "client_credentials"}
     assert body["token_endpoint_auth_method"] == "private_key_jwt"
     assert set(body["scope"].split()) == {
-        AGS + "lineitem", AGS + "score", AGS + "result.readonly", NRPS_READ,
+        AGS + "lineitem",
+        AGS + "score",
+        AGS + "result.readonly",
+        NRPS_READ,
     }
     config = body[TOOL_CONFIGURATION]
     assert config["domain"] == urlsplit(tool.url).netloc
@@ -311,7 +315,10 @@ def test_the_canvas_configuration_names_the_tools_urls_and_placements(tool: Tool
     assert document["public_jwk_url"] == f"{tool.url}/lti/jwks"
     assert document["title"] and document["description"]
     assert set(document["scopes"]) == {
-        AGS + "lineitem", AGS + "score", AGS + "result.readonly", NRPS_READ,
+        AGS + "lineitem",
+        AGS + "score",
+        AGS + "result.readonly",
+        NRPS_READ,
     }
     [canvas] = document["extensions"]
     assert canvas["platform"] == "canvas.instructure.com"
@@ -427,8 +434,11 @@ def test_the_admin_makes_a_registration_link_that_works_once(tool: Tool, lms: Lm
     admin = signed_in(tool, Role.admin)
     page = admin.post("/admin/lti/registration-links", data={"csrf_token": csrf(admin)})
     assert page.status_code == 200
-    [link] = set(re.findall(r'value="(http://localhost/lti/register\?code=[^"]+)"',
-                            page.get_data(as_text=True)))
+    [link] = set(
+        re.findall(
+            r'value="(http://localhost/lti/register\?code=[^"]+)"', page.get_data(as_text=True)
+        )
+    )
     code = parse_qs(urlsplit(link.replace("&amp;", "&")).query)["code"][0]
     assert code not in admin.get("/admin/lti").get_data(as_text=True)  # shown once
     done = requests.get(lms.start_registration(register_url(tool, code)), timeout=30)

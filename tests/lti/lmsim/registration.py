@@ -117,94 +117,26 @@ class Registration:
     # -- the checks -----------------------------------------------------------------------
 
     def check_client_registration(self, body: Any) -> dict[str, Any]:
-        """The tool's client registration, checked per LTI-DR 1.0 §3.4 and OIDC DCR."""
+        """The tool's client registration, checked per LTI-DR 1.0 §3.4 and OIDC DCR; the
+        tool's URLs as this platform keeps them."""
         if not isinstance(body, dict):
             raise Refused("invalid_client_metadata: the body is not a JSON object")
-        if body.get("application_type") != "web":
-            raise Refused("invalid_client_metadata: application_type must be web")
-        if "id_token" not in (body.get("response_types") or []):
-            raise Refused("invalid_client_metadata: response_types must hold id_token")
-        if not {"implicit", "client_credentials"} <= set(body.get("grant_types") or []):
-            raise Refused(
-                "invalid_client_metadata: grant_types must hold implicit and client_credentials"
-            )
-        if body.get("token_endpoint_auth_method") != "private_key_jwt":
-            raise Refused("invalid_client_metadata: token_endpoint_auth_method must be private_key_jwt")
-        if not isinstance(body.get("client_name"), str) or not body["client_name"]:
-            raise Refused("invalid_client_metadata: client_name is required")
-        login = _url(body.get("initiate_login_uri"), "initiate_login_uri")
-        redirects = body.get("redirect_uris")
-        if not isinstance(redirects, list) or not redirects:
-            raise Refused("invalid_redirect_uri: redirect_uris must be a non-empty list")
-        for uri in redirects:
-            _url(uri, "redirect_uris")
-        jwks = _url(body.get("jwks_uri"), "jwks_uri")
-        scopes = set(str(body.get("scope", "")).split())
-        if not scopes <= set(SCOPES):
-            raise Refused(f"invalid_client_metadata: unsupported scopes {sorted(scopes - set(SCOPES))}")
+        login, redirects, jwks = _check_client_fields(body)
         config = body.get(LTI_TOOL_CONFIGURATION)
         if not isinstance(config, dict):
             raise Refused(f"invalid_client_metadata: {LTI_TOOL_CONFIGURATION} is required")
-        domain = config.get("domain")
-        if not isinstance(domain, str) or not domain:
-            raise Refused("invalid_client_metadata: the tool configuration needs a domain")
-        target = _url(config.get("target_link_uri"), "target_link_uri")
+        target, deep_link = _check_tool_configuration(config)
         # The tool's URLs must be on its declared domain (LTI-DR 1.0 §3.4.1).
-        for name, uri in [("initiate_login_uri", login), ("jwks_uri", jwks), ("target_link_uri", target),
-                          *(("redirect_uris", r) for r in redirects)]:
-            if urlsplit(uri).netloc != domain:
-                raise Refused(f"invalid_client_metadata: {name} is not on the domain {domain}")
-        if not isinstance(config.get("claims"), list) or "sub" not in config["claims"]:
-            raise Refused("invalid_client_metadata: claims must be a list holding sub")
-        messages = config.get("messages")
-        if not isinstance(messages, list):
-            raise Refused("invalid_client_metadata: messages must be a list")
-        deep_link = None
-        for message in messages:
-            if not isinstance(message, dict) or message.get("type") not in (
-                "LtiResourceLinkRequest",
-                "LtiDeepLinkingRequest",
-            ):
-                raise Refused("invalid_client_metadata: a message of an unsupported type")
-            if "target_link_uri" in message:
-                _url(message["target_link_uri"], "messages.target_link_uri")
-            if not isinstance(message.get("placements", []), list):
-                raise Refused("invalid_client_metadata: placements must be a list")
-            if message["type"] == "LtiDeepLinkingRequest":
-                deep_link = message.get("target_link_uri", target)
+        named = [("initiate_login_uri", login), ("jwks_uri", jwks), ("target_link_uri", target)]
+        for name, uri in [*named, *(("redirect_uris", r) for r in redirects)]:
+            if urlsplit(uri).netloc != config["domain"]:
+                raise Refused(f"invalid_client_metadata: {name} is not on {config['domain']}")
         return {"login": login, "launch": redirects[0], "jwks": jwks, "deep_link": deep_link}
 
     def check_deep_linking_response(self, token: str) -> list[dict[str, Any]]:
         """The tool's LtiDeepLinkingResponse verified (LTI DL 2.0 §4.2, Security 1.0 §5.2):
         signed by a key the tool publishes, for us, from our client, once; its items."""
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise Refused(f"not a JWT: {exc}") from None
-        if header.get("alg") != "RS256":
-            raise Refused(f"alg must be RS256, got {header.get('alg')}")
-        kid = header.get("kid")
-        if not kid:
-            raise Refused("the JWT header has no kid")
-        keyset = requests.get(self.tool["jwks"], timeout=10)
-        if keyset.status_code != 200:
-            raise Refused(f"the tool's JWKS answered {keyset.status_code}")
-        known = {k.get("kid"): k for k in keyset.json().get("keys", [])}
-        if kid not in known:
-            raise Refused(f"unknown kid {kid}: not in the tool's JWKS")
-        key = jwt.PyJWK(known[kid], algorithm="RS256")
-        try:
-            claims = jwt.decode(
-                token,
-                key.key,
-                algorithms=["RS256"],
-                audience=self.issuer,
-                issuer=self.client_id,
-                options={"require": ["exp", "iat", "iss", "aud", "nonce"]},
-                leeway=5,
-            )
-        except jwt.PyJWTError as exc:
-            raise Refused(f"the JWT does not verify: {exc}") from None
+        claims = self._verified(token)
         with self.lock:
             if claims["nonce"] in self.deep_link_nonces:
                 raise Refused("the nonce was used before")
@@ -224,15 +156,99 @@ class Registration:
         if not isinstance(items, list):
             raise Refused("content_items must be a list")
         for item in items:
-            if not isinstance(item, dict) or item.get("type") != "ltiResourceLink":
-                raise Refused("only ltiResourceLink items are accepted here")
-            line_item = item.get("lineItem")
-            if line_item is not None and not (
-                isinstance(line_item.get("scoreMaximum"), int | float)
-                and line_item["scoreMaximum"] > 0
-            ):
-                raise Refused("lineItem.scoreMaximum must be a positive number")
+            _check_item(item)
         return items
+
+    def _verified(self, token: str) -> dict[str, Any]:
+        """The JWT's claims once its RS256 signature verifies with the tool's published key
+        of its kid (fetched over HTTP), for this issuer, from our client, unexpired."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Refused(f"not a JWT: {exc}") from None
+        if header.get("alg") != "RS256":
+            raise Refused(f"alg must be RS256, got {header.get('alg')}")
+        if not header.get("kid"):
+            raise Refused("the JWT header has no kid")
+        keyset = requests.get(self.tool["jwks"], timeout=10)
+        if keyset.status_code != 200:
+            raise Refused(f"the tool's JWKS answered {keyset.status_code}")
+        known = {k.get("kid"): k for k in keyset.json().get("keys", [])}
+        if header["kid"] not in known:
+            raise Refused(f"unknown kid {header['kid']}: not in the tool's JWKS")
+        try:
+            return jwt.decode(
+                token,
+                jwt.PyJWK(known[header["kid"]], algorithm="RS256").key,
+                algorithms=["RS256"],
+                audience=self.issuer,
+                issuer=self.client_id,
+                options={"require": ["exp", "iat", "iss", "aud", "nonce"]},
+                leeway=5,
+            )
+        except jwt.PyJWTError as exc:
+            raise Refused(f"the JWT does not verify: {exc}") from None
+
+
+def _check_client_fields(body: dict[str, Any]) -> tuple[str, list[str], str]:
+    """The OpenID Connect client fields LTI fixes: (login, redirect URIs, JWKS URI)."""
+    fixed = {
+        "application_type": body.get("application_type") == "web",
+        "response_types": "id_token" in (body.get("response_types") or []),
+        "grant_types": {"implicit", "client_credentials"} <= set(body.get("grant_types") or []),
+        "token_endpoint_auth_method": body.get("token_endpoint_auth_method") == "private_key_jwt",
+        "client_name": isinstance(body.get("client_name"), str) and bool(body["client_name"]),
+    }
+    for name, good in fixed.items():
+        if not good:
+            raise Refused(f"invalid_client_metadata: {name} is missing or not as LTI requires")
+    redirects = body.get("redirect_uris")
+    if not isinstance(redirects, list) or not redirects:
+        raise Refused("invalid_redirect_uri: redirect_uris must be a non-empty list")
+    scopes = set(str(body.get("scope", "")).split())
+    if not scopes <= set(SCOPES):
+        raise Refused(f"invalid_client_metadata: unsupported scopes {sorted(scopes - set(SCOPES))}")
+    return (
+        _url(body.get("initiate_login_uri"), "initiate_login_uri"),
+        [_url(uri, "redirect_uris") for uri in redirects],
+        _url(body.get("jwks_uri"), "jwks_uri"),
+    )
+
+
+def _check_tool_configuration(config: dict[str, Any]) -> tuple[str, str | None]:
+    """The LTI tool configuration: (target link URI, the deep-linking message's URI)."""
+    if not isinstance(config.get("domain"), str) or not config["domain"]:
+        raise Refused("invalid_client_metadata: the tool configuration needs a domain")
+    target = _url(config.get("target_link_uri"), "target_link_uri")
+    if not isinstance(config.get("claims"), list) or "sub" not in config["claims"]:
+        raise Refused("invalid_client_metadata: claims must be a list holding sub")
+    messages = config.get("messages")
+    if not isinstance(messages, list):
+        raise Refused("invalid_client_metadata: messages must be a list")
+    deep_link = None
+    for message in messages:
+        if not isinstance(message, dict) or message.get("type") not in (
+            "LtiResourceLinkRequest",
+            "LtiDeepLinkingRequest",
+        ):
+            raise Refused("invalid_client_metadata: a message of an unsupported type")
+        if not isinstance(message.get("placements", []), list):
+            raise Refused("invalid_client_metadata: placements must be a list")
+        uri = _url(message.get("target_link_uri", target), "messages.target_link_uri")
+        if message["type"] == "LtiDeepLinkingRequest":
+            deep_link = uri
+    return target, deep_link
+
+
+def _check_item(item: Any) -> None:
+    if not isinstance(item, dict) or item.get("type") != "ltiResourceLink":
+        raise Refused("only ltiResourceLink items are accepted here")
+    line_item = item.get("lineItem")
+    if line_item is None:
+        return
+    maximum = line_item.get("scoreMaximum") if isinstance(line_item, dict) else None
+    if not isinstance(maximum, int | float) or maximum <= 0:
+        raise Refused("lineItem.scoreMaximum must be a positive number")
 
 
 @bp.errorhandler(Refused)
@@ -277,8 +293,10 @@ def register() -> Any:
     token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else ""
     with lms.lock:
         if lms.registration_tokens.get(token) is not False:
-            raise Refused("invalid_token: not a registration token this platform issued, "
-                          "or one used already", 401)
+            raise Refused(
+                "invalid_token: not a registration token this platform issued, or one used already",
+                401,
+            )
         lms.registration_tokens[token] = True
     if lms.refuse_registration:
         raise Refused(f"invalid_client_metadata: {lms.refuse_registration}")
@@ -294,7 +312,8 @@ def register() -> Any:
     answer = dict(body)
     answer["client_id"] = client_id
     answer["client_id_issued_at"] = int(time.time())
-    answer[LTI_TOOL_CONFIGURATION] = {**body[LTI_TOOL_CONFIGURATION], "deployment_id": deployment_id}
+    configuration = {**body[LTI_TOOL_CONFIGURATION], "deployment_id": deployment_id}
+    answer[LTI_TOOL_CONFIGURATION] = configuration
     return jsonify(answer), 201
 
 
