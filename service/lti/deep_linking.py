@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from flask import render_template, request
+from flask import g, render_template, request
 from pylti1p3.deep_link import DeepLink, TDeepLinkData
 from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.lineitem import LineItem
@@ -226,6 +226,9 @@ def deep_link(token: str) -> tuple[str, int]:
         picker = _ticket(token, now)
     except Refusal as refusal:
         return _refused(refusal)
+    # The return URL may be on another origin of the platform than its issuer's (Canvas:
+    # the school's domain): the response form may post there (frame_headers reads this).
+    g.lti_origins = [platforms.origin(picker.settings["deep_link_return_url"])]
     if request.method == "GET":
         return _picker_page(token, picker)
 

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from flask import current_app, jsonify, render_template, request
+from flask import current_app, g, jsonify, render_template, request
 from werkzeug.wrappers import Response
 
 from ..db import db
@@ -276,6 +276,10 @@ def register() -> str | tuple[str, int]:
     code = request.values.get("code", "")
     config_url = request.values.get("openid_configuration", "")
     token = request.values.get("registration_token", "")
+    if urlsplit(config_url).scheme in ("https", "http") and urlsplit(config_url).hostname:
+        # The registering LMS frames this page before it is a registered platform: its
+        # origin may frame it (read by the blueprint's frame_headers).
+        g.lti_origins = [origin(config_url)]
     if not code:
         return render_template("lti/register_failed.html", what=None, detail=None), 403
     try:
