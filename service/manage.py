@@ -1,4 +1,4 @@
-"""The service commands of ``backprop-quiz``: demo, serve, worker, db, users, tokens.
+"""The service commands of ``backprop-quiz``: demo, serve, worker, db, users, tokens, lti.
 
 ``service.cli`` calls ``register(main)``. Flask, SQLAlchemy, Celery and gunicorn are
 imported inside the commands, so the offline commands stay light. A composition root:
@@ -63,6 +63,7 @@ def register(main: click.Group) -> None:
     main.add_command(db)
     main.add_command(users)
     main.add_command(tokens)
+    main.add_command(lti)
 
 
 @click.command()
@@ -293,3 +294,235 @@ def create_token(email: str) -> None:
         token = auth.issue_token(user)
         database.session.commit()
         click.echo(token)
+
+
+@click.group()
+def lti() -> None:
+    """LMS integration (LTI 1.3): platforms, the tool's keys, registration links."""
+
+
+@lti.group("platforms")
+def lti_platforms() -> None:
+    """The LMS platforms registered with the tool."""
+
+
+@lti_platforms.command("add")
+@click.option(
+    "--issuer",
+    required=True,
+    help="The platform's issuer (iss), e.g. https://canvas.instructure.com.",
+)
+@click.option("--client-id", required=True, help="The tool's client id on the platform.")
+@click.option(
+    "--deployment-id",
+    "deployment_ids",
+    multiple=True,
+    required=True,
+    help="A deployment id (repeat for several).",
+)
+@click.option("--auth-login-url", required=True, help="The platform's OIDC authorization URL.")
+@click.option("--auth-token-url", required=True, help="The platform's OAuth2 token URL.")
+@click.option("--jwks-url", required=True, help="The platform's public key set (JWKS) URL.")
+@click.option(
+    "--auth-audience", default=None, help="The token request's audience, if not the token URL."
+)
+@click.option("--name", default="", help="A name for people.")
+def lti_platforms_add(
+    issuer: str,
+    client_id: str,
+    deployment_ids: tuple[str, ...],
+    auth_login_url: str,
+    auth_token_url: str,
+    jwks_url: str,
+    auth_audience: str | None,
+    name: str,
+) -> None:
+    """Register a platform by hand, with its deployments."""
+    from .db import db as database
+    from .lms import registry
+
+    spec = registry.PlatformSpec(
+        issuer=issuer,
+        client_id=client_id,
+        deployment_ids=deployment_ids,
+        auth_login_url=auth_login_url,
+        auth_token_url=auth_token_url,
+        jwks_url=jwks_url,
+        auth_audience=auth_audience,
+        name=name,
+    )
+    with _app_context(_settings()):
+        try:
+            platform = registry.add_platform(database.session, spec, registered_by="cli")
+        except registry.RegistryError as exc:
+            _fail(str(exc))
+        database.session.commit()
+        deployments = ", ".join(d.deployment_id for d in platform.deployments)
+        click.echo(
+            f"registered {platform.issuer} client {platform.client_id} (deployments: {deployments})"
+        )
+
+
+@lti_platforms.command("add-deployment")
+@click.option("--issuer", required=True)
+@click.option("--client-id", required=True)
+@click.option("--deployment-id", required=True)
+def lti_platforms_add_deployment(issuer: str, client_id: str, deployment_id: str) -> None:
+    """Add a deployment id to a registered platform."""
+    from .db import db as database
+    from .lms import registry
+
+    with _app_context(_settings()):
+        platform = registry.find_platform(database.session, issuer, client_id)
+        if platform is None:
+            _fail(f"no platform with issuer {issuer} and client id {client_id}")
+        try:
+            registry.add_deployment(database.session, platform, deployment_id)
+        except registry.RegistryError as exc:
+            _fail(str(exc))
+        database.session.commit()
+        click.echo(f"added deployment {deployment_id.strip()} to {issuer}")
+
+
+@lti_platforms.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def lti_platforms_list(as_json: bool) -> None:
+    """The registered platforms and their deployments."""
+    import json
+
+    from .db import db as database
+    from .lms import registry
+
+    with _app_context(_settings()):
+        rows: list[dict[str, Any]] = [
+            {
+                "issuer": p.issuer,
+                "client_id": p.client_id,
+                "name": p.name,
+                "deployment_ids": [d.deployment_id for d in p.deployments],
+                "auth_login_url": p.auth_login_url,
+                "auth_token_url": p.auth_token_url,
+                "auth_audience": p.auth_audience,
+                "jwks_url": p.jwks_url,
+                "registered_by": p.registered_by,
+                "created_at": p.created_at.isoformat(),
+            }
+            for p in registry.list_platforms(database.session)
+        ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no platforms registered")
+    for row in rows:
+        click.echo(
+            f"{row['issuer']}  client {row['client_id']}  "
+            f"deployments {', '.join(row['deployment_ids']) or '(none)'}  "
+            f"[{row['registered_by']}]"
+        )
+
+
+@lti_platforms.command("remove")
+@click.option("--issuer", required=True)
+@click.option("--client-id", required=True)
+def lti_platforms_remove(issuer: str, client_id: str) -> None:
+    """Remove a platform; the courses and work it brought stay."""
+    from .db import db as database
+    from .lms import registry
+
+    with _app_context(_settings()):
+        try:
+            registry.remove_platform(database.session, issuer, client_id)
+        except registry.RegistryError as exc:
+            _fail(str(exc))
+        database.session.commit()
+        click.echo(f"removed {issuer} client {client_id}")
+
+
+@lti.group("keys")
+def lti_keys() -> None:
+    """The tool's RSA signing keys (published at /lti/jwks)."""
+
+
+def _echo_keys(rows: list[Any]) -> None:
+    for k in rows:
+        until = k.published_until.isoformat() if k.published_until else "-"
+        retired = k.retired_at.isoformat() if k.retired_at else "signing"
+        click.echo(
+            f"{k.kid}  created {k.created_at.isoformat()}  retired {retired}  "
+            f"published until {until}"
+        )
+
+
+@lti_keys.command("rotate")
+def lti_keys_rotate() -> None:
+    """A new signing key; the old one stays published for LTI_KEY_GRACE_DAYS."""
+    from .db import db as database
+    from .lms import keys, registry
+
+    settings = _settings()
+    with _app_context(settings):
+        key = keys.rotate(database.session)
+        database.session.commit()
+        click.echo(f"new signing key {key.kid}")
+        _echo_keys(registry.key_list(database.session, settings.lti_key_grace_days))
+
+
+@lti_keys.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def lti_keys_list(as_json: bool) -> None:
+    """Every key: kid, created, retired, published until."""
+    import json
+
+    from .db import db as database
+    from .lms import registry
+
+    settings = _settings()
+    with _app_context(settings):
+        rows = registry.key_list(database.session, settings.lti_key_grace_days)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "kid": k.kid,
+                        "created_at": k.created_at.isoformat(),
+                        "retired_at": k.retired_at.isoformat() if k.retired_at else None,
+                        "published_until": k.published_until.isoformat()
+                        if k.published_until
+                        else None,
+                    }
+                    for k in rows
+                ],
+                indent=2,
+            )
+        )
+    elif not rows:
+        click.echo("no keys yet (one is made on first need)")
+    else:
+        _echo_keys(rows)
+
+
+@lti.command("registration-link")
+@click.option(
+    "--base-url",
+    default=None,
+    help="The tool's public URL (default: $PUBLIC_URL), e.g. https://quiz.example.edu.",
+)
+def lti_registration_link(base_url: str | None) -> None:
+    """Print a one-time Dynamic Registration link (24 hours) to paste into an LMS."""
+    from flask import url_for
+
+    from .db import db as database
+    from .lms import registry
+
+    settings = _settings()
+    base = (base_url or settings.public_url or "").rstrip("/")
+    if not base.startswith(("https://", "http://")):
+        _fail("the tool's public URL is unknown: set PUBLIC_URL or pass --base-url https://...")
+    with _app_context(settings) as app:
+        code = registry.new_registration_code(database.session)
+        database.session.commit()
+        with app.test_request_context():
+            path = url_for("lti.register", code=code)
+    click.echo(base + path)
