@@ -52,25 +52,27 @@ PROVISION_TRIES = 3  # concurrent first launches of one user or context meet on 
 
 # What a refusal tells the person, by code family: what failed, and what they can do.
 AGAIN = "Go back to your course in the LMS and open the activity again."
-ADMIN = (
-    "If it keeps happening, ask your LMS administrator to check backprop-quiz's "
-    "registration (issuer, client ID, deployment ID, key set URL)."
+CHECK_REGISTRATION = (
+    "ask your LMS administrator to check backprop-quiz's registration there and here "
+    "(issuer, client ID, deployment ID, key set URL)."
 )
+ADMIN = CHECK_REGISTRATION[0].upper() + CHECK_REGISTRATION[1:]
+AGAIN_THEN_ADMIN = f"{AGAIN} If it keeps happening, {CHECK_REGISTRATION}"
 REASONS: dict[str, tuple[str, str]] = {
     "bad_state": (
         "This launch was not started here, was already used, or took longer than ten minutes.",
         AGAIN,
     ),
-    "bad_token": ("The LMS's launch message could not be read.", f"{AGAIN} {ADMIN}"),
+    "bad_token": ("The LMS's launch message could not be read.", AGAIN_THEN_ADMIN),
     "bad_alg": ("The LMS's launch message is not signed the way LTI 1.3 requires (RS256).", ADMIN),
     "unknown_issuer": ("The launch message comes from an LMS that is not registered here.", ADMIN),
     "bad_aud": ("The launch message is meant for another tool.", ADMIN),
     "bad_azp": ("The launch message is meant for another tool.", ADMIN),
     "unknown_kid": (
         "The launch message is signed with a key the LMS does not publish.",
-        f"Wait a minute, then open the activity again. {ADMIN}",
+        f"Wait a minute, then open the activity again. If it keeps happening, {CHECK_REGISTRATION}",
     ),
-    "bad_signature": ("The launch message's signature does not verify.", f"{AGAIN} {ADMIN}"),
+    "bad_signature": ("The launch message's signature does not verify.", AGAIN_THEN_ADMIN),
     "no_exp": ("The launch message has no expiry time.", ADMIN),
     "expired": (
         "The launch message has expired.",

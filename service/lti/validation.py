@@ -11,7 +11,6 @@ Each check refuses alone: the tests remove one at a time and watch its launch ge
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,8 +26,6 @@ from sqlalchemy.orm import Session
 from ..inputs import MAX_ID
 from ..lms import people, platforms
 from ..models import Assignment, CourseRole, LtiContext, LtiDeployment, LtiLogin, LtiPlatform
-
-log = logging.getLogger(__name__)
 
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
 DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
@@ -192,10 +189,9 @@ def check_kid(launch: Launch) -> None:
         raise Refusal("unknown_kid", "no platform to hold the key")
     if platform_key(platform, kid) is not None:
         return
-    fetched = refresh_jwks(launch.session, platform, launch.now)
+    fetch = refresh_jwks(launch.session, platform, launch.now)
     if platform_key(platform, kid) is None:
-        why = "after fetching it again" if fetched else "(fetched less than a minute ago)"
-        raise Refusal("unknown_kid", f"kid {kid!r} is not in the platform's key set {why}")
+        raise Refusal("unknown_kid", f"kid {kid!r} is not in the platform's key set ({fetch})")
 
 
 def check_signature(launch: Launch) -> None:
@@ -418,11 +414,11 @@ def platform_key(platform: LtiPlatform, kid: Any) -> dict[str, Any] | None:
     return None
 
 
-def refresh_jwks(session: Session, platform: LtiPlatform, now: datetime) -> bool:
+def refresh_jwks(session: Session, platform: LtiPlatform, now: datetime) -> str:
     """Fetch the platform's key set into its cache, unless it was fetched less than
-    JWKS_REFRESH_INTERVAL ago (then False): a flood of unknown kids costs the platform one
-    request a minute. Commits (before the request: on SQLite an open transaction holds the
-    write lock); the launch has written nothing yet when it calls this."""
+    JWKS_REFRESH_INTERVAL ago: a flood of unknown kids costs the platform one request a
+    minute. Says what happened, for the refusal's log line. Commits (before the request: on
+    SQLite an open transaction holds the write lock); the launch has written nothing yet."""
     claimed = session.execute(
         update(LtiPlatform)
         .where(
@@ -438,16 +434,15 @@ def refresh_jwks(session: Session, platform: LtiPlatform, now: datetime) -> bool
     session.commit()
     if not claimed:
         session.refresh(platform)  # another launch's fetch may have brought the key
-        return False
+        return "key set fetched less than a minute ago, not again"
     try:
         document = fetch_jwks(platform.jwks_url)
     except (requests.RequestException, ValueError) as exc:
-        log.warning("lti jwks fetch failed: %s (iss=%s)", exc, platform.issuer)
-        return True
+        return f"fetching the key set failed: {exc}"
     platform.jwks = document
     platform.jwks_fetched_at = now
     session.commit()
-    return True
+    return "after fetching the key set again"
 
 
 def fetch_jwks(url: str) -> dict[str, Any]:

@@ -7,9 +7,11 @@ code, which proves the check is what refuses it."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from html import unescape
@@ -516,3 +518,55 @@ def test_each_refusal_needs_its_check(
     else:
         assert answer.status_code == 400
         assert codes == [case.then]
+
+
+def test_the_login_refuses_an_unregistered_deployment(
+    tool: Tool, lms: Lms, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    answer = requests.post(
+        lms.tool["login"],
+        data={
+            "iss": lms.issuer,
+            "login_hint": "someone",
+            "client_id": lms.client_id,
+            "target_link_uri": lms.tool["launch"],
+            "lti_deployment_id": "deployment-nobody-registered",
+        },
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert answer.status_code == 400
+    assert "register its deployment ID" in unescape(answer.text)
+    [line] = refusal_lines(caplog)
+    assert line.startswith("lti login refused: unknown_deployment: ")
+
+
+def test_one_form_posted_twice_at_once_launches_once(tool: Tool, lms: Lms) -> None:
+    """The login is used up by one atomic UPDATE: of two racing posts, one gets through."""
+    held: dict[str, str] = {}
+
+    def hold_back(forgery: Forgery) -> None:
+        held["state"], forgery.state = forgery.state, "a-state-this-tool-never-issued"
+
+    user = LmsUser(sub=f"user-{uuid.uuid4().hex[:10]}", name="Twice", email=None, roles=[LEARNER])
+    assert lms.launch(requests.Session(), user, tamper=hold_back, follow=False).status_code == 400
+    form = {"id_token": lms.forms[-1]["id_token"], "state": held["state"]}
+    start = threading.Barrier(2)
+
+    def post() -> int:
+        start.wait()
+        return requests.post(
+            lms.tool["launch"], data=form, allow_redirects=False, timeout=60
+        ).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(lambda _: post(), range(2)))
+    assert statuses == [303, 400]
+    with tool.db() as session:
+        assert (
+            session.scalar(
+                select(func.count()).select_from(LtiIdentity).where(LtiIdentity.sub == user.sub)
+            )
+            == 1
+        )
