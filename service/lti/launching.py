@@ -29,6 +29,7 @@ from ..auth import hash_token
 from ..db import db
 from ..lms import platforms
 from ..models import (
+    CourseRole,
     LtiDeployment,
     LtiLogin,
     LtiPlatform,
@@ -189,34 +190,7 @@ def launch() -> Response | tuple[str, int]:
     db.session.commit()
     platform, claims = checked.platform, checked.claims
     assert platform is not None  # the state check found the login's platform
-    for attempt in range(1, PROVISION_TRIES + 1):
-        try:
-            placed = provision(db.session, platform, claims, checked.role, now)
-            if claims.get(platforms.MESSAGE_TYPE) == DEEP_LINKING_REQUEST:
-                token = issue_ticket(
-                    "deep_link",
-                    placed,
-                    platform,
-                    now,
-                    DEEP_LINK_LIFETIME,
-                    claims={
-                        "deep_linking_settings": claims[platforms.DEEP_LINKING_SETTINGS],
-                        "deployment_id": claims[platforms.DEPLOYMENT_ID],
-                        "context_pk": placed.context_pk,
-                    },
-                )
-            else:
-                token = issue_ticket(
-                    "enter", placed, platform, now, ENTER_LIFETIME, target=_landing(placed)
-                )
-            db.session.commit()
-            break
-        except IntegrityError:
-            # Another launch of the same user, context or course code committed first;
-            # the next try finds its rows.
-            db.session.rollback()
-            if attempt == PROVISION_TRIES:
-                raise
+    token = _hand_over(platform, claims, checked.role, now)
     if claims.get(platforms.MESSAGE_TYPE) == DEEP_LINKING_REQUEST:
         return redirect(url_for("lti.deep_link", token=token), 303)
     enter_url = url_for("lti.enter", token=token)
@@ -252,6 +226,38 @@ def enter(token: str) -> Response | tuple[str, int]:
     session.clear()  # whoever was signed in in this browser before, it is this user now
     flask_login.login_user(user)
     return redirect(ticket.target, 303)
+
+
+def _hand_over(
+    platform: LtiPlatform, claims: dict[str, Any], role: CourseRole | None, now: datetime
+) -> str:
+    """Provision the launch and issue its ticket, in one transaction (committed); the
+    ticket's token."""
+    for attempt in range(1, PROVISION_TRIES + 1):
+        try:
+            placed = provision(db.session, platform, claims, role, now)
+            if claims.get(platforms.MESSAGE_TYPE) == DEEP_LINKING_REQUEST:
+                deep_linking = {
+                    "deep_linking_settings": claims[platforms.DEEP_LINKING_SETTINGS],
+                    "deployment_id": claims[platforms.DEPLOYMENT_ID],
+                    "context_pk": placed.context_pk,
+                }
+                token = issue_ticket(
+                    "deep_link", placed, platform, now, DEEP_LINK_LIFETIME, claims=deep_linking
+                )
+            else:
+                token = issue_ticket(
+                    "enter", placed, platform, now, ENTER_LIFETIME, target=_landing(placed)
+                )
+            db.session.commit()
+            return token
+        except IntegrityError:
+            # Another launch of the same user, context or course code committed first;
+            # the next try finds its rows.
+            db.session.rollback()
+            if attempt == PROVISION_TRIES:
+                raise
+    raise AssertionError("unreachable: the last try returns or raises")
 
 
 def issue_ticket(
