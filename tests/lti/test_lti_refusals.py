@@ -190,6 +190,10 @@ def bad_deep_linking_settings(forgery: Forgery) -> None:
     forgery.claims[DEEP_LINKING_SETTINGS]["accept_types"] = ["file"]
 
 
+def as_sent(forgery: Forgery) -> None:
+    """No change: the platform's message as it is (the user is what is refused)."""
+
+
 def wrong_state(forgery: Forgery) -> None:
     forgery.state = "a-state-this-tool-never-issued"
 
@@ -200,7 +204,6 @@ def wrong_key(forgery: Forgery) -> None:
 
 DEEP = {"message_type": "LtiDeepLinkingRequest"}
 AGAIN = "open the activity again"
-ADMIN = "ask your LMS administrator"
 
 CASES: dict[str, Case] = {
     "state_mismatch": Case(
@@ -308,10 +311,10 @@ CASES: dict[str, Case] = {
         roles=(INSTRUCTOR,),
     ),
     "no_course_role": Case(
-        "no_role", "role", "does not let you", tampered(lambda f: None), status=403, roles=(MENTOR,)
+        "no_role", "role", "does not let you", tampered(as_sent), status=403, roles=(MENTOR,)
     ),
     "student_deep_linking": Case(
-        "no_role", "role", "does not let you", tampered(lambda f: None, **DEEP), status=403
+        "no_role", "role", "does not let you", tampered(as_sent, **DEEP), status=403
     ),
     "foreign_assignment": Case(
         "bad_assignment", "assignment", "another course", foreign_assignment
