@@ -23,11 +23,24 @@ MAX_EMAIL = 254  # User.email
 MAX_NAME = 120  # User.name
 
 
-def course_role(roles: Iterable[str]) -> CourseRole | None:
-    """Our course role for LTI context roles (full URIs or their short names): a teaching
-    assistant is a TA even when also listed as Instructor; Instructor, Administrator and
-    ContentDeveloper teach; Learner studies; anything else (Mentor, Guest) has no role."""
-    names = {role.rsplit("#", 1)[-1] if "#" in role else role.rsplit("/", 1)[-1] for role in roles}
+CONTEXT_ROLE = "http://purl.imsglobal.org/vocab/lis/v2/membership"
+
+
+def course_role(roles: Iterable[object]) -> CourseRole | None:
+    """Our course role for the LTI roles of a launch or a roster entry. Only context roles
+    count (LIS membership URIs and the short names LTI allows for them): an institution
+    or system role (``.../institution/person#Instructor``) says what someone is elsewhere,
+    not in this course. A teaching assistant is a TA even when also listed as Instructor;
+    Instructor, Administrator and ContentDeveloper teach; Learner studies; anything else
+    (Mentor, Guest) has no role here."""
+    names = set()
+    for role in roles:
+        if not isinstance(role, str):
+            continue
+        if role.startswith(CONTEXT_ROLE):
+            names.add(role.rsplit("#", 1)[-1])
+        elif "/" not in role and "#" not in role:
+            names.add(role)
     if "TeachingAssistant" in names:
         return CourseRole.ta
     if names & {"Instructor", "Administrator", "ContentDeveloper"}:

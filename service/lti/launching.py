@@ -20,14 +20,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import flask_login
-from flask import redirect, render_template, request, session, url_for
+from flask import g, redirect, render_template, request, session, url_for
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from ..auth import hash_token
 from ..db import db
-from ..lms import platforms
+from ..lms import platforms, registry
 from ..models import (
     CourseRole,
     LtiDeployment,
@@ -195,8 +194,28 @@ def launch() -> Response | tuple[str, int]:
         return redirect(url_for("lti.deep_link", token=token), 303)
     enter_url = url_for("lti.enter", token=token)
     if request.headers.get("Sec-Fetch-Dest") == "iframe":
+        g.lti_origins = _framing_origins(claims)
         return _quiet_page("lti/open.html", 200, enter_url=tool_url("lti.enter", token=token))
     return redirect(enter_url, 303)
+
+
+def _framing_origins(claims: dict[str, Any]) -> list[str]:
+    """The web origins a validated launch names for its platform: where it returns to and
+    where its services live. A hosted LMS frames the tool from the school's domain, not
+    from its issuer's (Canvas: canvas.instructure.com issues, school.instructure.com frames)."""
+    places = (
+        (platforms.LAUNCH_PRESENTATION, "return_url"),
+        (platforms.AGS_ENDPOINT, "lineitems"),
+        (platforms.NRPS, "context_memberships_url"),
+    )
+    named = [
+        claim.get(key) for claim, key in ((claims.get(name), key) for name, key in places)
+        if isinstance(claim, dict)
+    ]
+    return sorted({
+        platforms.origin(url) for url in named
+        if isinstance(url, str) and url.startswith(("https://", "http://"))
+    })
 
 
 @bp.get("/lti/enter/<token>")
@@ -204,7 +223,7 @@ def enter(token: str) -> Response | tuple[str, int]:
     """Use an "enter" ticket up (once, within two minutes), sign its user in, and go to the
     page the launch chose."""
     now = utcnow()
-    digest = hash_token(token)
+    digest = registry.secret_hash(token)
     taken = db.session.execute(
         update(LtiTicket)
         .where(
@@ -271,11 +290,11 @@ def issue_ticket(
     claims: dict[str, Any] | None = None,
 ) -> str:
     """A one-time ticket of ``kind`` for the placed user, good for ``lifetime`` (added, not
-    committed); returns the token, of which only ``auth.hash_token(token)`` is stored."""
+    committed); returns the token, of which only ``registry.secret_hash(token)`` is stored."""
     token = secrets.token_urlsafe(32)
     db.session.add(
         LtiTicket(
-            token_hash=hash_token(token),
+            token_hash=registry.secret_hash(token),
             kind=kind,
             user_id=placed.user_id,
             course_id=placed.course_id,

@@ -41,7 +41,6 @@ HTTP_TIMEOUT = (5, 15)  # seconds: connect, read (COMMON decision 6)
 
 # The LTI context (course membership) roles: institution and system roles say what a person
 # is elsewhere (an instructor of another course), never what they are in this one.
-CONTEXT_ROLE_PREFIX = "http://purl.imsglobal.org/vocab/lis/v2/membership"
 
 
 class Refusal(Exception):
@@ -328,7 +327,7 @@ def check_message(launch: Launch) -> None:
 def check_role(launch: Launch) -> None:
     """no_role (403): the roles give a course role (learner, TA, instructor), and a deep
     linking request (adding content) comes from staff."""
-    role = people.course_role(context_roles(launch.claims.get(platforms.ROLES) or []))
+    role = people.course_role(launch.claims.get(platforms.ROLES) or [])
     if role is None:
         raise Refusal(
             "no_role", "no learner, teaching assistant or instructor role in the context", 403
@@ -384,18 +383,6 @@ CHECKS: tuple[Check, ...] = (
 
 
 # --- what the checks share -----------------------------------------------------------------
-
-
-def context_roles(roles: list[Any]) -> list[str]:
-    """The roles that speak of this context: LIS membership roles and the short names LTI
-    allows for them, not institution or system roles (``people.course_role`` reads any).
-    TODO(lead): move this filter into ``service.lms.people.course_role``."""
-    return [
-        r
-        for r in roles
-        if isinstance(r, str)
-        and (r.startswith(CONTEXT_ROLE_PREFIX) or ("/" not in r and "#" not in r))
-    ]
 
 
 def custom_assignment(claims: dict[str, Any]) -> str | None:

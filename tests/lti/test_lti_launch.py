@@ -11,6 +11,7 @@ from html import unescape
 import pytest
 import requests
 from lmsim import INSTRUCTOR, LEARNER, TEACHING_ASSISTANT, Context, Lms, LmsUser
+from lmsim.core import LTI, Forgery
 from ltikit import Tool
 from sqlalchemy import func, select, update
 
@@ -246,6 +247,28 @@ def test_a_framed_launch_offers_a_new_window_whose_link_signs_in(tool: Tool, lms
     assert landed.url == f"{tool.url}/courses/{course_id}/assignments/{assignment_id}"
     assert title in unescape(landed.text)
     assert "session" in window.cookies
+
+
+def test_a_hosted_lms_may_frame_the_launch_from_the_school_s_domain(
+    tool: Tool, lms: Lms
+) -> None:
+    """Hosted Canvas signs as canvas.instructure.com but frames from the school's domain:
+    the origin a launch names for its return and services may frame that launch's page."""
+    school = "https://school.example.edu"
+
+    def hosted(forgery: Forgery) -> None:
+        forgery.claims[LTI + "launch_presentation"] = {
+            "document_target": "iframe", "return_url": f"{school}/courses/7/modules",
+        }
+
+    page = lms.launch(browser(), person(LEARNER), framed=True, tamper=hosted)
+
+    assert page.status_code == 200
+    ancestors = re.search(r"frame-ancestors ([^;]*)", page.headers["Content-Security-Policy"])
+    assert ancestors is not None
+    assert {"'self'", lms.url, school} <= set(ancestors.group(1).split())
+    plain = lms.launch(browser(), person(LEARNER), framed=True)
+    assert school not in plain.headers["Content-Security-Policy"]  # named by that launch only
 
 
 def test_the_ticket_signs_in_once_only(tool: Tool, lms: Lms) -> None:
