@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, urlencode, urljoin
 
 import requests
 from flask import Blueprint, current_app, jsonify, render_template_string, request
@@ -128,6 +128,7 @@ class Core:
         self.links: dict[tuple[str, str], PlacedLink] = {}  # (context id, resource link id)
         self.forms: list[dict[str, str]] = []  # every id_token form /auth answered
         self._pending: dict[str, _Pending] = {}
+        self.pages: dict[str, tuple[str, str]] = {}  # course pages: (title, frame src)
         self.app.register_blueprint(bp)
 
     # --- keys ---------------------------------------------------------------------------
@@ -171,9 +172,8 @@ class Core:
 
     # --- the driver ----------------------------------------------------------------------
 
-    def launch(
+    def _begin(
         self,
-        http: requests.Session,
         user: LmsUser,
         *,
         message_type: str = RESOURCE_LINK_REQUEST,
@@ -184,20 +184,9 @@ class Core:
         deep_linking_data: str | None = None,
         target_link_uri: str | None = None,
         framed: bool = False,
-        login_method: str = "POST",
         tamper: Tamper | None = None,
-        follow: bool = True,
-    ) -> requests.Response:
-        """Launch the tool for ``user`` as their browser would and return the tool's answer
-        to the id_token's form post (its redirects followed unless ``follow`` is False), or
-        its answer to the login initiation when that is not a redirect.
-
-        ``user`` joins ``members`` if not there (one launches from a course one is in).
-        ``framed`` sends ``Sec-Fetch-Dest: iframe``, as a browser does inside the LMS's
-        page; ``tamper`` may change the id_token's header, claims, signing key or state
-        before ``/auth`` signs and posts them. Raises LaunchError when ``/auth`` refuses
-        the tool's authentication request.
-        """
+    ) -> tuple[str, dict[str, str]]:
+        """File a launch under a new ``lti_message_hint``; the login initiation's parameters."""
         if not self.tool:
             raise LaunchError("no tool is registered with this platform (lms.tool is empty)")
         with self.lock:
@@ -227,6 +216,70 @@ class Core:
             "client_id": self.client_id,
             "lti_deployment_id": self.deployment_id,
         }
+        return hint, initiation
+
+    def course_page(
+        self,
+        user: LmsUser,
+        resource_link_id: str,
+        *,
+        title: str = "",
+        custom: dict[str, str] | None = None,
+        context: Context | None = None,
+    ) -> str:
+        """The URL of this platform's page of a course activity as ``user`` sees it: the
+        LMS's own header and navigation around an iframe that launches the tool, as Canvas
+        and Moodle frame an external tool (the login initiation by GET in the frame)."""
+        _, initiation = self._begin(
+            user, resource_link_id=resource_link_id, custom=custom, context=context, framed=True
+        )
+        page = secrets.token_urlsafe(8)
+        with self.lock:
+            self.pages[page] = (
+                title or resource_link_id,
+                f"{self.tool['login']}?{urlencode(initiation)}",
+            )
+        return f"{self.url}/pages/{page}"
+
+    def launch(
+        self,
+        http: requests.Session,
+        user: LmsUser,
+        *,
+        message_type: str = RESOURCE_LINK_REQUEST,
+        resource_link_id: str = "link-1",
+        custom: dict[str, str] | None = None,
+        context: Context | None = None,
+        lineitem: str | None = None,
+        deep_linking_data: str | None = None,
+        target_link_uri: str | None = None,
+        framed: bool = False,
+        login_method: str = "POST",
+        tamper: Tamper | None = None,
+        follow: bool = True,
+    ) -> requests.Response:
+        """Launch the tool for ``user`` as their browser would and return the tool's answer
+        to the id_token's form post (its redirects followed unless ``follow`` is False), or
+        its answer to the login initiation when that is not a redirect.
+
+        ``user`` joins ``members`` if not there (one launches from a course one is in).
+        ``framed`` sends ``Sec-Fetch-Dest: iframe``, as a browser does inside the LMS's
+        page; ``tamper`` may change the id_token's header, claims, signing key or state
+        before ``/auth`` signs and posts them. Raises LaunchError when ``/auth`` refuses
+        the tool's authentication request.
+        """
+        hint, initiation = self._begin(
+            user,
+            message_type=message_type,
+            resource_link_id=resource_link_id,
+            custom=custom,
+            context=context,
+            lineitem=lineitem,
+            deep_linking_data=deep_linking_data,
+            target_link_uri=target_link_uri,
+            framed=framed,
+            tamper=tamper,
+        )
         browser = {
             "Sec-Fetch-Dest": "iframe" if framed else "document",
             "Sec-Fetch-Mode": "navigate",
@@ -404,6 +457,44 @@ def jwks() -> ResponseReturnValue:
 def auth() -> ResponseReturnValue:
     platform: Core = current_app.extensions["lms"]
     return platform.authorize(request.values)
+
+
+@bp.get("/pages/<page>")
+def course_page(page: str) -> ResponseReturnValue:
+    platform: Core = current_app.extensions["lms"]
+    found = platform.pages.get(page)
+    if found is None:
+        return "no such page", 404
+    title, src = found
+    return render_template_string(
+        COURSE_PAGE,
+        title=title,
+        src=src,
+        course=platform.context,  # type: ignore[attr-defined]
+    )
+
+
+COURSE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }} · {{ course.label }}</title>
+<style>
+body { margin: 0; font: 15px system-ui, sans-serif; color: #2d3b45; }
+header { background: #394b58; color: #fff; padding: .8rem 1.5rem; font-weight: 600; }
+.layout { display: grid; grid-template-columns: 12rem 1fr; min-height: calc(100vh - 3rem); }
+nav { border-right: 1px solid #c7cdd1; padding: 1rem 1.5rem; line-height: 2; }
+nav a { color: #0374b5; text-decoration: none; display: block; }
+main { padding: 1rem 1.5rem; }
+.crumbs { color: #6b7780; margin: 0 0 .8rem; }
+iframe { width: 100%; height: 620px; border: 1px solid #c7cdd1; }
+</style></head>
+<body><header>Test LMS · {{ course.label }} {{ course.title }}</header>
+<div class="layout"><nav aria-label="Course"><a href="#">Home</a><a href="#">Modules</a>
+<a href="#">Assignments</a><a href="#">Grades</a><a href="#">People</a></nav>
+<main><p class="crumbs">{{ course.label }} › Modules › {{ title }}</p>
+<iframe title="{{ title }}" name="tool" src="{{ src }}"
+ sandbox="allow-scripts allow-forms allow-same-origin allow-popups
+ allow-popups-to-escape-sandbox"></iframe>
+</main></div></body></html>
+"""
 
 
 # What a platform answers the browser: a form that posts itself (the script is the page's
