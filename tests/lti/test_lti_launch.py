@@ -4,18 +4,23 @@ which course and role, where they land, the framed page and its one-time sign-in
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import timedelta
 from html import unescape
 
 import pytest
-import requests
-from lmsim import INSTRUCTOR, LEARNER, TEACHING_ASSISTANT, Context, Lms, LmsUser
+from lmsim import INSTRUCTOR, LEARNER, TEACHING_ASSISTANT, Context, Lms
 from lmsim.core import LTI, Forgery
-from ltikit import Tool
+from ltikit import (
+    Tool,
+    browser,
+    context_row,
+    course_context,
+    course_with_assignment,
+    person,
+    user_of,
+)
 from sqlalchemy import func, select, update
 
-from service import assignments
 from service.models import (
     Course,
     CourseRole,
@@ -27,47 +32,12 @@ from service.models import (
     LtiPlatform,
     LtiTicket,
     Role,
-    User,
     utcnow,
 )
 
 pytestmark = pytest.mark.usefixtures("registered")
 
 INSTITUTION_INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Instructor"
-
-
-def person(*roles: str, name: str = "Ada Lovelace") -> LmsUser:
-    tag = uuid.uuid4().hex[:12]
-    return LmsUser(
-        sub=f"user-{tag}", name=name, email=f"{tag}@school.example.edu", roles=list(roles)
-    )
-
-
-def course_context() -> Context:
-    tag = uuid.uuid4().hex[:8]
-    return Context(id=f"ctx-{tag}", label=f"NN {tag}", title=f"Neural networks {tag}")
-
-
-def browser() -> requests.Session:
-    return requests.Session()
-
-
-def user_of(tool: Tool, lms: Lms, who: LmsUser) -> User | None:
-    with tool.db() as session:
-        return session.scalars(
-            select(User)
-            .join(LtiIdentity, LtiIdentity.user_id == User.id)
-            .where(LtiIdentity.issuer == lms.issuer, LtiIdentity.sub == who.sub)
-        ).first()
-
-
-def context_row(tool: Tool, lms: Lms, context: Context) -> LtiContext:
-    with tool.db() as session:
-        return session.scalars(
-            select(LtiContext)
-            .join(LtiPlatform, LtiPlatform.id == LtiContext.platform_id)
-            .where(LtiPlatform.issuer == lms.issuer, LtiContext.context_id == context.id)
-        ).one()
 
 
 def role_in(tool: Tool, user_id: int, course_id: int) -> CourseRole:
@@ -77,23 +47,6 @@ def role_in(tool: Tool, user_id: int, course_id: int) -> CourseRole:
                 Enrollment.user_id == user_id, Enrollment.course_id == course_id
             )
         ).one()
-
-
-def course_with_assignment(tool: Tool, lms: Lms, context: Context) -> tuple[int, int, str]:
-    """The context's course, made by its instructor's first launch, with a new assignment."""
-    assert lms.launch(browser(), person(INSTRUCTOR), context=context).status_code == 200
-    course_id = context_row(tool, lms, context).course_id
-    title = f"Backprop by hand {uuid.uuid4().hex[:6]}"
-    with tool.db() as session:
-        course = session.get(Course, course_id)
-        assert course is not None
-        made = assignments.create(
-            course,
-            assignments.Settings(title=title),
-            [assignments.SlotSettings(exercise_type="forward-pass")],
-            published=True,
-        )
-        return course_id, made.id, title
 
 
 def test_a_student_lands_on_the_assignment_signed_in_with_no_login_form(
@@ -249,16 +202,15 @@ def test_a_framed_launch_offers_a_new_window_whose_link_signs_in(tool: Tool, lms
     assert "session" in window.cookies
 
 
-def test_a_hosted_lms_may_frame_the_launch_from_the_school_s_domain(
-    tool: Tool, lms: Lms
-) -> None:
+def test_a_hosted_lms_may_frame_the_launch_from_the_school_s_domain(tool: Tool, lms: Lms) -> None:
     """Hosted Canvas signs as canvas.instructure.com but frames from the school's domain:
     the origin a launch names for its return and services may frame that launch's page."""
     school = "https://school.example.edu"
 
     def hosted(forgery: Forgery) -> None:
         forgery.claims[LTI + "launch_presentation"] = {
-            "document_target": "iframe", "return_url": f"{school}/courses/7/modules",
+            "document_target": "iframe",
+            "return_url": f"{school}/courses/7/modules",
         }
 
     page = lms.launch(browser(), person(LEARNER), framed=True, tamper=hosted)

@@ -128,7 +128,8 @@ class Core:
         self.links: dict[tuple[str, str], PlacedLink] = {}  # (context id, resource link id)
         self.forms: list[dict[str, str]] = []  # every id_token form /auth answered
         self._pending: dict[str, _Pending] = {}
-        self.pages: dict[str, tuple[str, str]] = {}  # course pages: (title, frame src)
+        # course pages: (title, frame src, course)
+        self.pages: dict[str, tuple[str, str, Context]] = {}
         self.app.register_blueprint(bp)
 
     # --- keys ---------------------------------------------------------------------------
