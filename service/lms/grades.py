@@ -659,9 +659,11 @@ class PushView:
 SENT_SHOWN = 200  # sent rows listed, newest first; unsent ones are all listed
 
 
-def pushes(session: Session, course_id: int, sent_limit: int = SENT_SHOWN) -> list[PushView]:
-    """The course's pushes: failed first, then pending (oldest first), then the latest
-    ``sent_limit`` sent ones, newest first."""
+def pushes(
+    session: Session, course_id: int, sent_limit: int = SENT_SHOWN, push_id: int | None = None
+) -> list[PushView]:
+    """The course's pushes (or the one ``push_id``): failed first, then pending (oldest
+    first), then the latest ``sent_limit`` sent ones, newest first."""
     base = (
         select(ScorePush, User.name, User.email, Assignment.id, Assignment.title)
         .join(LtiLink, LtiLink.id == ScorePush.link_id)
@@ -670,6 +672,8 @@ def pushes(session: Session, course_id: int, sent_limit: int = SENT_SHOWN) -> li
         .outerjoin(Assignment, Assignment.id == LtiLink.assignment_id)
         .where(LtiContext.course_id == course_id)
     )
+    if push_id is not None:
+        base = base.where(ScorePush.id == push_id)
     first = case((ScorePush.status == PushStatus.failed, 0), else_=1)
     unsent = session.execute(
         base.where(ScorePush.status.in_(UNSENT)).order_by(first, ScorePush.created_at, ScorePush.id)

@@ -263,3 +263,15 @@ def linked(session: Session, course_id: int) -> bool:
         session.scalar(select(LtiContext.id).where(LtiContext.course_id == course_id).limit(1))
         is not None
     )
+
+
+def sync_course(session: Session, course_id: int) -> list[tuple[int, Synced]]:
+    """Sync every LMS course linked to this course that gave a roster URL, in turn, as
+    "Sync roster now" asks; returns (context id, what it did) for each. Raises
+    ServiceError at the first that fails (those before it stay synced)."""
+    contexts = session.scalars(
+        select(LtiContext.id)
+        .where(LtiContext.course_id == course_id, LtiContext.memberships_url.is_not(None))
+        .order_by(LtiContext.id)
+    ).all()
+    return [(context_pk, sync(session, context_pk)) for context_pk in contexts]
