@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import bindparam, case, delete, exists, func, insert, literal, select, update
+from sqlalchemy import Table, bindparam, case, delete, exists, func, insert, literal, select, update
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -92,8 +92,10 @@ class Standing:
 
 # --- recording pushes (grading's transaction, or a change of policy) ----------------------
 
-# The (link, student) pairs of these submissions, where their assignment is linked; in the
-# common case (no LTI link) an index probe of lti_links per assignment finds nothing.
+# Whether any assignment is linked at all: one probe of a small table, so a deployment
+# (or a moment) with no LTI link pays a round trip of a few tens of microseconds per batch.
+_ANY_LINK = select(LtiLink.id).where(LtiLink.assignment_id.is_not(None)).limit(1)
+# The (link, student) pairs of these submissions, where their assignment is linked.
 _LINKED = (
     select(LtiLink.id, Submission.user_id)
     .distinct()
@@ -108,7 +110,7 @@ def enqueue(session: Db, submission_ids: Sequence[uuid.UUID]) -> None:
     """Add a pending push for each student whose assignment total these results changed,
     where the assignment is linked to an LMS line item; runs in grading's transaction
     (after ``marks.record``), on a Session or a Connection."""
-    if submission_ids:
+    if submission_ids and session.execute(_ANY_LINK).first() is not None:
         pairs = session.execute(_LINKED, {"ids": list(submission_ids)}).all()
         if pairs:
             _record(session, [(link, user) for link, user in pairs])
@@ -154,51 +156,68 @@ def _record(session: Db, pairs: list[tuple[int, int]]) -> None:
         ).all()
     )
     last = _last_sent(session, links, users)
+    changed = [
+        (link, user)
+        for link, user in pairs
+        if last.get((link, user))
+        != (round(earned.get((link, user), 0.0), ROUND), round(worth.get(link, 0.0), ROUND))
+    ]
+    if not changed:
+        return
+    unsent: dict[tuple[int, int], list[tuple[int, PushStatus]]] = {}
+    for push, link, user, status in session.execute(
+        select(ScorePush.id, ScorePush.link_id, ScorePush.user_id, ScorePush.status).where(
+            ScorePush.link_id.in_(links),
+            ScorePush.user_id.in_(users),
+            ScorePush.status.in_(UNSENT),
+        )
+    ):
+        unsent.setdefault((link, user), []).append((push, status))
     now = utcnow()
-    for link, user in pairs:
-        value = (round(earned.get((link, user), 0.0), ROUND), round(worth.get(link, 0.0), ROUND))
-        if last.get((link, user)) == value:
-            continue
-        revived = session.execute(
+    # A failed row (with no pending one beside it) comes back to life.
+    revive: list[int] = []
+    for pair in changed:
+        rows = unsent.get(pair, [])
+        if rows and all(status == PushStatus.failed for _, status in rows):
+            revive += [push for push, _ in rows]
+    if revive:
+        session.execute(
             update(ScorePush)
-            .where(
-                ScorePush.link_id == link,
-                ScorePush.user_id == user,
-                ScorePush.status == PushStatus.failed,
-            )
+            .where(ScorePush.id.in_(revive), ScorePush.status == PushStatus.failed)
             .values(status=PushStatus.pending, attempts=0, next_try_at=now)
             .execution_options(synchronize_session=False)
         )
-        if _rowcount(revived):
-            continue
-        # One statement, so a pending row another grader wrote a moment ago is seen; two
-        # graders racing can still both write one (no unique index): the second send then
-        # finds its value sent already and drops its row.
-        unsent = exists().where(
-            ScorePush.link_id == link, ScorePush.user_id == user, ScorePush.status.in_(UNSENT)
+    new = [{"link": link, "user": user} for link, user in changed if (link, user) not in unsent]
+    if new:
+        # Each row re-checks that none is unsent at that moment, so a pending row another
+        # grader wrote since the read above is seen; two graders racing can still both
+        # write one (no unique index): the second send then finds its value sent already
+        # and drops its row.
+        session.execute(_NEW_PUSH, [row | {"now": now} for row in new])
+
+
+_LINK = bindparam("link", type_=ScorePush.link_id.type)
+_USER = bindparam("user", type_=ScorePush.user_id.type)
+_NOW = bindparam("now", type_=UTCDateTime())
+# On the table, not the entity: a Session would take a list of rows for an ORM bulk insert.
+_NEW_PUSH = insert(cast(Table, ScorePush.__table__)).from_select(
+    ["link_id", "user_id", "status", "attempts", "last_error", "created_at", "next_try_at"],
+    select(
+        _LINK,
+        _USER,
+        literal(PushStatus.pending.value),
+        literal(0),
+        literal(""),
+        _NOW,
+        _NOW,
+    ).where(
+        ~exists().where(
+            ScorePush.link_id == _LINK,
+            ScorePush.user_id == _USER,
+            ScorePush.status != PushStatus.sent,  # unsent (an IN list cannot be executemany'd)
         )
-        session.execute(
-            insert(ScorePush).from_select(
-                [
-                    "link_id",
-                    "user_id",
-                    "status",
-                    "attempts",
-                    "last_error",
-                    "created_at",
-                    "next_try_at",
-                ],
-                select(
-                    literal(link),
-                    literal(user),
-                    literal(PushStatus.pending.value),
-                    literal(0),
-                    literal(""),
-                    literal(now, UTCDateTime()),
-                    literal(now, UTCDateTime()),
-                ).where(~unsent),
-            )
-        )
+    ),
+)
 
 
 def _last_sent(

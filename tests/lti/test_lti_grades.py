@@ -276,13 +276,16 @@ def test_the_platform_down_then_up_the_score_arrives_once(
         assert (row["status"], row["attempts"]) == ("pending", push.attempts)
         assert row["last_error"] == push.last_error and row["score_given"] is None
         assert lms.scores_for(ada.sub) == []
+        # Another total while it waits: still one row, which will carry the newest total.
+        submit(tool, linked, ada, 2, right=True)
+        assert [p.id for p in pushes_of(tool, linked, ada)] == [push.id]
     finally:
         lms.down = False
     time_passes(tool, linked)
     wait_for(lambda: pushes_of(tool, linked, ada)[0].status == PushStatus.sent, "sent once up")
     [push] = pushes_of(tool, linked, ada)
-    assert (push.score_given, push.score_maximum, push.last_error) == (3.0, 5.0, "")
-    assert [s["scoreGiven"] for s in lms.scores_for(ada.sub)] == [3.0]  # exactly once
+    assert (push.score_given, push.score_maximum, push.last_error) == (5.0, 5.0, "")
+    assert [s["scoreGiven"] for s in lms.scores_for(ada.sub)] == [5.0]  # exactly once
 
 
 def test_after_the_last_try_a_push_fails_and_an_instructor_resends_it(
