@@ -29,8 +29,9 @@ class LtiCourseLink(Schema):
     context_id = fields.String(required=True, metadata={"description": "the LMS's course id"})
     title = fields.String(required=True, metadata={"description": "the LMS's course title"})
     can_sync = fields.Boolean(required=True, metadata={"description": "the LMS gave a roster URL"})
-    synced_at = fields.AwareDateTime(allow_none=True, required=True,
-                                     metadata={"description": "the last roster sync"})
+    synced_at = fields.AwareDateTime(
+        allow_none=True, required=True, metadata={"description": "the last roster sync"}
+    )
     sync_requested_at = fields.AwareDateTime(allow_none=True, required=True)
     links = fields.Integer(required=True, metadata={"description": "links placed in the LMS"})
 
@@ -43,8 +44,11 @@ class LtiScorePush(Schema):
     assignment_id = fields.Integer(allow_none=True, required=True)
     assignment = fields.String(required=True)
     status = fields.String(required=True, metadata={"description": "pending, sent or failed"})
-    score_given = fields.Float(allow_none=True, required=True,
-                               metadata={"description": "as sent (read from the marks then)"})
+    score_given = fields.Float(
+        allow_none=True,
+        required=True,
+        metadata={"description": "as sent (read from the marks then)"},
+    )
     score_maximum = fields.Float(allow_none=True, required=True)
     attempts = fields.Integer(required=True)
     last_error = fields.String(required=True, metadata={"description": "the HTTP status and why"})
@@ -55,9 +59,13 @@ class LtiScorePush(Schema):
 
 class LtiCourse(Schema):
     links = fields.List(fields.Nested(LtiCourseLink), required=True)
-    pushes = fields.List(fields.Nested(LtiScorePush), required=True,
-                         metadata={"description": "failed first, then pending, then the "
-                                                  f"latest {grades.SENT_SHOWN} sent"})
+    pushes = fields.List(
+        fields.Nested(LtiScorePush),
+        required=True,
+        metadata={
+            "description": f"failed first, then pending, then the latest {grades.SENT_SHOWN} sent"
+        },
+    )
 
 
 class LtiRosterSynced(Schema):
@@ -74,8 +82,10 @@ class LtiRosterSyncResult(Schema):
 
 
 def _lti(course_id: int) -> dict[str, Any]:
-    return {"links": [vars(v) for v in roster.links(db.session, course_id)],
-            "pushes": [vars(p) for p in grades.pushes(db.session, course_id)]}
+    return {
+        "links": [vars(v) for v in roster.links(db.session, course_id)],
+        "pushes": [vars(p) for p in grades.pushes(db.session, course_id)],
+    }
 
 
 @bp.route("/courses/<int:course_id>/lti")
@@ -90,11 +100,15 @@ class LtiCourseView(MethodView):
 @bp.route("/courses/<int:course_id>/lti/roster-sync")
 class LtiRosterSync(MethodView):
     @bp.response(200, LtiRosterSyncResult)
-    @responds(401, 404, also={
-        403: "only the course's instructors sync",
-        409: "the course is linked to no LMS course that gave a roster URL",
-        502: "the LMS did not answer, or refused (the message says how)",
-    })
+    @responds(
+        401,
+        404,
+        also={
+            403: "only the course's instructors sync",
+            409: "the course is linked to no LMS course that gave a roster URL",
+            502: "the LMS did not answer, or refused (the message says how)",
+        },
+    )
     def post(self, course_id: int) -> dict[str, Any]:
         """Read the roster from the LMS now: its members are enrolled with their LMS roles;
         those no longer listed are marked as having left (their work stays)."""
@@ -105,15 +119,23 @@ class LtiRosterSync(MethodView):
             raise APIError(502, "lms_failed", f"the roster sync failed: {exc}") from None
         if not done:
             raise APIError(409, "not_linked", "no LMS course with a roster is linked here")
-        return {"synced": [{"context": pk, **vars(s)} for pk, s in done],
-                "links": [vars(v) for v in roster.links(db.session, course.id)]}
+        return {
+            "synced": [{"context": pk, **vars(s)} for pk, s in done],
+            "links": [vars(v) for v in roster.links(db.session, course.id)],
+        }
 
 
 @bp.route("/courses/<int:course_id>/lti/pushes/<int:push_id>/resend")
 class LtiPushResend(MethodView):
     @bp.response(200, LtiScorePush)
-    @responds(401, 404, also={403: "only the course's instructors resend",
-                              409: "sent already: a new score makes a new push"})
+    @responds(
+        401,
+        404,
+        also={
+            403: "only the course's instructors resend",
+            409: "sent already: a new score makes a new push",
+        },
+    )
     def post(self, course_id: int, push_id: int) -> dict[str, Any]:
         """Send a failed or pending push again, now, with fresh attempts (the score is read
         when it is sent)."""

@@ -48,8 +48,10 @@ from service.models import (
 
 PASSWORD = "correct horse battery"
 DEADLINE = 60.0  # seconds any wait may take before the test fails
-SLOTS = [{"exercise_type": "weight-gradient", "points": 3},
-         {"exercise_type": "weight-gradient", "points": 2}]
+SLOTS = [
+    {"exercise_type": "weight-gradient", "points": 3},
+    {"exercise_type": "weight-gradient", "points": 2},
+]
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
 numbers = itertools.count(1)
 
@@ -76,8 +78,9 @@ class Person:
     sub: str
 
     def call(self, method: str, path: str, json: Any = None) -> Any:
-        return self.client.open(path, method=method, json=json,
-                                headers={"Authorization": f"Bearer {self.token}"})
+        return self.client.open(
+            path, method=method, json=json, headers={"Authorization": f"Bearer {self.token}"}
+        )
 
 
 @dataclass
@@ -115,37 +118,49 @@ def linked(tool: Tool, lms: Lms, registered: LtiPlatform) -> Linked:
     assert made.status_code == 201
     cid = made.json["id"]
     for person, role in [(ta, "ta"), *[(s, "student") for s in students]]:
-        added = teacher.call("POST", f"/api/v1/courses/{cid}/roster",
-                             {"email": person.email, "role": role})
+        added = teacher.call(
+            "POST", f"/api/v1/courses/{cid}/roster", {"email": person.email, "role": role}
+        )
         assert added.status_code == 201, added.json
-    assignment = teacher.call("POST", f"/api/v1/courses/{cid}/assignments",
-                              {"title": f"Backprop <{n}>", "attempts_allowed": 3,
-                               "slots": SLOTS})
+    assignment = teacher.call(
+        "POST",
+        f"/api/v1/courses/{cid}/assignments",
+        {"title": f"Backprop <{n}>", "attempts_allowed": 3, "slots": SLOTS},
+    )
     assert assignment.status_code == 201
     context = Context(id=f"grades-{n}", label=f"BP{n}", title=f"Backprop {n}")
-    lms.add_context(context, [
-        LmsUser(ta.sub, ta.email, ta.email, [TEACHING_ASSISTANT]),
-        *[LmsUser(s.sub, s.email, s.email, [LEARNER]) for s in students],
-    ])
+    lms.add_context(
+        context,
+        [
+            LmsUser(ta.sub, ta.email, ta.email, [TEACHING_ASSISTANT]),
+            *[LmsUser(s.sub, s.email, s.email, [LEARNER]) for s in students],
+        ],
+    )
     with tool.db() as session:
         row = LtiContext(
-            platform_id=registered.id, deployment_id=lms.deployment_id, context_id=context.id,
-            course_id=cid, title=context.title,
+            platform_id=registered.id,
+            deployment_id=lms.deployment_id,
+            context_id=context.id,
+            course_id=cid,
+            title=context.title,
             lineitems_url=f"{lms.url}/contexts/{context.id}/lineitems",
             memberships_url=f"{lms.url}/contexts/{context.id}/memberships",
             ags_scopes=list(AGS_SCOPES),
         )
         session.add(row)
         session.flush()
-        link = LtiLink(context_id=row.id, resource_link_id=f"rl-{n}",
-                       assignment_id=assignment.json["id"])
+        link = LtiLink(
+            context_id=row.id, resource_link_id=f"rl-{n}", assignment_id=assignment.json["id"]
+        )
         session.add(link)
-        session.add_all([LtiIdentity(issuer=lms.issuer, sub=p.sub, user_id=p.user_id)
-                         for p in [ta, *students]])
+        session.add_all(
+            [LtiIdentity(issuer=lms.issuer, sub=p.sub, user_id=p.user_id) for p in [ta, *students]]
+        )
         session.commit()
         link_id, context_pk = link.id, row.id
-    return Linked(cid, assignment.json["id"], link_id, f"rl-{n}", context_pk, context, teacher,
-                  ta, students)
+    return Linked(
+        cid, assignment.json["id"], link_id, f"rl-{n}", context_pk, context, teacher, ta, students
+    )
 
 
 def key_of(tool: Tool, problem_id: str) -> list[list[str]]:
@@ -157,18 +172,21 @@ def key_of(tool: Tool, problem_id: str) -> list[list[str]]:
     return key
 
 
-def submit(tool: Tool, linked: Linked, student: Person, position: int, right: bool
-           ) -> dict[str, Any]:
+def submit(
+    tool: Tool, linked: Linked, student: Person, position: int, right: bool
+) -> dict[str, Any]:
     """The student's answer to a slot, the key or its sign flipped; returns the graded
     submission (graded by the tool's worker)."""
     problem = student.call(
-        "POST", f"/api/v1/courses/{linked.course_id}/assignments/{linked.assignment_id}"
+        "POST",
+        f"/api/v1/courses/{linked.course_id}/assignments/{linked.assignment_id}"
         f"/slots/{position}/problem",
     ).json
     key = key_of(tool, problem["id"])
     answer = key if right else [[str(-Fraction(str(v))) for v in row] for row in key]
-    posted = student.call("POST", f"/api/v1/problems/{problem['id']}/submissions",
-                          {"answers": {"dC_dW": answer}})
+    posted = student.call(
+        "POST", f"/api/v1/problems/{problem['id']}/submissions", {"answers": {"dC_dW": answer}}
+    )
     assert posted.status_code == 202, posted.json
 
     def graded() -> dict[str, Any] | None:
@@ -180,11 +198,13 @@ def submit(tool: Tool, linked: Linked, student: Person, position: int, right: bo
 
 def pushes_of(tool: Tool, linked: Linked, student: Person) -> list[ScorePush]:
     with tool.db() as session:
-        rows = list(session.scalars(
-            select(ScorePush)
-            .where(ScorePush.link_id == linked.link_id, ScorePush.user_id == student.user_id)
-            .order_by(ScorePush.id)
-        ))
+        rows = list(
+            session.scalars(
+                select(ScorePush)
+                .where(ScorePush.link_id == linked.link_id, ScorePush.user_id == student.user_id)
+                .order_by(ScorePush.id)
+            )
+        )
         session.commit()
     return rows
 
@@ -192,11 +212,15 @@ def pushes_of(tool: Tool, linked: Linked, student: Person) -> list[ScorePush]:
 def time_passes(tool: Tool, linked: Linked) -> None:
     """The back-off of the link's pending pushes is over (as if minutes went by)."""
     with tool.db() as session:
-        session.execute(update(ScorePush)
-                        .where(ScorePush.link_id == linked.link_id,
-                               ScorePush.status == PushStatus.pending,
-                               ScorePush.next_try_at > utcnow() + timedelta(seconds=1))
-                        .values(next_try_at=utcnow()))
+        session.execute(
+            update(ScorePush)
+            .where(
+                ScorePush.link_id == linked.link_id,
+                ScorePush.status == PushStatus.pending,
+                ScorePush.next_try_at > utcnow() + timedelta(seconds=1),
+            )
+            .values(next_try_at=utcnow())
+        )
         session.commit()
 
 
@@ -238,7 +262,8 @@ def test_a_graded_score_arrives_with_the_right_values_and_never_lower(
     assert [(s["scoreGiven"], s["scoreMaximum"]) for s in scores] == [(3.0, 5.0), (5.0, 5.0)]
     assert scores[1]["activityProgress"] == "Completed"
     assert [(p.status, p.score_given, p.score_maximum) for p in pushes_of(tool, linked, ada)] == [
-        (PushStatus.sent, 3.0, 5.0), (PushStatus.sent, 5.0, 5.0)
+        (PushStatus.sent, 3.0, 5.0),
+        (PushStatus.sent, 5.0, 5.0),
     ]
 
 
@@ -250,7 +275,8 @@ def test_a_policy_change_that_lowers_a_total_pushes_it(
     wait_for(lambda: lms.scores_for(ada.sub), "the score reaches the LMS")
     # Due an hour ago, late work worth nothing: the marks are rebuilt and her 3 is 0.
     changed = linked.teacher.call(
-        "PATCH", f"/api/v1/courses/{linked.course_id}/assignments/{linked.assignment_id}/manage",
+        "PATCH",
+        f"/api/v1/courses/{linked.course_id}/assignments/{linked.assignment_id}/manage",
         {"due_at": (utcnow() - timedelta(hours=1)).isoformat(), "late_policy": "no_credit"},
     )
     assert changed.status_code == 200, changed.json
@@ -348,21 +374,30 @@ def _assertion(tool: Tool, registered: LtiPlatform, **claims: Any) -> str:
         else:
             key = keys.signing_key(session)
             now = int(time.time())
-            body = {"iss": registered.client_id, "sub": registered.client_id,
-                    "aud": registered.auth_token_url, "iat": now, "exp": now + 60,
-                    "jti": uuid.uuid4().hex} | claims
-            signed = jwt.encode(body, key.private_pem, algorithm="RS256",
-                                headers={"kid": key.kid})
+            body = {
+                "iss": registered.client_id,
+                "sub": registered.client_id,
+                "aud": registered.auth_token_url,
+                "iat": now,
+                "exp": now + 60,
+                "jti": uuid.uuid4().hex,
+            } | claims
+            signed = jwt.encode(body, key.private_pem, algorithm="RS256", headers={"kid": key.kid})
         session.commit()
     return signed
 
 
 def _token(lms: Lms, assertion: str, scope: str) -> requests.Response:
-    return requests.post(f"{lms.url}/token", timeout=10, data={
-        "grant_type": "client_credentials",
-        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        "client_assertion": assertion, "scope": scope,
-    })
+    return requests.post(
+        f"{lms.url}/token",
+        timeout=10,
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion,
+            "scope": scope,
+        },
+    )
 
 
 def test_the_platform_refuses_a_replayed_assertion(
@@ -377,8 +412,9 @@ def test_the_platform_refuses_a_replayed_assertion(
 def test_the_platform_refuses_an_assertion_for_another_audience(
     tool: Tool, lms: Lms, registered: LtiPlatform
 ) -> None:
-    refused = _token(lms, _assertion(tool, registered, aud="https://elsewhere.example/token"),
-                     NRPS_SCOPE)
+    refused = _token(
+        lms, _assertion(tool, registered, aud="https://elsewhere.example/token"), NRPS_SCOPE
+    )
     assert (refused.status_code, refused.json()["error"]) == (400, "invalid_client")
 
 
@@ -389,15 +425,24 @@ def test_the_platform_refuses_a_score_without_its_scope_or_timestamp(
     submit(tool, linked, ada, 1, right=True)
     [score] = wait_for(lambda: lms.scores_for(ada.sub), "a line item exists")
     url = score["lineitem"] + "/scores"
-    body = {"userId": ada.sub, "scoreGiven": 1, "scoreMaximum": 5,
-            "activityProgress": "Completed", "gradingProgress": "FullyGraded",
-            "timestamp": utcnow().isoformat(timespec="microseconds")}
+    body = {
+        "userId": ada.sub,
+        "scoreGiven": 1,
+        "scoreMaximum": 5,
+        "activityProgress": "Completed",
+        "gradingProgress": "FullyGraded",
+        "timestamp": utcnow().isoformat(timespec="microseconds"),
+    }
     nrps_only = _token(lms, _assertion(tool, registered), NRPS_SCOPE).json()["access_token"]
     score_too = _token(lms, _assertion(tool, registered), AGS_SCOPES[2]).json()["access_token"]
 
     def post(token: str, sent: dict[str, Any]) -> requests.Response:
-        return requests.post(url, json=sent, timeout=10, headers={
-            "Authorization": f"Bearer {token}", "Content-Type": SCORE_TYPE})
+        return requests.post(
+            url,
+            json=sent,
+            timeout=10,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": SCORE_TYPE},
+        )
 
     assert post(nrps_only, body).status_code == 403
     assert post(score_too, {k: v for k, v in body.items() if k != "timestamp"}).status_code == 400

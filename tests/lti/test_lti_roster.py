@@ -64,8 +64,12 @@ class Course:
     client: FlaskClient
 
     def call(self, method: str, path: str, token: str | None = None, json: Any = None) -> Any:
-        return self.client.open(path, method=method, json=json, headers={
-            "Authorization": f"Bearer {token or self.teacher_token}"})
+        return self.client.open(
+            path,
+            method=method,
+            json=json,
+            headers={"Authorization": f"Bearer {token or self.teacher_token}"},
+        )
 
 
 @pytest.fixture
@@ -79,10 +83,14 @@ def course(tool: Tool, lms: Lms, registered: LtiPlatform) -> Course:
         session.commit()
     client = tool.app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
-    cid = client.post("/api/v1/courses", json={"code": f"RS{n}", "title": "Roster"},
-                      headers=headers).json["id"]
-    assignment = client.post(f"/api/v1/courses/{cid}/assignments", headers=headers, json={
-        "title": "Week 1", "slots": [{"exercise_type": "weight-gradient", "points": 1}]}).json
+    cid = client.post(
+        "/api/v1/courses", json={"code": f"RS{n}", "title": "Roster"}, headers=headers
+    ).json["id"]
+    assignment = client.post(
+        f"/api/v1/courses/{cid}/assignments",
+        headers=headers,
+        json={"title": "Week 1", "slots": [{"exercise_type": "weight-gradient", "points": 1}]},
+    ).json
     context = Context(id=f"roster-{n}", label=f"RS{n}", title=f"Roster {n}")
     members = [
         LmsUser(f"r{n}-prof", "Prof Ada", f"prof{n}@uni.example", [INSTRUCTOR]),
@@ -93,9 +101,14 @@ def course(tool: Tool, lms: Lms, registered: LtiPlatform) -> Course:
     ]
     lms.add_context(context, members)
     with tool.db() as session:
-        row = LtiContext(platform_id=registered.id, deployment_id=lms.deployment_id,
-                         context_id=context.id, course_id=cid, title=context.title,
-                         memberships_url=f"{lms.url}/contexts/{context.id}/memberships")
+        row = LtiContext(
+            platform_id=registered.id,
+            deployment_id=lms.deployment_id,
+            context_id=context.id,
+            course_id=cid,
+            title=context.title,
+            memberships_url=f"{lms.url}/contexts/{context.id}/memberships",
+        )
         session.add(row)
         session.commit()
         context_pk = row.id
@@ -120,13 +133,12 @@ def sync_now(course: Course) -> dict[str, Any]:
     return done.json  # type: ignore[no-any-return]
 
 
-def test_a_sync_enrolls_the_members_with_their_roles(
-    tool: Tool, lms: Lms, course: Course
-) -> None:
+def test_a_sync_enrolls_the_members_with_their_roles(tool: Tool, lms: Lms, course: Course) -> None:
     done = sync_now(course)
     n = course.context.id.split("-")[1]
-    assert done["synced"] == [{"context": course.context_pk, "listed": 5, "enrolled": 4,
-                               "left": 0, "skipped": 1}]  # three pages of two, one mentor
+    assert done["synced"] == [
+        {"context": course.context_pk, "listed": 5, "enrolled": 4, "left": 0, "skipped": 1}
+    ]  # three pages of two, one mentor
     assert roster_of(tool, course, lms.issuer) == {
         f"r{n}-prof": (CourseRole.instructor, False),
         f"r{n}-ta": (CourseRole.ta, False),
@@ -134,11 +146,15 @@ def test_a_sync_enrolls_the_members_with_their_roles(
         f"r{n}-alan": (CourseRole.student, False),
     }
     with tool.db() as session:
-        grace = session.scalar(select(User).join(LtiIdentity).where(
-            LtiIdentity.sub == f"r{n}-grace"))
+        grace = session.scalar(
+            select(User).join(LtiIdentity).where(LtiIdentity.sub == f"r{n}-grace")
+        )
         assert grace is not None
         assert (grace.name, grace.email, grace.role) == (
-            "Grace Hopper", f"grace{n}@uni.example", Role.student)
+            "Grace Hopper",
+            f"grace{n}@uni.example",
+            Role.student,
+        )
         context = session.get(LtiContext, course.context_pk)
         assert context is not None and context.synced_at is not None
         session.commit()
@@ -153,20 +169,28 @@ def test_a_member_who_left_is_marked_keeps_their_work_and_may_come_back(
     n = course.context.id.split("-")[1]
     # Grace submits through the API as herself.
     with tool.db() as session:
-        grace = session.scalar(select(User).join(LtiIdentity).where(
-            LtiIdentity.sub == f"r{n}-grace"))
+        grace = session.scalar(
+            select(User).join(LtiIdentity).where(LtiIdentity.sub == f"r{n}-grace")
+        )
         assert grace is not None
         token = auth.issue_token(grace)
         session.commit()
         grace_id = grace.id
-    problem = course.call("POST", f"/api/v1/courses/{course.id}/assignments/"
-                          f"{course.assignment_id}/slots/1/problem", token).json
+    problem = course.call(
+        "POST",
+        f"/api/v1/courses/{course.id}/assignments/{course.assignment_id}/slots/1/problem",
+        token,
+    ).json
     with tool.db() as session:
         key = session.get(Problem, uuid.UUID(problem["id"])).variant["key"]["dC_dW"]  # type: ignore[union-attr]
         session.commit()
     wrong = [[str(-Fraction(str(v))) for v in row] for row in key]
-    posted = course.call("POST", f"/api/v1/problems/{problem['id']}/submissions", token,
-                         {"answers": {"dC_dW": wrong}})
+    posted = course.call(
+        "POST",
+        f"/api/v1/problems/{problem['id']}/submissions",
+        token,
+        {"answers": {"dC_dW": wrong}},
+    )
     assert posted.status_code == 202
 
     # Grace leaves the LMS course; Alan is made inactive there.
@@ -180,10 +204,14 @@ def test_a_member_who_left_is_marked_keeps_their_work_and_may_come_back(
     assert roster[f"r{n}-prof"] == (CourseRole.instructor, False)
     with tool.db() as session:
         # Her submission stays; the teacher who made the course by hand is not touched.
-        assert session.scalar(select(Submission.id).where(
-            Submission.user_id == grace_id)) is not None
-        own = session.scalar(select(Enrollment).join(User).where(
-            Enrollment.course_id == course.id, User.email.like("roster-teacher%")))
+        assert (
+            session.scalar(select(Submission.id).where(Submission.user_id == grace_id)) is not None
+        )
+        own = session.scalar(
+            select(Enrollment)
+            .join(User)
+            .where(Enrollment.course_id == course.id, User.email.like("roster-teacher%"))
+        )
         assert own is not None and own.left_at is None
         session.commit()
 
@@ -235,8 +263,9 @@ def test_who_may_see_and_sync(tool: Tool, lms: Lms, course: Course) -> None:
     tokens = {}
     with tool.db() as session:
         for who in ("ta", "grace"):
-            user = session.scalar(select(User).join(LtiIdentity).where(
-                LtiIdentity.sub == f"r{n}-{who}"))
+            user = session.scalar(
+                select(User).join(LtiIdentity).where(LtiIdentity.sub == f"r{n}-{who}")
+            )
             assert user is not None
             tokens[who] = auth.issue_token(user)
         outsider = auth.create_user(f"outsider{n}@example.org", PASSWORD, Role.instructor)
@@ -251,7 +280,8 @@ def test_who_may_see_and_sync(tool: Tool, lms: Lms, course: Course) -> None:
         assert course.call("POST", sync, tokens[who]).status_code == 404
     shown = course.call("GET", lti).json
     assert [(link["title"], link["can_sync"]) for link in shown["links"]] == [
-        (course.context.title, True)]
+        (course.context.title, True)
+    ]
 
 
 def test_the_roster_page_shows_who_left(tool: Tool, lms: Lms, course: Course) -> None:
@@ -263,8 +293,14 @@ def test_the_roster_page_shows_who_left(tool: Tool, lms: Lms, course: Course) ->
     login = client.get("/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', login)
     assert csrf is not None
-    signed = client.post("/login", data={"email": f"roster-teacher{n}@example.org",
-                                         "password": PASSWORD, "csrf_token": csrf.group(1)})
+    signed = client.post(
+        "/login",
+        data={
+            "email": f"roster-teacher{n}@example.org",
+            "password": PASSWORD,
+            "csrf_token": csrf.group(1),
+        },
+    )
     assert signed.status_code == 302
     page = client.get(f"/courses/{course.id}/roster").get_data(as_text=True)
     [left] = [row for row in page.split("<tr>") if "left the LMS course" in row]

@@ -377,7 +377,9 @@ def memberships(context_id: str) -> Response:
     if accepted and not (accepted.find(MEMBERSHIPS_TYPE) >= 0 or accepted.find("*/*") >= 0):
         raise Refused(406, "invalid_request", f"Accept must allow {MEMBERSHIPS_TYPE}")
     page = max(1, request.args.get("page", 1, type=int))
-    size = lms.page_size
+    # NRPS §2.4: the tool may ask for fewer per page with ``limit``; the platform decides.
+    limit = request.args.get("limit", type=int)
+    size = min(lms.page_size, limit) if limit and limit > 0 else lms.page_size
     chunk = members[(page - 1) * size : page * size]
     context = lms.context_of(context_id)
     body = {
@@ -387,7 +389,8 @@ def memberships(context_id: str) -> Response:
     }
     headers = {}
     if page * size < len(members):
-        following = f"{lms.url}/contexts/{context_id}/memberships?{urlencode({'page': page + 1})}"
+        query = {"page": page + 1, **({"limit": limit} if limit else {})}
+        following = f"{lms.url}/contexts/{context_id}/memberships?{urlencode(query)}"
         headers["Link"] = f'<{following}>; rel="next"'
     return _json(body, content_type=MEMBERSHIPS_TYPE, **headers)
 
