@@ -45,6 +45,7 @@ from service.models import (
     ScorePush,
     utcnow,
 )
+from worker.tasks import push_backoff
 
 PASSWORD = "correct horse battery"
 DEADLINE = 60.0  # seconds any wait may take before the test fails
@@ -449,3 +450,14 @@ def test_the_platform_refuses_a_score_without_its_scope_or_timestamp(
     assert post(score_too, body | {"scoreMaximum": None}).status_code == 400
     assert post(score_too, body | {"userId": "nobody"}).status_code == 422
     assert lms.scores_for(ada.sub) == [score]  # none of those was taken
+
+
+@pytest.mark.parametrize(
+    ("attempts", "low", "high"), [(1, 30, 60), (2, 60, 120), (7, 1800, 3600), (12, 1800, 3600)]
+)
+def test_a_failed_push_waits_longer_each_time_with_jitter(
+    attempts: int, low: float, high: float
+) -> None:
+    waits = [push_backoff(attempts) for _ in range(200)]
+    assert all(low <= w <= high for w in waits)
+    assert len(set(waits)) > 1  # jittered: pushes failed by one outage spread out
