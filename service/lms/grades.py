@@ -19,7 +19,8 @@ Never a lower score by accident: the value sent is read at send time from marks 
 credit only grows as results arrive (best score, after the late policy), so pushes that
 race end on the current score, and an older, lower value is never replayed. A total goes
 down on purpose only when marks are rebuilt: a change of due date, late policy or a
-student's override (``service.assignments``, which then calls ``record``), or a regrade.
+student's override (``service.assignments``, which then calls ``record``), or a regrade
+(whatever rebuilds marks calls ``record`` after it, so the LMS follows).
 """
 
 from __future__ import annotations
