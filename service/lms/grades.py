@@ -166,12 +166,16 @@ def _record(session: Db, pairs: list[tuple[int, int]]) -> None:
     if not changed:
         return
     unsent: dict[tuple[int, int], list[tuple[int, PushStatus]]] = {}
+    # Locked (PostgreSQL) until the caller commits: a send settling one of these rows
+    # then waits for the new marks to be committed, and its catch-up read sees them.
     for push, link, user, status in session.execute(
-        select(ScorePush.id, ScorePush.link_id, ScorePush.user_id, ScorePush.status).where(
+        select(ScorePush.id, ScorePush.link_id, ScorePush.user_id, ScorePush.status)
+        .where(
             ScorePush.link_id.in_(links),
             ScorePush.user_id.in_(users),
             ScorePush.status.in_(UNSENT),
         )
+        .with_for_update()
     ):
         unsent.setdefault((link, user), []).append((push, status))
     now = utcnow()
@@ -358,6 +362,7 @@ def send(session: Session, push_id: int) -> Outcome:
             delete(ScorePush).where(ScorePush.id == push_id, ScorePush.status == PushStatus.pending)
         )
         session.commit()
+        _catch_up(session, target)
         return Outcome.unchanged
     lineitem = target.lineitem_url or _lineitem(session, target, now.maximum)
     call(
@@ -392,7 +397,21 @@ def send(session: Session, push_id: int) -> Outcome:
         .execution_options(synchronize_session=False)
     )
     session.commit()
+    _catch_up(session, target)
     return Outcome.sent
+
+
+def _catch_up(session: Session, target: _Target) -> None:
+    """Record a new push if the total moved while this one was in flight; commits.
+
+    A result graded meanwhile found this row pending and left the new total to it, but
+    the total was read before. Read again only now, after the row is settled: a grader
+    that checked before our commit had committed its marks already (its connection
+    commits each statement; a web transaction holds the row's lock until it commits, see
+    ``_record``), so this read sees them; one that checks after sees the row sent.
+    """
+    _record(session, [(target.link_id, target.user_id)])
+    session.commit()
 
 
 def _lineitem(session: Session, target: _Target, maximum: float) -> str:
