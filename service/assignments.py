@@ -4,7 +4,8 @@ edit, publish, duplicate, per-student overrides; and what the policy means for o
 
 The pages and API v1 both come here. Marks hold the late-adjusted credit
 (``service.marks``), so every change of a due date, the late policy or an override's due
-date rebuilds them; a change of attempts reaches every problem already drawn.
+date rebuilds them (and records a push of each total that moved to the LMS, for a
+linked assignment); a change of attempts reaches every problem already drawn.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import exercises as ex
 
 from . import identifiers, marks
 from .db import db
+from .lms import grades as lms_grades
 from .models import Assignment, Course, LatePolicy, Mode, Override, Problem, Slot, User, utcnow
 
 MAX_TITLE = 200
@@ -147,6 +149,7 @@ def update_settings(assignment: Assignment, settings: Settings) -> None:
     if (before.due_at, before.late_policy, before.late_penalty) != (
             settings.due_at, settings.late_policy, settings.late_penalty):
         marks.rebuild(db.session, assignment.id)
+        lms_grades.record(db.session, assignment.id)  # totals may have moved either way
     db.session.commit()
 
 
@@ -220,6 +223,7 @@ def grant(assignment: Assignment, user_id: int, *, due_at: datetime | None,
     sync_attempts(assignment, user_id)
     if old_due != due_at:
         marks.rebuild(db.session, assignment.id, user_id)
+        lms_grades.record(db.session, assignment.id, user_id)
     db.session.commit()
     return own
 
@@ -235,6 +239,7 @@ def revoke(assignment: Assignment, user_id: int) -> bool:
     sync_attempts(assignment, user_id)
     if moved:
         marks.rebuild(db.session, assignment.id, user_id)
+        lms_grades.record(db.session, assignment.id, user_id)
     db.session.commit()
     return True
 

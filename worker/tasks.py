@@ -1,19 +1,27 @@
-"""Celery tasks: thin shells over ``service.pipeline``; they take ids and are idempotent."""
+"""Celery tasks: thin shells over ``service.pipeline`` and ``service.lms``; they take ids
+(or claim their rows themselves) and are idempotent."""
 
 from __future__ import annotations
 
+import logging
 import random
 import secrets
 import uuid
 from collections import Counter
 
 from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
 
 from service import pipeline
+from service.lms import grades, roster
+from service.lms.services import ServiceError
 
-from .app import GRADE_TASK, GradingCelery
+from .app import GRADE_TASK, PUSH_TASK, SYNC_TASK, GradingCelery
+
+log = logging.getLogger(__name__)
 
 # A database error that a moment later may not recur: a dropped connection, a restart,
 # a failover, a full pool. The task tries again itself, a few times with growing pauses,
@@ -35,6 +43,13 @@ def backoff(retries: int) -> float:
     """Seconds before retry number ``retries + 1``: full jitter over an exponential bound,
     so tasks failed by one outage do not all come back at the same instant."""
     return random.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**retries))
+
+
+def _celery(task: Task) -> GradingCelery:
+    celery = task.app
+    if not isinstance(celery, GradingCelery):
+        raise RuntimeError("our tasks run on worker.app.make_celery's app")
+    return celery
 
 
 @shared_task(name=GRADE_TASK, bind=True, max_retries=MAX_RETRIES)
@@ -70,3 +85,66 @@ def grade_submissions(
             countdown=backoff(self.request.retries),
         ) from exc
     return dict(Counter(o.value for o in outcomes.values()))
+
+
+# --- LTI: grades back to the LMS, and its rosters ---------------------------------------
+
+PUSH_BATCH = 20  # rows one push task claims
+PUSH_BUDGET_SECONDS = 60.0  # no new send starts after this; the rest go back to the table
+# A send makes at most six requests (token, line items, new line item, score, and a new
+# token and the score again after a 401) of at most 20 s each: the limits leave room for
+# the budget plus one send, and the lease (grades.LEASE_SECONDS) outlives them.
+PUSH_SOFT_LIMIT = 240
+PUSH_HARD_LIMIT = 270
+# A failed push is tried again after a minute, then 2, 4, ... up to an hour, each pause
+# drawn between half and all of that (equal jitter: never at once, never all together).
+PUSH_RETRY_BASE_SECONDS = 60.0
+PUSH_RETRY_CAP_SECONDS = 3600.0
+SYNC_SOFT_LIMIT = 300  # roster.BUDGET_SECONDS to read the pages, then the writes
+SYNC_HARD_LIMIT = 330
+
+
+def push_backoff(attempts: int) -> float:
+    """Seconds before a push that failed ``attempts`` times is tried again: as ``backoff``,
+    an exponential bound with jitter, but never less than half the bound (a platform
+    that is down gets a real pause)."""
+    bound = min(PUSH_RETRY_CAP_SECONDS, PUSH_RETRY_BASE_SECONDS * 2 ** (attempts - 1))
+    return random.uniform(bound / 2, bound)
+
+
+@shared_task(name=PUSH_TASK, bind=True, soft_time_limit=PUSH_SOFT_LIMIT, time_limit=PUSH_HARD_LIMIT)
+def push_scores(self: Task) -> dict[str, int]:
+    """Claim up to PUSH_BATCH due grade pushes and send them (``grades.deliver``).
+
+    The sweeper publishes this task while rows are due; rows, not messages, are the
+    work, so a duplicate or lost message costs nothing: a duplicate finds nothing left to
+    claim, and rows a lost task held are due again when their lease runs out.
+    """
+    celery = _celery(self)
+    with Session(celery.engine, expire_on_commit=False) as session:
+        claimed = grades.claim(session, PUSH_BATCH)
+        if not claimed:
+            return {}
+        return grades.deliver(
+            session,
+            claimed,
+            attempts_allowed=celery.settings.lti_push_attempts,
+            backoff=push_backoff,
+            budget_seconds=PUSH_BUDGET_SECONDS,
+            interrupts=(SoftTimeLimitExceeded,),
+        )
+
+
+@shared_task(name=SYNC_TASK, bind=True, soft_time_limit=SYNC_SOFT_LIMIT, time_limit=SYNC_HARD_LIMIT)
+def sync_roster(self: Task, context_pk: int) -> dict[str, int]:
+    """Sync one LMS course's roster (``roster.sync``), claimed by the sweeper. A failure
+    leaves the request claimed: it is tried again when the claim's lease runs out."""
+    celery = _celery(self)
+    with Session(celery.engine, expire_on_commit=False) as session:
+        try:
+            done = roster.sync(session, context_pk)
+        except ServiceError as exc:
+            session.rollback()
+            log.warning("roster sync of LMS course %d failed: %s", context_pk, exc)
+            return {"failed": 1}
+    return {"listed": done.listed, "enrolled": done.enrolled, "left": done.left}

@@ -11,16 +11,19 @@ a rejected row applies nothing. Set-password links are shown on the page that ma
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 import flask_login
 from flask import current_app, flash, redirect, render_template, request, url_for
 from itsdangerous import BadSignature, Signer
+from sqlalchemy import select
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from .. import auth, courses, invites, queries
 from .. import roster as people
-from ..models import Role
+from ..db import db
+from ..models import Enrollment, Role
 from .base import Staff, bp, login_required, managed_course, no_such, signed_in, staff_course
 
 Page = str | tuple[str, int] | Response
@@ -58,11 +61,23 @@ def roster(course_id: int) -> Page:
     return _roster_page(staff)
 
 
+def _left(course_id: int) -> dict[int, datetime]:
+    """When each member the LMS no longer lists left it (LTI roster sync); they stay on
+    the roster with their work, marked."""
+    rows = db.session.execute(
+        select(Enrollment.user_id, Enrollment.left_at).where(
+            Enrollment.course_id == course_id, Enrollment.left_at.is_not(None)
+        )
+    )
+    return {user: left for user, left in rows if left is not None}
+
+
 def _roster_page(staff: Staff, error: str = "", status: int = 200, **form: str) -> Page:
     page = render_template(
         "dashboard/roster.html",
         staff=staff,
         entries=queries.entries(staff.course.id),
+        left=_left(staff.course.id),
         sections=queries.sections(staff.course.id),
         error=error,
         form=form,
