@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import identifiers
+from ..lms import grades as lms_grades
 from ..lms import people, platforms
 from ..models import Course, CourseRole, LtiContext, LtiLink, LtiPlatform
 from .validation import DEEP_LINKING_REQUEST, custom_assignment
@@ -113,6 +114,7 @@ def _link(session: Session, context: LtiContext, claims: dict[str, Any]) -> LtiL
     if link is None:
         link = LtiLink(context_id=context.id, resource_link_id=resource_link_id)
         session.add(link)
+    before = (link.assignment_id, link.lineitem_url)
     wanted = custom_assignment(claims)
     if wanted is not None and wanted.isdigit():
         link.assignment_id = int(wanted)
@@ -120,6 +122,9 @@ def _link(session: Session, context: LtiContext, claims: dict[str, Any]) -> LtiL
     if isinstance(ags, dict) and (lineitem := _url(ags.get("lineitem"))) is not None:
         link.lineitem_url = lineitem
     session.flush()
+    if link.assignment_id is not None and (link.assignment_id, link.lineitem_url) != before:
+        # Totals earned before the link pointed here reach the new gradebook column too.
+        lms_grades.record(session, link.assignment_id)
     return link
 
 

@@ -425,15 +425,9 @@ class Core:
             claims["email"] = user.email
         custom = pending.custom
         if pending.message_type == DEEP_LINKING_REQUEST:
-            claims[DEEP_LINKING_SETTINGS] = {
-                "deep_link_return_url": f"{self.url}/deep_links/return",
-                "accept_types": ["ltiResourceLink"],
-                "accept_presentation_document_targets": ["iframe", "window"],
-                "accept_multiple": False,
-                "auto_create": True,
-                "title": context.title,
-                "data": pending.data,
-            }
+            claims[DEEP_LINKING_SETTINGS] = self.deep_linking_settings(  # type: ignore[attr-defined]
+                title=context.title, auto_create=True, data=pending.data, context_id=context.id
+            )
         else:
             placed = self.links.get((context.id, pending.resource_link_id), PlacedLink())
             claims[LTI + "resource_link"] = {

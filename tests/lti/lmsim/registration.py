@@ -75,7 +75,9 @@ class Registration:
         self.registrations: list[dict[str, Any]] = []  # the tool registrations accepted
         self.refuse_registration: str | None = None  # set: /register answers 400 with it
         self.openid_issuer: str | None = None  # set: the configuration names this issuer
-        self.deep_link_data: set[str] = set()  # the `data` values of requests sent
+        # The `data` of each deep-linking request sent, and the course it was sent from.
+        self.deep_link_data: dict[str, str] = {}
+        self.placed: list[tuple[str, str]] = []  # (context id, resource link id) placed
         self.deep_link_items: list[dict[str, Any]] = []  # content items accepted
         self.deep_link_nonces: set[str] = set()
         self.app.register_blueprint(bp)
@@ -99,9 +101,10 @@ class Registration:
     def deep_linking_settings(self, **changes: Any) -> dict[str, Any]:
         """The deep_linking_settings claim of a request this platform sends, with a fresh
         opaque ``data`` the tool must echo."""
-        data = secrets.token_urlsafe(12)
+        data = changes.pop("data", None) or secrets.token_urlsafe(12)
+        context_id = changes.pop("context_id", None) or self.context.id  # type: ignore[attr-defined]
         with self.lock:
-            self.deep_link_data.add(data)
+            self.deep_link_data[data] = context_id
         settings = {
             "deep_link_return_url": f"{self.url}/deep_links/return",
             "accept_types": ["ltiResourceLink"],
@@ -133,9 +136,10 @@ class Registration:
                 raise Refused(f"invalid_client_metadata: {name} is not on {config['domain']}")
         return {"login": login, "launch": redirects[0], "jwks": jwks, "deep_link": deep_link}
 
-    def check_deep_linking_response(self, token: str) -> list[dict[str, Any]]:
+    def check_deep_linking_response(self, token: str) -> tuple[str, list[dict[str, Any]]]:
         """The tool's LtiDeepLinkingResponse verified (LTI DL 2.0 §4.2, Security 1.0 §5.2):
-        signed by a key the tool publishes, for us, from our client, once; its items."""
+        signed by a key the tool publishes, for us, from our client, once; the course the
+        request came from, and the items."""
         claims = self._verified(token)
         with self.lock:
             if claims["nonce"] in self.deep_link_nonces:
@@ -151,13 +155,51 @@ class Registration:
         with self.lock:
             if data not in self.deep_link_data:
                 raise Refused("data is not the value of a request this platform sent")
-            self.deep_link_data.discard(data)
+            context_id = self.deep_link_data.pop(data)
         items = claims.get(DL_CLAIM + "content_items", [])
         if not isinstance(items, list):
             raise Refused("content_items must be a list")
         for item in items:
             _check_item(item)
-        return items
+        return context_id, items
+
+    def place_items(self, context_id: str, items: list[dict[str, Any]]) -> None:
+        """Put accepted resource links in the course, as an LMS does: a new resource link
+        each, with its custom parameters, and a gradebook column (line item) for each that
+        asks for one, bound to the link (AGS 2.0 §3.2.5)."""
+        from . import Context  # the package imports this module first
+
+        try:
+            context = self.context_of(context_id)  # type: ignore[attr-defined]
+        except KeyError:  # a course the platform knows only from launches
+            context = Context(id=context_id)
+        for item in items:
+            if item.get("type") != "ltiResourceLink":
+                continue
+            with self.lock:
+                link_id = f"dl-{len(self.placed) + 1}"
+                self.placed.append((context_id, link_id))
+            lineitem = None
+            wanted = item.get("lineItem")
+            if isinstance(wanted, dict):
+                with self.lock:
+                    number = next(self.lineitem_numbers)  # type: ignore[attr-defined]
+                    lineitem = f"{self.url}/lineitems/{number}"  # type: ignore[attr-defined]
+                    self.lineitems[number] = {  # type: ignore[attr-defined]
+                        "id": lineitem,
+                        "label": wanted.get("label") or item.get("title", ""),
+                        "scoreMaximum": wanted["scoreMaximum"],
+                        "resourceLinkId": link_id,
+                        **({"resourceId": wanted["resourceId"]} if "resourceId" in wanted else {}),
+                        "context_id": context_id,
+                    }
+            self.place(  # type: ignore[attr-defined]
+                link_id,
+                context=context,
+                title=item.get("title", ""),
+                custom=item.get("custom"),
+                lineitem=lineitem,
+            )
 
     def _verified(self, token: str) -> dict[str, Any]:
         """The JWT's claims once its RS256 signature verifies with the tool's published key
@@ -323,7 +365,8 @@ def deep_link_return() -> tuple[str, int]:
     token = request.form.get("JWT", "")
     if not token:
         raise Refused("no JWT in the form")
-    items = lms.check_deep_linking_response(token)
+    context_id, items = lms.check_deep_linking_response(token)
     with lms.lock:
         lms.deep_link_items.extend(items)
+    lms.place_items(context_id, items)
     return "accepted", 200
