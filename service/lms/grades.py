@@ -1,7 +1,7 @@
 """Scores back to the LMS gradebook (LTI Assignment and Grade Services 2.0).
 
 A student's score on a linked assignment is their assignment total, sum(``Mark.credit`` ×
-``Slot.points``) over its slots, out of the sum of the points (CONTRACT decision 5). It
+``Slot.points``) over its slots, out of the sum of the points. It
 reaches the LMS in three steps:
 
 1. ``enqueue`` (grading, in the transaction that writes results and marks) and ``record``

@@ -31,6 +31,10 @@ AGS_ENDPOINT = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 NRPS = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 DEEP_LINKING_SETTINGS = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
 
+# Every request to a platform: seconds to connect, to read. A platform that hangs must not
+# hold a web request or a worker for long.
+HTTP_TIMEOUT = (5, 15)
+
 AGS_SCOPES = (
     "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
     "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",

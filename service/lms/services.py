@@ -11,7 +11,7 @@ a 401 from a service drops the kept token and the request is tried once more wit
 PyLTI1p3's ``ServiceConnector`` builds the same assertion, but it posts without a
 timeout, keeps tokens per instance with no expiry, drops ``expires_in``, follows any
 redirect and lower-cases the paging URLs it parses, so the request is made here with
-``requests`` (CONTRACT decision 6: 5 s to connect, 15 s to read; no redirects).
+``requests`` (``platforms.HTTP_TIMEOUT``; no redirects).
 
 No transaction is held across a request to a platform: each call ends the session's
 transaction first (on SQLite every transaction holds the write lock, and a platform may
@@ -37,10 +37,10 @@ from sqlalchemy.orm import Session
 
 from ..models import LtiAccessToken, LtiPlatform, utcnow
 from . import keys
+from .platforms import HTTP_TIMEOUT
 
 log = logging.getLogger(__name__)
 
-TIMEOUT = (5.0, 15.0)  # seconds to connect, to read (CONTRACT decision 6)
 ASSERTION_SECONDS = 60  # the client assertion's life; the framework allows up to 5 minutes
 TOKEN_MARGIN_SECONDS = 60  # a kept token is dropped this long before the platform's expiry
 DEFAULT_EXPIRES_IN = 3600  # when a token response names no lifetime (RFC 6749 §5.1)
@@ -200,7 +200,7 @@ def access_token(session: Session, platform: Platform, scopes: Iterable[str]) ->
                 "scope": scope,
             },
             headers={"Accept": "application/json"},
-            timeout=TIMEOUT,
+            timeout=HTTP_TIMEOUT,
             allow_redirects=False,
         )
     except requests.RequestException as exc:
@@ -252,7 +252,7 @@ def call(
                 headers=headers,
                 json=json,
                 params=params,
-                timeout=TIMEOUT,
+                timeout=HTTP_TIMEOUT,
                 allow_redirects=False,
             )
         except requests.RequestException as exc:

@@ -1,4 +1,4 @@
-"""Deep linking (LTI Deep Linking 2.0; COMMON decision 4): inside the LMS's frame, an
+"""Deep linking (LTI Deep Linking 2.0): inside the LMS's frame, an
 instructor picks one of the course's assignments or builds one from the catalogue, and
 the tool answers the platform with one signed ``ltiResourceLink`` content item.
 

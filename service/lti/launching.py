@@ -1,5 +1,5 @@
 """OIDC login initiation (``/lti/login``), the launch (``/lti/launch``) and the one-time
-sign-in it hands over (``/lti/enter/<token>``): CONTRACT §10, COMMON decisions 1, 2, 4.
+sign-in it hands over (``/lti/enter/<token>``): CONTRACT §10.
 
 The login remembers a state and nonce server-side (``LtiLogin``), each good for one
 launch. A launch runs every check of ``validation.CHECKS``; only when all pass does it
@@ -169,7 +169,7 @@ def login() -> Response | tuple[str, int]:
 @bp.route("/lti/launch", methods=["POST"])
 def launch() -> Response | tuple[str, int]:
     """The platform's form post of an id_token and our state: every check, then the user's
-    course, role and link, then a ticket (COMMON decisions 1 to 4)."""
+    course, role and link, then a ticket."""
     now = utcnow()
     checked = validation.Launch.read(
         db.session, request.form.get("id_token", ""), request.form.get("state", ""), now
@@ -309,7 +309,7 @@ def issue_ticket(
 
 
 def _landing(placed: Placement) -> str:
-    """Where the launch leads (COMMON decision 2): a student to the assignment, staff to its
+    """Where the launch leads: a student to the assignment, staff to its
     dashboard page, or the course's when the link has no assignment yet."""
     staff = placed.role is not None and placed.role.is_staff
     if placed.assignment_id is not None:
@@ -360,7 +360,7 @@ def _with_query(url: str, extra: dict[str, str]) -> str:
 
 
 def _refused(stage: str, refusal: Refusal, iss: Any, client_id: Any) -> tuple[str, int]:
-    """The refusal page, and its one log line (COMMON decision 1)."""
+    """The refusal page, and its one log line."""
     log.warning(
         "lti %s refused: %s: %s (iss=%s, client_id=%s)",
         stage,

@@ -1,4 +1,4 @@
-"""What a launch that passed every check makes of its claims (COMMON decision 3): the user
+"""What a launch that passed every check makes of its claims: the user
 of (issuer, sub), the course of the context (made on its first launch), the member's role
 in it, the resource link and its assignment, and the services' endpoints (AGS, NRPS).
 

@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response
 
 from ..db import db
 from ..lms import keys, registry
-from ..lms.platforms import AGS_SCOPES, NRPS_SCOPE, origin
+from ..lms.platforms import AGS_SCOPES, HTTP_TIMEOUT, NRPS_SCOPE, origin
 from . import bp
 from .tool import tool_url
 
@@ -43,7 +43,6 @@ CANVAS = "canvas.instructure.com"
 DEEP_LINKING_PLACEMENTS = ("link_selection", "assignment_selection")
 PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
 TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
-TIMEOUT = (5, 15)  # connect, read (COMMON decision 6)
 MAX_DOCUMENT = 1 << 20  # a platform's JSON answer larger than 1 MiB is refused
 
 
@@ -162,7 +161,7 @@ def read_configuration(url: str, token: str) -> PlatformConfiguration:
     try:
         # No redirects: the issuer must be the origin we were given (below).
         response = requests.get(
-            url, headers=headers, timeout=TIMEOUT, stream=True, allow_redirects=False
+            url, headers=headers, timeout=HTTP_TIMEOUT, stream=True, allow_redirects=False
         )
     except requests.RequestException as exc:
         raise RegistrationFailed(what, f"could not be read from {url}: {exc}", 502) from None
@@ -240,7 +239,7 @@ def post_registration(configuration: PlatformConfiguration, token: str) -> tuple
             configuration.registration_endpoint,
             json=client_registration(),
             headers=headers,
-            timeout=TIMEOUT,
+            timeout=HTTP_TIMEOUT,
             stream=True,
             allow_redirects=False,
         )

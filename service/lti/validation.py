@@ -37,7 +37,6 @@ JWKS_REFRESH_INTERVAL = timedelta(seconds=60)  # at most one fetch per platform 
 MAX_ID_TOKEN = 32_768  # characters; platforms send a few kilobytes
 MAX_JWKS_BYTES = 256 * 1024
 MAX_COLUMN = 255  # the identifier columns (sub, context id, link id, deployment id)
-HTTP_TIMEOUT = (5, 15)  # seconds: connect, read (COMMON decision 6)
 
 # The LTI context (course membership) roles: institution and system roles say what a person
 # is elsewhere (an instructor of another course), never what they are in this one.
@@ -435,7 +434,9 @@ def refresh_jwks(session: Session, platform: LtiPlatform, now: datetime) -> str:
 def fetch_jwks(url: str) -> dict[str, Any]:
     """A key set from ``url`` (the platform's registered JWKS URL): no redirect followed, at
     most MAX_JWKS_BYTES, a JSON object with a list of keys; ValueError or RequestException."""
-    with requests.get(url, timeout=HTTP_TIMEOUT, allow_redirects=False, stream=True) as response:
+    with requests.get(
+        url, timeout=platforms.HTTP_TIMEOUT, allow_redirects=False, stream=True
+    ) as response:
         if response.status_code != 200:
             raise ValueError(f"GET {url} answered {response.status_code}")
         body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)

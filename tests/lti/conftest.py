@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from lmsim import Lms
-from ltikit import Tool
+from ltikit import Tool, tell
 from sqlalchemy import make_url
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -110,10 +110,5 @@ def registered(tool: Tool, lms: Lms) -> LtiPlatform:
         session.commit()
         session.refresh(platform)
         session.expunge(platform)
-    lms.tool = {
-        "login": f"{tool.url}/lti/login",
-        "launch": f"{tool.url}/lti/launch",
-        "jwks": f"{tool.url}/lti/jwks",
-        "deep_link": f"{tool.url}/lti/launch",
-    }
+    tell(lms, tool)
     return platform

@@ -3,10 +3,12 @@ people, courses and browsers the tests make on the test platform."""
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 from flask import Flask
@@ -84,3 +86,28 @@ def course_with_assignment(tool: Tool, lms: Lms, context: Context) -> tuple[int,
             published=True,
         )
         return course_id, made.id, title
+
+
+DEADLINE = 60.0  # seconds any wait may take on a loaded machine (a bound, not a speed claim)
+
+
+def wait_for(check: Callable[[], Any], what: str) -> Any:
+    """Poll ``check`` until it returns something true (returned), or fail after DEADLINE."""
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"not within {DEADLINE:.0f} s: {what}")
+
+
+def tell(lms: Lms, tool: Tool) -> None:
+    """Give the platform the tool's URLs, as an LMS admin types them in when registering by
+    hand (Dynamic Registration tells them itself)."""
+    lms.tool = {
+        "login": f"{tool.url}/lti/login",
+        "launch": f"{tool.url}/lti/launch",
+        "jwks": f"{tool.url}/lti/jwks",
+        "deep_link": f"{tool.url}/lti/launch",
+    }

@@ -95,7 +95,7 @@ def ticket(
     expires_in: timedelta = timedelta(minutes=30),
     **settings_changes: object,
 ) -> str:
-    """A deep-linking ticket as the launch issues one (COMMON decision 4); its token."""
+    """A deep-linking ticket as the launch issues one; its token."""
     token = secrets.token_urlsafe(32)
     with tool.db() as session:
         session.add(

@@ -17,7 +17,7 @@ import html
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +25,7 @@ import pytest
 import requests
 from lmsim import INSTRUCTOR, LEARNER, Context, Lms, LmsUser
 from lmsim.core import DEEP_LINKING_REQUEST
-from ltikit import Tool, browser
+from ltikit import Tool, browser, wait_for
 from sqlalchemy import select, update
 
 from service.lms import keys, registry
@@ -41,22 +41,11 @@ from service.models import (
     utcnow,
 )
 
-DEADLINE = 60.0  # seconds a wait may take on a loaded machine (not a speed claim)
 POINTS = 4  # the built assignment's one slot
 RETURN_FORM = re.compile(
     r'<form id="lti-return" method="post" action="([^"]+)">\s*'
     r'<input type="hidden" name="JWT" value="([^"]+)">'
 )
-
-
-def wait_for(check: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"not within {DEADLINE:.0f} s: {what}")
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ import itertools
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -27,7 +26,7 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 from lmsim import LEARNER, TEACHING_ASSISTANT, Context, Lms, LmsUser
-from ltikit import Tool
+from ltikit import Tool, wait_for
 from sqlalchemy import delete, select, update
 
 from service import auth
@@ -49,24 +48,12 @@ from service.models import (
 from worker.tasks import push_backoff
 
 PASSWORD = "correct horse battery"
-DEADLINE = 60.0  # seconds any wait may take before the test fails
 SLOTS = [
     {"exercise_type": "weight-gradient", "points": 3},
     {"exercise_type": "weight-gradient", "points": 2},
 ]
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
 numbers = itertools.count(1)
-
-
-def wait_for(check: Callable[[], Any], what: str) -> Any:
-    """Poll ``check`` until it returns something true (returned), or fail after DEADLINE."""
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"not within {DEADLINE:.0f} s: {what}")
 
 
 @dataclass

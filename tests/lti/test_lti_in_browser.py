@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from lmsim import LEARNER, Lms
-from ltikit import Tool, course_context, course_with_assignment, person
+from ltikit import Tool, course_context, course_with_assignment, person, tell
 from playwright.sync_api import Browser, expect, sync_playwright
 
 from service.lms import registry
@@ -56,12 +56,7 @@ def elsewhere(tool: Tool) -> Iterator[Lms]:
             registered_by="cli",
         )
         session.commit()
-    lms.tool = {
-        "login": f"{tool.url}/lti/login",
-        "launch": f"{tool.url}/lti/launch",
-        "jwks": f"{tool.url}/lti/jwks",
-        "deep_link": f"{tool.url}/lti/launch",
-    }
+    tell(lms, tool)
     yield lms
     lms.stop()
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -20,7 +18,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from lmsim import INSTRUCTOR, LEARNER, TEACHING_ASSISTANT, Context, Lms, LmsUser
-from ltikit import Tool
+from ltikit import Tool, wait_for
 from sqlalchemy import select
 
 from service import auth
@@ -38,19 +36,8 @@ from service.models import (
 )
 
 PASSWORD = "correct horse battery"
-DEADLINE = 60.0
 MENTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor"
 numbers = itertools.count(1)
-
-
-def wait_for(check: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"not within {DEADLINE:.0f} s: {what}")
 
 
 @dataclass
