@@ -1,4 +1,4 @@
-"""The launch's checks (ISSUE 15 item 6): an ordered tuple of named checks, each refusing
+"""The launch's checks: an ordered tuple of named checks, each refusing
 with a code, that every posted launch passes before anything is provisioned.
 
 PyJWT verifies the signature (RS256 only) and judges each time claim; PyLTI1p3's message
@@ -37,9 +37,6 @@ JWKS_REFRESH_INTERVAL = timedelta(seconds=60)  # at most one fetch per platform 
 MAX_ID_TOKEN = 32_768  # characters; platforms send a few kilobytes
 MAX_JWKS_BYTES = 256 * 1024
 MAX_COLUMN = 255  # the identifier columns (sub, context id, link id, deployment id)
-
-# The LTI context (course membership) roles: institution and system roles say what a person
-# is elsewhere (an instructor of another course), never what they are in this one.
 
 
 class Refusal(Exception):

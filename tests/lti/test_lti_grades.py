@@ -3,7 +3,8 @@ pushed by the sweeper's task over HTTP to the test platform's AGS endpoints.
 
 Each test links a course of its own to a platform course of its own (rows written as a
 launch would: the context with its AGS and NRPS URLs, the resource link, the students'
-LTI identities), since branch lti-launch lands separately.
+LTI identities), so each test sets up only what grading reads; the whole path from a
+launch is in test_lti_e2e.py.
 
 The assignment has two weight-gradient slots worth 3 and 2 points: 5 in all. The key
 earns a slot its points; a sign-flipped key earns less (its score is read from the
