@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from lmsim import LEARNER, Lms
 from ltikit import Tool, course_context, course_with_assignment, person, tell
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, Playwright, expect
 
 from service.lms import registry
 
@@ -28,13 +28,12 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
-        )
-        yield browser
-        browser.close()
+def chromium(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+    )
+    yield browser
+    browser.close()
 
 
 @pytest.fixture(scope="module")
