@@ -36,7 +36,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import Table, bindparam, case, delete, exists, func, insert, literal, select, update
-from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -56,8 +56,9 @@ from ..models import (
     UTCDateTime,
     utcnow,
 )
+from ..pipeline.store import rowcount
 from .platforms import AGS_SCOPES
-from .services import Platform, ServiceError, call, same_origin
+from .services import Platform, ServiceError, call, json_of, same_origin
 
 log = logging.getLogger(__name__)
 
@@ -441,7 +442,7 @@ def _lineitem(session: Session, target: _Target, maximum: float) -> str:
         what="line items",
         params={"resource_link_id": target.resource_link_id, "resource_id": resource_id},
     )
-    items = _json(found, "line items")
+    items = json_of(found, "line items")
     url = next(
         (
             item.get("id")
@@ -474,7 +475,7 @@ def _lineitem(session: Session, target: _Target, maximum: float) -> str:
                 "resourceLinkId": target.resource_link_id,
             },
         )
-        body = _json(created, "new line item")
+        body = json_of(created, "new line item")
         url = body.get("id") if isinstance(body, dict) else None
         made = True
     if not isinstance(url, str) or not same_origin(url, target.lineitems_url):
@@ -486,7 +487,7 @@ def _lineitem(session: Session, target: _Target, maximum: float) -> str:
         .execution_options(synchronize_session=False)
     )
     winner = url
-    if not _rowcount(kept):
+    if not rowcount(kept):
         # Another worker remembered a line item first: use it, and take back a duplicate
         # we made meanwhile so the LMS gradebook keeps one column.
         winner = (
@@ -507,18 +508,6 @@ def _lineitem(session: Session, target: _Target, maximum: float) -> str:
         except ServiceError as exc:
             log.warning("could not delete the duplicate line item %s: %s", url, exc)
     return winner
-
-
-def _rowcount(result: Any) -> int:
-    """The rows an UPDATE matched (``execute`` types its result as a plain Result)."""
-    return int(cast(CursorResult[Any], result).rowcount)
-
-
-def _json(response: Any, what: str) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise ServiceError(f"{what}: the answer is not JSON", response.status_code) from None
 
 
 # --- the task's side: claiming, attempts, back-off ----------------------------------------
@@ -764,4 +753,4 @@ def resend(session: Session, push: ScorePush) -> bool:
     )
     session.commit()
     session.refresh(push)
-    return _rowcount(done) > 0
+    return rowcount(done) > 0

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from ..models import Enrollment, LtiContext, LtiIdentity, LtiLink, LtiPlatform, utcnow
 from . import people
 from .platforms import NRPS_SCOPE
-from .services import Platform, ServiceError, call, same_origin
+from .services import Platform, ServiceError, call, json_of, same_origin
 
 MEMBERSHIPS_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 MAX_PAGES = 200  # a runaway chain of next links ends here
@@ -79,10 +79,7 @@ def _members(session: Session, context: _Context) -> list[dict[str, Any]]:
             accept=MEMBERSHIPS_TYPE,
             what="roster",
         )
-        try:
-            page = response.json()
-        except ValueError:
-            raise ServiceError("roster: the answer is not JSON", response.status_code) from None
+        page = json_of(response, "roster")
         listed = page.get("members") if isinstance(page, dict) else None
         if not isinstance(listed, list):
             raise ServiceError(

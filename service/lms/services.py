@@ -223,6 +223,14 @@ def access_token(session: Session, platform: Platform, scopes: Iterable[str]) ->
     return token
 
 
+def json_of(response: requests.Response, what: str) -> Any:
+    """A service's answer as JSON, or a ServiceError saying ``what`` was not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        raise ServiceError(f"{what}: the answer is not JSON", response.status_code) from None
+
+
 def call(
     session: Session,
     platform: Platform,
