@@ -152,7 +152,7 @@ def _read(part: Part, value: object, key: Any) -> Any:
     return parse_expression(value, part.symbols)
 
 
-def grade(variant: Variant, answers: Answers) -> Grade:
+def grade(variant: Variant, answers: Answers, policy: Any = None) -> Grade:
     """Grade every part of ``answers`` against ``variant`` (SCORING_RULE).
 
     Parts are graded in order, so that a part's carried-forward check sees which earlier

@@ -20,7 +20,7 @@ from sqlalchemy import case, func, select
 import exercises as ex
 
 from .db import db
-from .models import Problem, Result, Slot, Status, Submission, User, utcnow
+from .models import CURRENT_RESULT, Problem, Result, Slot, Status, Submission, User, utcnow
 
 WINDOWS = (5, 15, 60)  # minutes one may choose
 DEFAULT_WINDOW = 15
@@ -90,7 +90,7 @@ def live(assignment_id: int, minutes: int, now: datetime | None = None) -> Live:
         .select_from(Submission)
         .join(Problem, Problem.id == Submission.problem_id)
         .join(Slot, Slot.id == Problem.slot_id)
-        .outerjoin(Result, Result.submission_id == Submission.id)
+        .outerjoin(Result, CURRENT_RESULT)
         .where(*in_window)
     ).one()
     return Live(minutes, since, int(counts[0]), int(counts[1]), int(counts[2]),
@@ -101,7 +101,7 @@ def _mistakes(in_window: tuple[Any, ...]) -> list[MistakeCount]:
     """The named mistakes of the window, by students who made them, most first."""
     rows = db.session.execute(
         select(Submission.user_id, Result.parts)
-        .join(Result, Result.submission_id == Submission.id)
+        .join(Result, CURRENT_RESULT)
         .join(Problem, Problem.id == Submission.problem_id)
         .join(Slot, Slot.id == Problem.slot_id)
         .where(*in_window, Result.score < 1)
@@ -123,7 +123,7 @@ def _latest(in_window: tuple[Any, ...]) -> list[Latest]:
         .join(Problem, Problem.id == Submission.problem_id)
         .join(Slot, Slot.id == Problem.slot_id)
         .join(User, User.id == Submission.user_id)
-        .outerjoin(Result, Result.submission_id == Submission.id)
+        .outerjoin(Result, CURRENT_RESULT)
         .where(*in_window)
         .order_by(Submission.received_at.desc(), Submission.id)
         .limit(LATEST)

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .models import (
+    CURRENT_RESULT,
     Assignment,
     LatePolicy,
     Mark,
@@ -74,7 +75,7 @@ _GRADED = (
         Submission.received_at, Problem.created_at, Result.score, Result.parts,
         Assignment.due_at, Override.due_at, Assignment.late_policy, Assignment.late_penalty,
     )
-    .join(Result, Result.submission_id == Submission.id)
+    .join(Result, CURRENT_RESULT)
     .join(Problem, Problem.id == Submission.problem_id)
     .join(Slot, Slot.id == Problem.slot_id)
     .join(Assignment, Assignment.id == Slot.assignment_id)

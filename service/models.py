@@ -2,7 +2,8 @@
 
 A problem row stores its variant (``Variant.to_record()``): the stored variant is the
 truth, not the seed. A submission row is the durable state of grading; the broker only
-carries its id. A result is written once per submission (a unique constraint).
+carries its id. Results are never overwritten: a regrade or an override adds a result and
+makes it the current one (at most one per submission, a partial unique index).
 """
 
 from __future__ import annotations
@@ -242,6 +243,8 @@ class Assignment(Base):
         _enum(LatePolicy, "late_policy"), default=LatePolicy.closed, server_default="closed"
     )
     late_penalty: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # ``exercises.GradingPolicy.to_json()`` for every slot; None: the default rule.
+    grading_policy: Mapped[dict[str, Any] | None] = mapped_column(OptionalJSONDocument)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     course: Mapped[Course] = relationship(back_populates="assignments")
@@ -268,6 +271,8 @@ class Slot(Base):
     points: Mapped[float] = mapped_column(Float, default=1.0)
     # An instructor's own network (CONTRACT §2), the same for every student; None: drawn.
     network: Mapped[dict[str, Any] | None] = mapped_column(OptionalJSONDocument)
+    # The fields of the assignment's policy this slot changes, and its accepted answers.
+    grading_policy: Mapped[dict[str, Any] | None] = mapped_column(OptionalJSONDocument)
 
     assignment: Mapped[Assignment] = relationship(back_populates="slots")
 
@@ -380,7 +385,14 @@ class Submission(Base):
 
     problem: Mapped[Problem] = relationship()
     user: Mapped[User] = relationship()
-    result: Mapped[Result | None] = relationship(back_populates="submission")
+    result: Mapped[Result | None] = relationship(
+        primaryjoin="and_(Result.submission_id == Submission.id, Result.current)",
+        viewonly=True,
+    )
+    # Every result ever written, oldest first: the first grading, regrades, overrides.
+    results: Mapped[list[Result]] = relationship(
+        back_populates="submission", order_by="Result.id"
+    )
 
 
 # The rows not graded yet (queued, grading, error), oldest first: few, whatever the table's
@@ -406,21 +418,143 @@ Index(
 )
 
 
+class ResultKind(enum.StrEnum):
+    graded = "graded"  # the pipeline's grading of a new submission (or its retry)
+    regraded = "regraded"  # a regrade under a new policy or grader version
+    override = "override"  # a score set by hand by the course's staff
+
+
 class Result(Base):
-    """The grade of a submission, written exactly once."""
+    """A grade of a submission. The current one counts; earlier ones are its history.
+
+    ``grader_version`` names what made it (``exercises.grader_version``: the package, the
+    exercise type, the mistake library and the grading policy); an override keeps the
+    parts of the result it replaced and only sets the score.
+    """
 
     __tablename__ = "results"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("submissions.id", ondelete="CASCADE"), unique=True
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
     )
+    current: Mapped[bool] = mapped_column(default=True, server_default=true())
+    kind: Mapped[ResultKind] = mapped_column(
+        _enum(ResultKind, "result_kind"), default=ResultKind.graded, server_default="graded"
+    )
+    grader_version: Mapped[str] = mapped_column(String(64), default="", server_default="")
     score: Mapped[float] = mapped_column(Float)
     parts: Mapped[dict[str, Any]]  # Grade.to_json()["parts"]
     latency_seconds: Mapped[float] = mapped_column(Float)  # received -> graded
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Who made a regrade or an override, and why (empty for the pipeline's own grading).
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    regrade_id: Mapped[int | None] = mapped_column(
+        ForeignKey("regrades.id", ondelete="SET NULL"), index=True
+    )
 
-    submission: Mapped[Submission] = relationship(back_populates="result")
+    submission: Mapped[Submission] = relationship(back_populates="results")
+    author: Mapped[User | None] = relationship()
+
+
+# One current result per submission: the guard that a submission is graded exactly once,
+# and that a regrade never leaves two results counting.
+IS_CURRENT = Result.current.is_(True)
+Index(
+    "uq_results_submission_id_current",
+    Result.submission_id,
+    unique=True,
+    postgresql_where=IS_CURRENT,
+    sqlite_where=IS_CURRENT,
+)
+# Join a submission to the result that counts.
+CURRENT_RESULT = (Result.submission_id == Submission.id) & IS_CURRENT
+
+
+class RegradeStatus(enum.StrEnum):
+    previewed = "previewed"  # computed, nothing written; the instructor may apply it
+    applying = "applying"  # its items are being written, batch by batch
+    applied = "applied"
+    discarded = "discarded"  # superseded by a newer preview, or cancelled
+
+
+class Regrade(Base):
+    """A regrade of an assignment, one slot or one submission: its preview (the items),
+    then its application, recorded with who asked, when, why and under which versions."""
+
+    __tablename__ = "regrades"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), index=True
+    )
+    slot_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assignment_slots.id", ondelete="CASCADE")
+    )
+    submission_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE")
+    )
+    status: Mapped[RegradeStatus] = mapped_column(
+        _enum(RegradeStatus, "regrade_status"), default=RegradeStatus.previewed
+    )
+    never_lower: Mapped[bool] = mapped_column(default=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # The grader version of each slot the preview graded with, by slot id.
+    versions: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    applied_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    applied_at: Mapped[datetime | None]
+    # The last time a batch was written: the sweeper restarts an application that stalls.
+    progressed_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    assignment: Mapped[Assignment] = relationship()
+    requester: Mapped[User | None] = relationship(foreign_keys=[requested_by])
+
+
+class RegradeChange(enum.StrEnum):
+    raised = "raised"
+    lowered = "lowered"
+    unchanged = "unchanged"  # same score (named mistakes or feedback may still change)
+    kept = "kept"  # would be lowered, and the regrade never lowers: nothing is written
+
+
+class RegradeItem(Base):
+    """One submission of a regrade's preview: its current result then, and the new one.
+
+    Applying writes ``new_score``/``new_parts`` as the submission's current result, fenced
+    by ``old_result_id`` (still current, or the item is skipped), and sets ``done_at`` in
+    the same transaction: an item is applied once or not at all.
+    """
+
+    __tablename__ = "regrade_items"
+    __table_args__ = (
+        UniqueConstraint("regrade_id", "submission_id"),
+        Index("ix_regrade_items_regrade_id_done_at", "regrade_id", "done_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    regrade_id: Mapped[int] = mapped_column(ForeignKey("regrades.id", ondelete="CASCADE"))
+    submission_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    slot_id: Mapped[int] = mapped_column(ForeignKey("assignment_slots.id", ondelete="CASCADE"))
+    old_result_id: Mapped[int] = mapped_column(ForeignKey("results.id", ondelete="CASCADE"))
+    old_score: Mapped[float] = mapped_column(Float)
+    new_score: Mapped[float] = mapped_column(Float)
+    old_tags: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    new_tags: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    new_parts: Mapped[dict[str, Any]]
+    grader_version: Mapped[str] = mapped_column(String(64))
+    change: Mapped[RegradeChange] = mapped_column(_enum(RegradeChange, "regrade_change"))
+    done_at: Mapped[datetime | None]
+    # Set when applying found the submission's current result was no longer old_result_id
+    # (an override, a retry): the item was left alone.
+    skipped: Mapped[bool] = mapped_column(default=False)
 
 
 class Mark(Base):

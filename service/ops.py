@@ -29,7 +29,7 @@ from .auth import bearer_token
 from .db import db
 from .dispatch import dispatcher
 from .errors import error_response
-from .models import UNGRADED, Result, Status, Submission, utcnow
+from .models import UNGRADED, Result, ResultKind, Status, Submission, utcnow
 
 bp = Blueprint("ops", __name__)
 
@@ -183,4 +183,4 @@ def _latency_buckets(where: ColumnElement[bool], *extra: Any) -> Any:
         func.count(),
         func.sum(latency),
         *extra,
-    ).where(where)
+    ).where(where, Result.kind == ResultKind.graded)  # a regrade is not a grading

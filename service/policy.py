@@ -15,6 +15,7 @@ from sqlalchemy import exists, select
 
 from .db import db
 from .models import (
+    CURRENT_RESULT,
     Assignment,
     CourseRole,
     Enrollment,
@@ -133,7 +134,7 @@ def solved(problem: Problem) -> bool:
                 exists().where(
                     Submission.problem_id == problem.id,
                     Submission.status == Status.graded,
-                    Result.submission_id == Submission.id,
+                    CURRENT_RESULT,
                     Result.score >= 1.0,
                 )
             )

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from . import auth
 from .db import db
 from .models import (
+    CURRENT_RESULT,
     Assignment,
     Course,
     CourseRole,
@@ -137,7 +138,7 @@ def best_scores(problem_ids: list[uuid.UUID]) -> dict[uuid.UUID, float]:
     """Each problem's best graded score (problems never graded are absent)."""
     rows = db.session.execute(
         select(Submission.problem_id, func.max(Result.score))
-        .join(Result)
+        .join(Result, CURRENT_RESULT)
         .where(Submission.problem_id.in_(problem_ids))
         .group_by(Submission.problem_id)
     )

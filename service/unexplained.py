@@ -21,7 +21,7 @@ import exercises as ex
 from exercises.relations import KINDS, relate
 
 from .db import db
-from .models import Problem, Result, Slot, Submission, User
+from .models import CURRENT_RESULT, Problem, Result, Slot, Submission, User
 from .pipeline.store import VARIANTS, parsed_variant
 
 SUBMISSION_LIMIT = 5_000  # the newest graded submissions with a wrong part that are read
@@ -75,7 +75,7 @@ def unexplained(assignment_id: int, limit: int = SUBMISSION_LIMIT) -> Unexplaine
         select(Submission.id, Submission.problem_id, Submission.user_id, Submission.received_at,
                Submission.answers, Result.parts, Slot.position, Slot.exercise_type,
                User.name, User.email)
-        .join(Result, Result.submission_id == Submission.id)
+        .join(Result, CURRENT_RESULT)
         .join(Problem, Problem.id == Submission.problem_id)
         .join(Slot, Slot.id == Problem.slot_id)
         .join(User, User.id == Submission.user_id)

@@ -36,6 +36,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "service.dispatch",
         "service.lms",
         "service.identifiers",
+        "service.rules",
+        "service.regrade",
     ),
     "web": ("service",),
     "worker": ("worker",),

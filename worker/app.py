@@ -26,6 +26,7 @@ GRADE_TASK = "backprop_quiz.grade_submissions"
 # LTI: send due grade pushes to the LMSs; sync one LMS course's roster (service.lms).
 PUSH_TASK = "backprop_quiz.push_scores"
 SYNC_TASK = "backprop_quiz.sync_roster"
+REGRADE_TASK = "backprop_quiz.apply_regrade"
 QUEUE = "grading"
 # Ids per task at most: big enough that a busy pipeline pays Celery's and the database's
 # per-task costs once per batch, small enough that a batch grades in milliseconds.

@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 
 import exercises as ex
 
-from .. import marks
+from .. import marks, rules
 from ..lms import grades as lms_grades
 from ..models import (
     Problem,
@@ -212,6 +212,7 @@ _BATCH = (
         column("token", String),
         column("score", Float),
         column("parts", JSONB),
+        column("grader_version", String),
     )
     .render_derived(name="batch", with_types=True)
 )
@@ -224,20 +225,29 @@ _GRADED = (
         _submissions.c.claim_token == _BATCH.c.token,
     )
     .values(status=Status.graded, graded_at=_NOW, **_RELEASED)
-    .returning(_submissions.c.id, _submissions.c.received_at, _BATCH.c.score, _BATCH.c.parts)
+    .returning(
+        _submissions.c.id,
+        _submissions.c.received_at,
+        _BATCH.c.score,
+        _BATCH.c.parts,
+        _BATCH.c.grader_version,
+    )
     .cte("graded")
 )
 _FINISH_BATCH = (
     insert(_results)
     .from_select(
-        ["submission_id", "score", "parts", "latency_seconds", "created_at"],
+        ["submission_id", "score", "parts", "grader_version", "latency_seconds", "created_at"],
         select(
             _GRADED.c.id,
             _GRADED.c.score,
             _GRADED.c.parts,
+            _GRADED.c.grader_version,
             extract("epoch", _NOW - _GRADED.c.received_at),
             _NOW,
         ),
+        # The columns left out take the table's server defaults: a current grading.
+        include_defaults=False,
     )
     .returning(_results.c.submission_id)
 )
@@ -252,6 +262,7 @@ def _finish(session: Db, graded: Sequence[tuple[Claim, dict[str, Any]]]) -> list
                 "token": won.token,
                 "score": grade["score"],
                 "parts": grade["parts"],
+                "grader_version": grade["grader_version"],
             }
             for won, grade in graded
         ]
@@ -277,6 +288,7 @@ def _finish(session: Db, graded: Sequence[tuple[Claim, dict[str, Any]]]) -> list
                 "submission_id": sid,
                 "score": by_id[sid][1]["score"],
                 "parts": by_id[sid][1]["parts"],
+                "grader_version": by_id[sid][1]["grader_version"],
                 "latency_seconds": (now - by_id[sid][0].received_at).total_seconds(),
                 "created_at": now,
             }
@@ -336,14 +348,16 @@ def grade_submissions(
     claims = claim(session, ids, lease_seconds, token, resume)
     if not claims:
         return outcomes
-    parsed = variants(session, {c.problem_id for c in claims})
+    problem_ids = {c.problem_id for c in claims}
+    parsed = variants(session, problem_ids)
+    policies = rules.problem_policies(session, problem_ids)
     graded = []
     for won in claims:
         try:
-            variant = parsed[won.problem_id]
-            graded.append(
-                (won, ex.grade(variant, ex.parse_answers(variant, won.answers)).to_json())
-            )
+            variant, policy = parsed[won.problem_id], policies[won.problem_id]
+            grade = ex.grade(variant, ex.parse_answers(variant, won.answers), policy).to_json()
+            grade["grader_version"] = rules.version(variant.type, policy)
+            graded.append((won, grade))
         except Exception as exc:  # any failure is kept on the row and retried
             log.exception("grading submission %s failed (try %d)", won.submission_id, won.tries)
             fail(session, won, f"{type(exc).__name__}: {exc}"[:2000])

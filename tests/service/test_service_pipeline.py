@@ -176,9 +176,9 @@ def test_a_claim_taken_over_cannot_write(submit: Callable[..., uuid.UUID]) -> No
     assert pipeline.sweep(db.session, requeue_after=60).publish == [sid]
     fresh = claim_one(sid)
     assert fresh is not None and fresh.tries == 2
-    grade = {"score": 0.0, "parts": {}}
+    grade = {"score": 0.0, "parts": {}, "grader_version": "test"}
     assert pipeline.finish(db.session, [(stale, grade)]) == []
-    assert pipeline.finish(db.session, [(fresh, {"score": 1.0, "parts": {}})]) == [sid]
+    assert pipeline.finish(db.session, [(fresh, {"score": 1.0, "parts": {}, "grader_version": "test"})]) == [sid]
     assert pipeline.finish(db.session, [(fresh, grade)]) == []
     assert results_of(sid) == 1 and row(sid).result.score == 1.0
 
@@ -197,7 +197,7 @@ def test_the_unique_constraint_backs_the_fence(submit: Callable[..., uuid.UUID])
 
 @pytest.fixture
 def broken_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    def explode(variant: ex.Variant, answers: ex.Answers) -> ex.Grade:
+    def explode(variant: ex.Variant, answers: ex.Answers, *policy: object) -> ex.Grade:
         raise ArithmeticError("the engine fell over")
 
     monkeypatch.setattr(ex, "grade", explode)
@@ -367,7 +367,7 @@ def test_a_batch_writes_only_the_rows_its_claim_still_holds(
     _expire_lease(lost)
     pipeline.sweep(db.session, requeue_after=60)  # the lost row goes back to queued
     assert claim_one(lost) is not None  # and another worker takes it
-    grade = {"score": 0.5, "parts": {}}
+    grade = {"score": 0.5, "parts": {}, "grader_version": "test"}
     assert pipeline.finish(db.session, [(c, grade) for c in claims]) == [kept]
     assert results_of(kept) == 1 and results_of(lost) == 0
     assert row(lost).status == Status.grading
