@@ -7,6 +7,16 @@ from .answers import AnswerFormatError
 from .grading import SCORING_RULE, Answers, Grade, PartResult, grade, parse_answers
 from .mistakes import MISTAKES, Mistake
 from .network import Network, NetworkError, NotJSON, parse_network, read_network
+from .policy import (
+    DEFAULT_POLICY,
+    Accepted,
+    GradingPolicy,
+    PolicyError,
+    grader_version,
+    mistake_library_version,
+)
+from .policy import describe as describe_policy
+from .policy import merge as merge_policy
 from .problem import Option, Part, Variant
 from .registry import (
     DIFFICULTIES,
@@ -26,11 +36,12 @@ from .registry import (
 from .solution import Solution, Step, worked_solution
 
 __all__ = [
-    "DIFFICULTIES", "GRADED_SEED_BASE", "MISTAKES", "SCORING_RULE", "SEED_MAX",
-    "AnswerFormatError", "Answers", "ExerciseType", "Fitted", "Grade",
-    "InvalidDifficulty", "Mistake", "Network", "NetworkError", "NotJSON", "Option", "Part",
-    "PartResult", "Solution",
-    "Step", "UnknownExerciseType", "Variant", "catalogue", "fit_variant", "for_network",
-    "generate", "get_type", "grade", "network_difficulty", "parse_answers", "parse_network",
+    "DEFAULT_POLICY", "DIFFICULTIES", "GRADED_SEED_BASE", "MISTAKES", "SCORING_RULE", "SEED_MAX",
+    "Accepted", "AnswerFormatError", "Answers", "ExerciseType", "Fitted", "Grade",
+    "GradingPolicy", "InvalidDifficulty", "Mistake", "Network", "NetworkError", "NotJSON",
+    "Option", "Part", "PartResult", "PolicyError", "Solution",
+    "Step", "UnknownExerciseType", "Variant", "catalogue", "describe_policy", "fit_variant",
+    "for_network", "generate", "get_type", "grade", "grader_version", "merge_policy",
+    "mistake_library_version", "network_difficulty", "parse_answers", "parse_network",
     "read_network", "worked_solution",
 ]

@@ -5,12 +5,14 @@
 part by the one rule below, ``SCORING_RULE``, running its checks in order (``_CHECKS``):
 right, carried forward, the key rounded, all one number, a copy, named mistakes (singles
 before pairs: the simplest explanation wins), one slipped entry, close, and what is left.
+A ``policy.GradingPolicy`` other than the default changes the tolerance and the credits
+(``_grade_by``); the default is the rule as written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -19,6 +21,7 @@ import numpy as np
 from .answers import AnswerFormatError, PartFormatError, read_choice, read_matrix, read_scalar
 from .mistakes import MISTAKES
 from .numbers import parse_fraction
+from .policy import DEFAULT_POLICY, Accepted, GradingPolicy, percent
 from .problem import (
     ROUNDED_FIGURES,
     ROUNDING_ATOL,
@@ -74,12 +77,15 @@ class PartResult:
     # An answer that shows no work: all one number (all zeros included), or a copy that no
     # named mistake explains. It scores 0 and carries nothing forward.
     no_work: bool = False
+    # The instructor's reason, where the answer is one the grading policy accepts.
+    accepted: str | None = None
 
     @property
     def carries_forward(self) -> bool:
         """Whether later parts may build on this answer for carried-forward credit: it shows
         work, and it is right, earned credit, or a named mistake explains it."""
-        return not self.no_work and (self.correct or self.score > 0 or bool(self.explanations))
+        return not self.no_work and (self.correct or self.score > 0 or bool(self.explanations)
+                                     or self.accepted is not None)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -94,6 +100,8 @@ class PartResult:
             out["carried_forward"] = True
         if len(self.explanations) > 1:
             out["explanations"] = [list(e) for e in self.explanations]
+        if self.accepted is not None:
+            out["accepted"] = self.accepted
         return out
 
 
@@ -152,12 +160,15 @@ def _read(part: Part, value: object, key: Any) -> Any:
     return parse_expression(value, part.symbols)
 
 
-def grade(variant: Variant, answers: Answers, policy: Any = None) -> Grade:
-    """Grade every part of ``answers`` against ``variant`` (SCORING_RULE).
+def grade(variant: Variant, answers: Answers, policy: GradingPolicy = DEFAULT_POLICY) -> Grade:
+    """Grade every part of ``answers`` against ``variant`` (SCORING_RULE, as ``policy``
+    changes it: ``_grade_by``).
 
     Parts are graded in order, so that a part's carried-forward check sees which earlier
     answers are work (the types' follow-ons only read earlier parts).
     """
+    if policy is not DEFAULT_POLICY and policy != DEFAULT_POLICY:
+        return _grade_by(variant, answers, policy)
     results: dict[str, PartResult] = {}
     work: dict[str, Any] = {}
     for part in variant.parts:
@@ -269,7 +280,8 @@ def _rounded_key(c: _Case) -> PartResult | None:
     return PartResult(
         score=c.credit, correct=False,
         feedback=f"Right, but rounded to {ROUNDED_FIGURES} significant figures: give at least "
-        f"{ROUNDED_FIGURES + 1} (answers within 0.5% of the exact value count as exact).",
+        f"{ROUNDED_FIGURES + 1} (answers within {percent(c.part.rtol)} of the exact value count "
+        "as exact).",
         entries=c.entries,
     )
 
@@ -338,9 +350,9 @@ def _near(c: _Case) -> PartResult | None:
         return None
     return PartResult(
         score=c.credit, correct=False,
-        feedback="Close, but not within the 0.5% tolerance: every entry is within 5% of the exact "
-        "value. Recheck the arithmetic, and keep at least four significant figures until the "
-        "final answer." + c.counts(),
+        feedback=f"Close, but not within the {percent(c.part.rtol)} tolerance: every entry is "
+        "within 5% of the exact value. Recheck the arithmetic, and keep at least four "
+        "significant figures until the final answer." + c.counts(),
         entries=c.entries,
     )
 
@@ -367,6 +379,129 @@ def _rest(c: _Case) -> PartResult:
 
 _CHECKS = (_right, _carried, _rounded_key, _all_one_number, _copied, _mistake, _slip, _near,
            _rest)
+
+
+# --- a grading policy other than the default (policy.GradingPolicy) ---
+
+
+def _grade_by(variant: Variant, answers: Answers, policy: GradingPolicy) -> Grade:
+    """``grade`` under ``policy``: the same checks in the same order, with the policy's
+    tolerance, its accepted answers judged right after the carried-forward check, and its
+    credits. Which answers carry forward is the rule's (the answer shows work), whatever
+    the policy scores them."""
+    v = _under(variant, policy)
+    accepted: dict[str, list[Accepted]] = {}
+    for a in policy.accepted:
+        accepted.setdefault(a.part, []).append(a)
+    results: dict[str, PartResult] = {}
+    work: dict[str, Any] = {}
+    for part in v.parts:
+        case = _Case(v, part, answers.values[part.name], v.key_values[part.name],
+                     answers.values, work)
+        result, shows_work = _grade_part_by(case, policy, accepted.get(part.name, []))
+        results[part.name] = result
+        if shows_work:
+            work[part.name] = answers.values[part.name]
+    score = sum(r.score for r in results.values()) / len(results)
+    return Grade(score=round(score, 6), parts=results)
+
+
+def _under(variant: Variant, policy: GradingPolicy) -> Variant:
+    """The variant with the policy's tolerance on its numeric parts.
+
+    A changed tolerance grades a copy with its own cache: the per-part tolerance arrays of
+    the variant's cache belong to its own parts, and a caller may keep the variant to grade
+    by other policies. What does not depend on the tolerance is computed once, in the
+    variant's cache, and shared.
+    """
+    if policy.rtol is None and policy.atol is None:
+        return variant
+    t = get_type(variant.type)
+    if type(t).follow_on is not ExerciseType.follow_on:
+        _setup(variant, t)
+    _problem_numbers(variant)
+    parts = tuple(
+        replace(p, rtol=p.rtol if policy.rtol is None else policy.rtol,
+                atol=p.atol if policy.atol is None else policy.atol)
+        if p.kind in ("matrix", "scalar") else p
+        for p in variant.parts)
+    shared = {k: val for k, val in variant.cache.items()
+              if k in ("setup", "problem numbers")
+              or (isinstance(k, tuple) and k[0] == "predictions")}
+    return replace(variant, parts=parts, cache=shared)
+
+
+def _grade_part_by(c: _Case, policy: GradingPolicy,
+                   accepted: list[Accepted]) -> tuple[PartResult, bool]:
+    """The part's result under ``policy``, and whether it shows work by the rule."""
+    for check in _CHECKS:
+        if check is _carried:
+            carried = _carried(c) if policy.carry_forward else None
+            if carried is not None:
+                return replace(carried, score=policy.carry_forward_credit), True
+            found = _accepted(c, policy, accepted)
+            if found is not None:
+                return found, True
+            continue
+        result = check(c)
+        if result is not None:
+            return _credited(result, policy), result.carries_forward
+    raise AssertionError("the last check always applies")
+
+
+def _accepted(c: _Case, policy: GradingPolicy, accepted: list[Accepted]) -> PartResult | None:
+    """An answer the instructor accepts: the highest credit of those it matches, or the
+    rule's, whichever is more."""
+    label: str | None = None
+    best: Accepted | None = None
+    for a in accepted:
+        if a.relation is not None:
+            if label is None:
+                label = _relation(c)
+            hit = label == a.relation
+        else:
+            hit = _is_value(c, a)
+        if hit and (best is None or a.credit > best.credit):
+            best = a
+    if best is None:
+        return None
+    rule = c.credit if policy.partial_credit else 0.0
+    return PartResult(
+        score=round(max(best.credit, rule), 6), correct=False,
+        feedback=f"Accepted by your instructor: {best.reason}", entries=c.entries,
+        accepted=best.reason,
+    )
+
+
+def _relation(c: _Case) -> str:
+    """How the answer relates to its own key (``relations.relate``), as its label."""
+    from .relations import relate
+
+    others = {p.name: c.variant.key_values[p.name] for p in c.variant.parts
+              if p.name != c.part.name and p.kind in ("matrix", "scalar")}
+    return relate(c.part, c.answer, c.key, others).label
+
+
+def _is_value(c: _Case, a: Accepted) -> bool:
+    """The answer is the accepted value, within the part's tolerance (shape included)."""
+    try:
+        value = _read(c.part, a.answer, c.key)
+    except PartFormatError:
+        return False  # a value this part cannot read accepts nothing
+    return bool(_close(c.part, c.answer, value))
+
+
+def _credited(result: PartResult, policy: GradingPolicy) -> PartResult:
+    """The policy's credit for a part not right: a named mistake's own credit (the highest
+    of those named), else none without partial credit. No work stays 0."""
+    if result.correct or result.no_work:
+        return result
+    credits = [credit for tag, credit in policy.mistake_credit if tag in result.misconceptions]
+    if credits:
+        return replace(result, score=max(credits))
+    if not policy.partial_credit and result.score:
+        return replace(result, score=0.0)
+    return result
 
 
 def _setup(variant: Variant, t: ExerciseType) -> Setup:
