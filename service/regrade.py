@@ -701,6 +701,7 @@ def history(session: Session, submission_id: uuid.UUID) -> list[Result]:
 
 __all__ = [
     "APPLY_BATCH", "Effect", "Preview", "RegradeError", "Row", "Scope", "apply_batch",
-    "claim_stalled", "clear_override", "history", "load", "override", "preview", "run", "stalled", "start",
+    "claim_stalled", "clear_override", "history", "load", "override", "preview", "run",
+    "stalled", "start",
 ]
 
