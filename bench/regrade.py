@@ -157,7 +157,7 @@ def main() -> None:
     try:
         upgrade(url)
         print(f"database {name}", flush=True)
-        aid, ids = seed(url, args.students, args.attempts, rng)
+        aid, ids = seed(pg_url(name, "postgresql"), args.students, args.attempts, rng)
         n = len(ids)
 
         t0 = time.perf_counter()

@@ -6,10 +6,11 @@ graded submission in scope (an assignment, a slot, one submission) whose current
 was made by another version and is not an override, and stores each as a ``RegradeItem``
 (its old and new score and named mistakes); nothing a student sees changes. Applying
 writes the items in batches, each one transaction: the new result becomes current, the
-old one stays as history, the item is marked done, the marks of the students it touched
-are rebuilt and their LMS scores queued. A batch killed halfway leaves nothing behind, so
-an application resumes where it stopped (the sweeper restarts one that stalls) and
-applying twice writes nothing twice. "Never lower" (on by default) keeps a result the
+old one stays as history, the item is marked done. When no item is left, the
+assignment's marks are rebuilt and the LMS scores that changed are queued, in the
+transaction that marks the regrade applied: students' totals move once, at the end. A
+batch killed halfway leaves nothing behind, so an application resumes where it stopped
+(the sweeper restarts one that stalls) and applying twice writes nothing twice. "Never lower" (on by default) keeps a result the
 regrade would lower (``kept``).
 
 An ``unchanged`` item is written too (same score, the new version and feedback), so a
@@ -50,8 +51,6 @@ from .models import (
     CURRENT_RESULT,
     Assignment,
     LtiLink,
-    Mark,
-    MistakeMark,
     Override,
     Problem,
     Regrade,
@@ -70,9 +69,6 @@ from .pipeline.store import RESULTS, dialect, parsed_variant, rowcount
 
 APPLY_BATCH = 500  # items written per transaction
 PREVIEW_CHUNK = 2000  # submissions read, graded and stored at a time
-# Above this many students in a batch, their LMS scores are recorded for the whole
-# assignment at once (set-based) rather than one student at a time.
-LMS_PER_STUDENT = 50
 ROUND = 6  # decimals of a total compared (a float sum's last bits vary with order)
 
 ITEMS = cast(Table, RegradeItem.__table__)
@@ -517,9 +513,6 @@ def apply_batch(session: Session, regrade_id: int, size: int = APPLY_BATCH) -> i
     )
     if skipped:
         session.execute(update(ITEMS).where(ITEMS.c.id.in_(skipped)).values(skipped=True))
-    users = sorted({c.user_id for c in claimed if c.id in won})
-    if users:
-        _rebuild(session, regrade.assignment_id, users)
     regrade.progressed_at = now
     session.commit()
     return len(claimed)
@@ -542,38 +535,29 @@ def _finish(session: Session, regrade: Regrade, now: datetime) -> None:
         select(func.count()).select_from(RegradeItem)
         .where(RegradeItem.regrade_id == regrade.id, RegradeItem.skipped.is_(True))
     ) or 0
-    session.execute(
+    finished = rowcount(session.execute(
         update(Regrade).where(Regrade.id == regrade.id, Regrade.status == RegradeStatus.applying)
         .values(status=RegradeStatus.applied, finished_at=now, progressed_at=now,
                 counts={**(regrade.counts or {}), "applied": applied, "skipped": skipped})
         .execution_options(synchronize_session=False)
-    )
+    ))
+    if finished and applied:
+        # The students' totals move once, here, when every new result is in: a rebuild
+        # of the whole assignment replays each result once, where rebuilding the
+        # students of each batch would replay every result of theirs for every batch.
+        _rebuild(session, regrade.assignment_id, None)
     session.commit()
 
 
-def _rebuild(session: Session, assignment_id: int, users: Sequence[int]) -> None:
-    """Rebuild these students' marks from their current results (``marks.rebuild`` for a
-    set of students, in a few statements), then queue their LMS scores."""
-    if len(users) == 1:
-        marks.rebuild(session, assignment_id, users[0])
-    else:
-        for table in (Mark, MistakeMark):
-            session.execute(delete(table).where(table.assignment_id == assignment_id,
-                                                table.user_id.in_(users)))
-        # The replay marks.rebuild runs, for these students only.
-        replay = marks._GRADED.where(Slot.assignment_id == assignment_id,
-                                     Submission.user_id.in_(users))
-        marks._apply(session, marks._graded(session.execute(replay).all()))
+def _rebuild(session: Session, assignment_id: int, user: int | None) -> None:
+    """Rebuild the assignment's marks (one student's, if given) from the current results,
+    then queue the LMS scores that changed."""
+    marks.rebuild(session, assignment_id, user)
     linked = session.scalar(
         select(LtiLink.id).where(LtiLink.assignment_id == assignment_id).limit(1)
     )
-    if linked is None:
-        return
-    if len(users) > LMS_PER_STUDENT:
-        lms_grades.record(session, assignment_id)
-    else:
-        for user in users:
-            lms_grades.record(session, assignment_id, user)
+    if linked is not None:
+        lms_grades.record(session, assignment_id, user)
 
 
 def run(session: Session, regrade_id: int, *, size: int = APPLY_BATCH,
@@ -655,7 +639,7 @@ def _replace(session: Session, current: Result, new: Result) -> None:
     submission = new.submission
     slot = submission.problem.slot
     assert slot is not None
-    _rebuild(session, slot.assignment_id, [submission.user_id])
+    _rebuild(session, slot.assignment_id, submission.user_id)
     session.commit()
 
 
