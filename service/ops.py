@@ -84,7 +84,8 @@ def metrics() -> Response:
 class ResultTotals:
     """Cumulative latency buckets, count and sum of the results with ids up to ``upto``.
 
-    Results are written once and never change, so the totals only grow; a scrape adds
+    Gradings are written once and never change (a regrade adds a result of its own kind,
+    not counted here), so the totals only grow; a scrape adds
     the rows settled since the last one, reading them by primary key (ids above
     ``upto``), and never the whole table again (only the first scrape of a process
     reads it all).

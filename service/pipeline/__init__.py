@@ -5,8 +5,8 @@ submit  -> the answers are read now (unreadable: AnswerFormatError, no attempt u
            and only then publishes the id (an outbox: no task for an uncommitted row).
 claim   -> one atomic conditional UPDATE moves a batch of queued rows to ``grading``
            under one lease; only one worker can win a row.
-finish  -> each result is written once: a fenced UPDATE (same claim token) and a unique
-           constraint on ``results.submission_id``, a whole batch in one transaction.
+finish  -> each result is written once: a fenced UPDATE (same claim token) and the unique
+           index of current results (one per submission), a whole batch in one transaction.
 sweep   -> rows whose lease ran out go back to ``queued`` (or to ``error`` after
            MAX_TRIES claims); queued rows never published, or waiting too long, are
            handed back to be published again.

@@ -172,7 +172,7 @@ def finish(session: Db, graded: Sequence[tuple[Claim, dict[str, Any]]]) -> list[
     """Write each result and mark its row graded, once; return the ids written.
 
     A row is written only while its claim still holds (same token, still grading); the
-    unique constraint on ``results.submission_id`` is the last guard.
+    unique index of current results (one per submission) is the last guard.
     """
     if not graded:
         return []
