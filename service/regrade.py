@@ -596,6 +596,23 @@ def stalled(session: Session, older_than_seconds: float) -> list[int]:
     ))
 
 
+def claim_stalled(session: Session, older_than_seconds: float) -> list[int]:
+    """``stalled``, taken: their ``progressed_at`` moves to now in one UPDATE, so a regrade
+    is published once per stall by however many sweepers; commits."""
+    now = utcnow()
+    since = now - timedelta(seconds=older_than_seconds)
+    ids = list(session.scalars(
+        update(Regrade)
+        .where(Regrade.status == RegradeStatus.applying,
+               func.coalesce(Regrade.progressed_at, Regrade.applied_at) < since)
+        .values(progressed_at=now)
+        .returning(Regrade.id)
+        .execution_options(synchronize_session=False)
+    ))
+    session.commit()
+    return sorted(ids)
+
+
 # --- overrides ----------------------------------------------------------------------------
 
 
@@ -684,6 +701,7 @@ def history(session: Session, submission_id: uuid.UUID) -> list[Result]:
 
 __all__ = [
     "APPLY_BATCH", "Effect", "Preview", "RegradeError", "Row", "Scope", "apply_batch",
-    "clear_override", "history", "load", "override", "preview", "run", "stalled", "start",
+    "claim_stalled", "clear_override", "history", "load", "override", "preview", "run",
+    "stalled", "start",
 ]
 

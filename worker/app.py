@@ -132,6 +132,24 @@ def publish(celery: Celery, ids: Sequence[uuid.UUID], batch: int = MAX_BATCH) ->
     return []
 
 
+def publish_regrade(celery: Celery, regrade_id: int) -> bool:
+    """Send the task that applies a started regrade; False if the broker refused it (the
+    sweeper sends it once the regrade counts as stalled: ``regrade_stall_seconds``)."""
+    try:
+        celery.send_task(REGRADE_TASK, args=[regrade_id], queue=QUEUE)
+    except Exception as exc:  # noqa: BLE001 -- any broker failure: the sweeper sends later
+        log.warning("broker unavailable, regrade %d waits for the sweeper: %s", regrade_id, exc)
+        return False
+    return True
+
+
+def regrade_stall_seconds(settings: Settings) -> float:
+    """How long an applying regrade may go without a batch written before the sweeper
+    publishes it again: twice the grading lease (a batch takes well under a second, and a
+    task that died holding one lets it go when its transaction is rolled back)."""
+    return 2.0 * settings.lease_seconds
+
+
 # A task a worker took this long ago and has not acknowledged is taken as lost, not busy
 # (kombu gives it back only after the visibility timeout).
 RUNNING_WINDOW_SECONDS = 5.0

@@ -1,6 +1,9 @@
 """The sweeper: a loop thread that puts lost grading work back on the broker, and hands
 the LMS work (grade pushes, roster syncs) to the workers.
 
+An applying regrade whose batches stop (its worker died) is published again once it has
+made no progress for ``regrade_stall_seconds``.
+
 It runs inside each worker (and inside the demo). Its selections are atomic UPDATEs,
 so any number of sweepers can run against one database without double-publishing.
 
@@ -19,11 +22,11 @@ import threading
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
-from service import pipeline
+from service import pipeline, regrade
 from service.config import Settings
 from service.lms import grades, roster
 
-from .app import PUSH_TASK, QUEUE, SYNC_TASK, publish
+from .app import PUSH_TASK, QUEUE, SYNC_TASK, publish, publish_regrade, regrade_stall_seconds
 from .tasks import PUSH_BATCH
 
 log = logging.getLogger(__name__)
@@ -89,6 +92,17 @@ class Sweeper(threading.Thread):
             roster.request(session, unsent)
         return pushes, len(contexts) - len(unsent)
 
+    def sweep_regrades(self) -> list[int]:
+        """Publish the task of each applying regrade with no batch written for
+        ``regrade_stall_seconds`` (its worker died, or its message was lost); returns the
+        ids published. A duplicate is harmless: the task claims items, not messages."""
+        with self.sessions() as session:
+            ids = regrade.claim_stalled(session, regrade_stall_seconds(self.settings))
+        published = [rid for rid in ids if publish_regrade(self.celery, rid)]
+        if published:
+            log.info("sweep: %d stalled regrade(s) published again", len(published))
+        return published
+
     def run(self) -> None:
         while not self._stopping.is_set():
             try:
@@ -100,6 +114,12 @@ class Sweeper(threading.Thread):
             except Exception:  # nor an LMS step that failed
                 log.exception(
                     "LMS sweep failed; trying again in %.1f s", self.settings.sweep_interval
+                )
+            try:
+                self.sweep_regrades()
+            except Exception:  # nor a regrade's
+                log.exception(
+                    "regrade sweep failed; trying again in %.1f s", self.settings.sweep_interval
                 )
             self._stopping.wait(self.settings.sweep_interval)
 

@@ -15,11 +15,11 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
-from service import pipeline
+from service import pipeline, regrade
 from service.lms import grades, roster
 from service.lms.services import ServiceError
 
-from .app import GRADE_TASK, PUSH_TASK, SYNC_TASK, GradingCelery
+from .app import GRADE_TASK, PUSH_TASK, REGRADE_TASK, SYNC_TASK, GradingCelery
 
 log = logging.getLogger(__name__)
 
@@ -148,3 +148,38 @@ def sync_roster(self: Task, context_pk: int) -> dict[str, int]:
             log.warning("roster sync of LMS course %d failed: %s", context_pk, exc)
             return {"failed": 1}
     return {"listed": done.listed, "enrolled": done.enrolled, "left": done.left}
+
+
+# --- regrades ------------------------------------------------------------------------------
+
+# A regrade is applied in batches of regrade.APPLY_BATCH, each a transaction of well under a
+# second; the limits bound one task, and what it leaves is published again by the sweeper.
+REGRADE_SOFT_LIMIT = 600
+REGRADE_HARD_LIMIT = 660
+
+
+@shared_task(
+    name=REGRADE_TASK,
+    bind=True,
+    max_retries=MAX_RETRIES,
+    soft_time_limit=REGRADE_SOFT_LIMIT,
+    time_limit=REGRADE_HARD_LIMIT,
+)
+def apply_regrade(self: Task, regrade_id: int) -> dict[str, int]:
+    """Apply a started regrade's pending items, batch after batch (``regrade.run``).
+
+    Idempotent: items are written once (each batch one transaction, fenced), so a
+    duplicate message, or one for a regrade applied already, finds nothing left to do.
+    A regrade not started (or discarded) is logged and left alone.
+    """
+    celery = _celery(self)
+    try:
+        with Session(celery.engine, expire_on_commit=False) as session:
+            return regrade.run(session, regrade_id)
+    except regrade.RegradeError as exc:
+        log.warning("regrade %d not applied: %s", regrade_id, exc)
+        return {}
+    except (DBAPIError, PoolTimeout) as exc:
+        if not transient(exc):
+            raise
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
