@@ -340,6 +340,7 @@ class RegradeApply(MethodView):
             db.session.rollback()
             raise APIError(409, "not_a_preview", str(exc)) from None
         hand_over(regrade_id)
+        db.session.expire_all()  # ``start`` wrote the row's status past the session
         return _regrade(a, regrade_id)
 
 

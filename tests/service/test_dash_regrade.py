@@ -68,6 +68,7 @@ def answer_times_key(app: Flask, caller: Caller, cid: int, aid: int) -> tuple[uu
     problem = caller.post(f"/api/v1/courses/{cid}/assignments/{aid}/slots/1/problem").json
     with app.app_context():
         row = db.session.get(Problem, uuid.UUID(problem["id"]))
+        assert row is not None
         variant = pipeline.parsed_variant(row.id, row.variant)
         key = np.asarray(variant.key_values["dC_dW"], dtype=float)
     answer = (FACTOR * key).tolist()
@@ -120,7 +121,9 @@ def manage(k: Class) -> str:
 
 def stored_policy(app: Flask, aid: int) -> Any:
     with app.app_context():
-        return db.session.get(Assignment, aid).grading_policy
+        a = db.session.get(Assignment, aid)
+        assert a is not None
+        return a.grading_policy
 
 
 def test_policy_form_saves_and_names_errors(app: Flask, klass: Class) -> None:
@@ -283,9 +286,9 @@ def test_accept_preview_apply_shows_everywhere(app: Flask, klass: Class) -> None
     # The students' pages and the API: the new score, the old one kept, and the reason.
     for who in (k.ada, k.grace):
         sid = k.subs["ada" if who is k.ada else "grace"]
-        page = text_of(web_of(who).get(f"/submissions/{sid}"))
+        seen = text_of(web_of(who).get(f"/submissions/{sid}"))
         old = k.old["ada" if who is k.ada else "grace"]
-        assert f"{pct(old)} → 100%, because {REASON}" in page and "Regraded on" in page
+        assert f"{pct(old)} → 100%, because {REASON}" in seen and "Regraded on" in seen
         got = who.get(f"/api/v1/submissions/{sid}").json
         assert got["score"] == 1 and got["result_kind"] == "regraded"
         assert got["result_reason"] == REASON
