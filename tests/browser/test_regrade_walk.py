@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from axe_playwright_python.sync_playwright import Axe
+from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from browserkit import Demo, log_in
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
