@@ -1,4 +1,5 @@
-"""The service commands of ``backprop-quiz``: demo, serve, worker, db, users, tokens, lti.
+"""The service commands of ``backprop-quiz``: demo, serve, worker, db, users, tokens, lti,
+regrade.
 
 ``service.cli`` calls ``register(main)``. Flask, SQLAlchemy, Celery and gunicorn are
 imported inside the commands, so the offline commands stay light. A composition root:
@@ -64,6 +65,7 @@ def register(main: click.Group) -> None:
     main.add_command(users)
     main.add_command(tokens)
     main.add_command(lti)
+    main.add_command(regrade)
 
 
 @click.command()
@@ -526,3 +528,73 @@ def lti_registration_link(base_url: str | None) -> None:
         with app.test_request_context():
             path = url_for("lti.register", code=code)
     click.echo(base + path)
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.4g}%"
+
+
+def _mistakes(tags: tuple[str, ...]) -> str:
+    return ", ".join(tags) or "-"
+
+
+@click.command()
+@click.option("--assignment", "assignment_id", type=int, required=True, help="Assignment id.")
+@click.option("--slot", "slot_id", type=int, default=None, help="Only this slot (its id).")
+@click.option("--reason", default="", help="Why: recorded, and shown to the students.")
+@click.option("--allow-lower", is_flag=True,
+              help="Let the regrade lower a score (by default a lower score is kept).")
+@click.option("--dry-run", is_flag=True, help="Print the preview; change nothing.")
+def regrade(assignment_id: int, slot_id: int | None, reason: str, allow_lower: bool,
+            dry_run: bool) -> None:
+    """Grade an assignment's submissions again under its current grading policy and
+    grader version: print what would change, then apply it (not with --dry-run)."""
+    from . import regrade as regrading
+    from .db import db as database
+
+    with _app_context(_settings()):
+        session = database.session
+        try:
+            shown = regrading.preview(
+                session, regrading.Scope(assignment_id, slot_id), by=None, reason=reason,
+                never_lower=not allow_lower, keep=not dry_run,
+            )
+        except regrading.RegradeError as exc:
+            _fail(str(exc))
+        counts = shown.counts
+        click.echo(
+            f"{'dry run: regrade' if dry_run else f'regrade {shown.regrade_id}'} "
+            f"of assignment {assignment_id}"
+            f"{f' slot {slot_id}' if slot_id is not None else ''}: "
+            f"{counts.get('raised', 0)} raised, {counts.get('lowered', 0)} lowered, "
+            f"{counts.get('unchanged', 0)} unchanged, {counts.get('kept', 0)} kept "
+            f"(never lowered), {shown.overrides} override(s) left alone"
+        )
+        for row in shown.rows:
+            click.echo(
+                f"  {row.student} <{row.email}>  slot {row.position}  attempt {row.attempt}  "
+                f"{_percent(row.old_score)} -> {_percent(row.new_score)}  "
+                f"mistakes {_mistakes(row.old_tags)} -> {_mistakes(row.new_tags)}  "
+                f"{row.change.value}"
+            )
+        if shown.effects:
+            click.echo("assignment scores that change:")
+            for effect in shown.effects:
+                click.echo(
+                    f"  {effect.student} <{effect.email}>  "
+                    f"{_percent(effect.old_total)} -> {_percent(effect.new_total)}"
+                )
+        if dry_run:
+            click.echo("dry run: nothing written")
+            return
+        total = counts.get("items", 0)
+        regrading.start(session, shown.regrade_id, None)
+        done = regrading.run(
+            session, shown.regrade_id,
+            on_batch=lambda n: click.echo(f"applied {n}/{total}"),
+        )
+        click.echo(
+            f"regrade {shown.regrade_id} applied: {done.get('applied', 0)} result(s) written, "
+            f"{done.get('skipped', 0)} skipped (their result changed meanwhile), "
+            f"{counts.get('kept', 0)} kept"
+        )

@@ -178,9 +178,11 @@ def _in_scope(scope: Scope, slot_ids: Collection[int]) -> Any:
 
 
 def preview(session: Session, scope: Scope, *, by: int | None, reason: str = "",
-            never_lower: bool = True) -> Preview:
+            never_lower: bool = True, keep: bool = True) -> Preview:
     """Grade the scope's stale submissions again and store the preview; commits. An earlier
-    preview of the same assignment that was never applied is discarded.
+    preview of the same assignment that was never applied is discarded. With ``keep``
+    false (a dry run) everything is rolled back instead: nothing is written, and the
+    preview returned has no id (0).
 
     Raises ``RegradeError`` for an unknown assignment or slot, a submission outside the
     assignment, or while another regrade of the assignment is being applied (its items
@@ -253,6 +255,12 @@ def preview(session: Session, scope: Scope, *, by: int | None, reason: str = "",
         **{c.value: n for c, n in counts.items()}, "overrides": overrides,
         "items": sum(counts.values()),
     }
+    if not keep:
+        session.flush()
+        shown = load(session, rid)
+        session.rollback()
+        shown.regrade_id = 0
+        return shown
     session.commit()
     return load(session, rid)
 

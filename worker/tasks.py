@@ -165,8 +165,9 @@ REGRADE_HARD_LIMIT = 660
     soft_time_limit=REGRADE_SOFT_LIMIT,
     time_limit=REGRADE_HARD_LIMIT,
 )
-def apply_regrade(self: Task, regrade_id: int) -> dict[str, int]:
-    """Apply a started regrade's pending items, batch after batch (``regrade.run``).
+def apply_regrade(self: Task, regrade_id: int, size: int | None = None) -> dict[str, int]:
+    """Apply a started regrade's pending items, batch after batch of ``size`` (default
+    ``regrade.APPLY_BATCH``) with ``regrade.run``.
 
     Idempotent: items are written once (each batch one transaction, fenced), so a
     duplicate message, or one for a regrade applied already, finds nothing left to do.
@@ -175,7 +176,7 @@ def apply_regrade(self: Task, regrade_id: int) -> dict[str, int]:
     celery = _celery(self)
     try:
         with Session(celery.engine, expire_on_commit=False) as session:
-            return regrade.run(session, regrade_id)
+            return regrade.run(session, regrade_id, size=size or regrade.APPLY_BATCH)
     except regrade.RegradeError as exc:
         log.warning("regrade %d not applied: %s", regrade_id, exc)
         return {}
