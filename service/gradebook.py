@@ -41,7 +41,20 @@ from flask import Response, stream_with_context
 from sqlalchemy import JSON, Select, func, select
 
 from .db import db
-from .models import Assignment, Course, CourseRole, Enrollment, Mark, Slot, User
+from .models import (
+    CURRENT_RESULT,
+    Assignment,
+    Course,
+    CourseRole,
+    Enrollment,
+    Mark,
+    Problem,
+    Result,
+    ResultKind,
+    Slot,
+    Submission,
+    User,
+)
 
 PER_PAGE = 100  # students per page: a 300-student course in three
 MAX_PER_PAGE = 1000
@@ -103,6 +116,8 @@ class Book:
     query: Query
     students: int  # matching the section filter, on every page
     sections: list[str] = field(default_factory=list)  # the course's students' sections
+    # Cells with a score set by hand: user id -> assignment id -> the overrides' reasons.
+    overrides: dict[int, dict[int, list[str]]] = field(default_factory=dict)
 
     @property
     def points(self) -> float:
@@ -209,7 +224,26 @@ def book(course_id: int, query: Query) -> Book:
         mine = earned.get(uid, {})
         rows.append(Row(uid, email, name, section, {c.id: mine.get(c.id) for c in cols},
                         round(sum(mine.values()), ROUND)))
-    return Book(cols, rows, query, count, sections(course_id))
+    return Book(cols, rows, query, count, sections(course_id),
+                overrides(course_id, [r.user_id for r in rows]) if rows else {})
+
+
+def overrides(course_id: int, user_ids: Sequence[int]) -> dict[int, dict[int, list[str]]]:
+    """The reasons of these students' current scores set by hand, by student and
+    assignment (a gradebook cell shows a marker)."""
+    out: dict[int, dict[int, list[str]]] = {}
+    for uid, aid, position, reason in db.session.execute(
+        select(Submission.user_id, Slot.assignment_id, Slot.position, Result.reason)
+        .join(Result, CURRENT_RESULT)
+        .join(Problem, Problem.id == Submission.problem_id)
+        .join(Slot, Slot.id == Problem.slot_id)
+        .join(Assignment, Assignment.id == Slot.assignment_id)
+        .where(Assignment.course_id == course_id, Submission.user_id.in_(list(user_ids)),
+               Result.kind == ResultKind.override)
+        .order_by(Slot.position)
+    ):
+        out.setdefault(uid, {}).setdefault(aid, []).append(f"slot {position}: {reason}")
+    return out
 
 
 def _by_assignment(aid: Any, earned: Any) -> Any:

@@ -144,6 +144,30 @@ class SubmissionResult(Schema):
     answers = fields.Dict(required=True)
     received_at = fields.DateTime(required=True)
     graded_at = fields.DateTime()
+    grader_version = fields.String(
+        metadata={"description": "what made the current result: package+hash (CONTRACT §9)"}
+    )
+    result_kind = fields.String(
+        validate=validate.OneOf(["graded", "regraded", "override"]),
+        metadata={"description": "graded; regraded (a regrade); override (set by hand)"},
+    )
+    result_reason = fields.String(
+        metadata={"description": "why the score was regraded or set by hand"}
+    )
+    history = fields.List(
+        fields.Nested(lambda: ResultHistory()),
+        metadata={"description": "earlier results of this submission, oldest first"},
+    )
+
+
+class ResultHistory(Schema):
+    """An earlier result of a submission, kept when a regrade or an override replaced it."""
+
+    score = fields.Float(required=True)
+    grader_version = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "graded, regraded, override"})
+    reason = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
 
 
 class Solution(Schema):

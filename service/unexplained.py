@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import select
 
 import exercises as ex
-from exercises.relations import KINDS, relate
+from exercises.relations import KINDS, NONE, relate
 
 from .db import db
 from .models import CURRENT_RESULT, Problem, Result, Slot, Submission, User
@@ -135,3 +135,31 @@ def _unexplained_parts(variant: ex.Variant, raw: dict[str, Any],
 
 def _rows(value: Any) -> list[list[float]]:
     return np.atleast_2d(np.asarray(value, dtype=np.float64)).tolist()
+
+
+@dataclass(frozen=True)
+class Unexplaining:
+    """A submission's unexplained answer to one part, as an instructor may accept it: by its
+    relation to the key (it holds across students' variants), else by its value."""
+
+    part: str
+    relation: str | None  # the relation's label; None when no relation describes it
+    value: Any  # the answer as sent (the answers' JSON format)
+
+
+def unexplained_answers(submission: Submission) -> list[Unexplaining]:
+    """The current result's numeric parts scored below 1 with no mistake named, each with
+    the relation an ``Accepted`` would name; [] for a submission not graded."""
+    result = submission.result
+    if result is None:
+        return []
+    problem = submission.problem
+    variant = parsed_variant(problem.id, problem.variant)
+    out = []
+    for part, answer in _unexplained_parts(variant, submission.answers, result.parts):
+        others = {p.name: variant.key_values[p.name] for p in variant.parts
+                  if p.name != part.name and p.kind in ("matrix", "scalar")}
+        relation = relate(part, answer, variant.key_values[part.name], others)
+        out.append(Unexplaining(part.name, None if relation == NONE else relation.label,
+                                submission.answers.get(part.name)))
+    return out

@@ -8,8 +8,9 @@ audience and task: ``problems`` (solving), ``submissions`` (a result, and the ca
 ``courses`` (members); for a course's staff, the JSON twins of the dashboard's pages:
 ``people`` (course, roster, import, set-password links), ``assignments`` (settings,
 publishing, overrides), ``networks`` (an instructor's own network), ``gradebook``,
-``stats``, ``live`` (the lecture view, unexplained answers) and ``instructor`` (the
-course's submissions). Reads shared with the pages are in ``service.queries`` and in
+``stats``, ``live`` (the lecture view, unexplained answers), ``regrades`` (grading
+policies, accepted answers, regrades, score overrides) and ``instructor`` (the course's
+submissions). Reads shared with the pages are in ``service.queries`` and in
 one module per dashboard page (``service.gradebook``, ``service.stats``, ...).
 """
 
@@ -25,6 +26,7 @@ from . import (
     networks,
     people,
     problems,
+    regrades,
     stats,
     submissions,
 )
@@ -32,5 +34,5 @@ from .common import bp
 
 __all__ = [
     "assignments", "bp", "courses", "gradebook", "instructor", "live", "lti", "networks", "people",
-    "problems", "stats", "submissions",
+    "problems", "regrades", "stats", "submissions",
 ]

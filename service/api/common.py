@@ -162,7 +162,8 @@ def problem_json(problem: Problem, variant: ex.Variant | None = None) -> dict[st
 
 def result_json(submission: Submission) -> dict[str, Any]:
     """The ``SubmissionResult`` shape (CONTRACT §4): the score and parts once graded (an
-    exam's parts only from the student's due date on, ``service.feedback``), the reason
+    exam's parts only from the student's due date on, ``service.feedback``), the grader
+    version, kind and earlier results (a regrade or an override keeps them), the reason
     once in error."""
     out: dict[str, Any] = {
         "id": submission.id,
@@ -174,7 +175,11 @@ def result_json(submission: Submission) -> dict[str, Any]:
     }
     result = submission.result if submission.status == Status.graded else None
     if result is not None:
-        out.update(score=result.score, graded_at=submission.graded_at)
+        out.update(score=result.score, graded_at=submission.graded_at,
+                   grader_version=result.grader_version, result_kind=result.kind.value,
+                   history=feedback.history_json(submission))
+        if result.kind.value != "graded":
+            out["result_reason"] = result.reason
         # Parts (marks, named mistakes) as the feedback mode allows: an exam's wait.
         parts = feedback.shown_parts(caller(), submission, utcnow())
         if parts is not None:

@@ -50,6 +50,12 @@ class GradebookRow(Schema):
                                  "(best attempt per slot); null: nothing graded yet"},
     )
     total = fields.Float(required=True)
+    overrides = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "assignment id -> the reasons of scores set by hand "
+                                 "(\"slot n: reason\"); absent: none"},
+    )
 
 
 class Gradebook(Schema):
@@ -96,6 +102,8 @@ class GradebookView(MethodView):
                 {
                     "user_id": r.user_id, "email": r.email, "name": r.name, "section": r.section,
                     "scores": {str(aid): v for aid, v in r.cells.items()}, "total": r.total,
+                    "overrides": {str(aid): reasons for aid, reasons
+                                  in book.overrides.get(r.user_id, {}).items()},
                 }
                 for r in book.rows
             ],

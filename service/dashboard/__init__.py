@@ -8,15 +8,17 @@ table of the same numbers.
 
 One blueprint, ``bp`` (endpoints ``dashboard.<view>``), gets its pages from ``course``
 (overview, misconceptions, a student), ``roster``, ``assignments``, ``networks``,
-``gradebook``, ``stats``, ``live`` (the lecture view and unexplained answers) and ``lms``
-(the course's LTI link: roster sync and grade pushes).
+``gradebook``, ``stats``, ``live`` (the lecture view and unexplained answers), ``lms``
+(the course's LTI link: roster sync and grade pushes) and ``regrades`` (grading policies,
+accepted answers, regrades with their preview, score overrides).
 """
 
 from __future__ import annotations
 
-from . import assignments, course, gradebook, live, lms, networks, roster, stats
+from . import assignments, course, gradebook, live, lms, networks, regrades, roster, stats
 from .base import bp
 
 __all__ = [
-    "assignments", "bp", "course", "gradebook", "live", "lms", "networks", "roster", "stats",
+    "assignments", "bp", "course", "gradebook", "live", "lms", "networks", "regrades", "roster",
+    "stats",
 ]

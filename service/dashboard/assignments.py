@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
@@ -212,7 +213,12 @@ def override_rows(a: Assignment) -> list[OverrideRow]:
 
 def _manage_page(staff: Staff, a: Assignment, values: dict[str, str] | None = None,
                  errors: dict[str, str] | None = None,
-                 override_errors: dict[str, str] | None = None) -> str:
+                 override_errors: dict[str, str] | None = None,
+                 policy: dict[str, Any] | None = None) -> str:
+    """The assignment page; ``policy`` is the grading-policy section (``regrades``) when
+    a policy form is shown again with its errors."""
+    from .regrades import policy_section  # the policy section's own module, which uses this
+
     errors, override_errors = errors or {}, override_errors or {}
     return render_template(
         "dashboard/assignment.html", staff=staff, assignment=a,
@@ -223,6 +229,7 @@ def _manage_page(staff: Staff, a: Assignment, values: dict[str, str] | None = No
         late_rule=assignments.late_rule(a), overrides=override_rows(a),
         students=queries.students(a.course_id), modes=MODES, late_policies=LATE_POLICIES,
         posted=request.form if override_errors else {},
+        **(policy if policy is not None else policy_section(staff, a)),
     )
 
 

@@ -139,6 +139,8 @@ class ResultView:
     parts: list[PartResultView]
     reason: str | None
     withheld: str | None = None  # why the parts are not shown (an exam before its due date)
+    # A regrade or an override made the current score: old → new and why (every mode).
+    change: feedback.Change | None = None
 
 
 def result_view(submission: Submission, variant: ex.Variant) -> ResultView:
@@ -180,6 +182,7 @@ def result_view(submission: Submission, variant: ex.Variant) -> ResultView:
         if submission.status == Status.error
         else None,
         withheld=feedback.SCORE_ONLY if result is not None and shown is None else None,
+        change=feedback.change(submission),
     )
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from flask import Response, jsonify, render_template
 
 from .. import feedback, mathml, pipeline, policy
 from ..db import db
-from ..models import Submission, utcnow
+from ..models import CourseRole, ResultKind, Submission, utcnow
+from ..unexplained import Unexplaining, unexplained_answers
 from .base import bp, login_required, no_such, signed_in
 from .problem import problem_submissions
 from .render import Attempts, result_view, solution_view
@@ -34,7 +36,35 @@ def submission(submission_id: uuid.UUID) -> str:
         variant=variant,
         result=result_view(sub, variant),
         answers=[(mathml.text(p.label), sub.answers.get(p.name)) for p in variant.parts],
+        staff=_staff_tools(sub),
     )
+
+
+@dataclass(frozen=True)
+class StaffTools:
+    """What the course's staff may do on a submission's page: set or clear its score
+    (staff), accept one of its unexplained answers (instructors)."""
+
+    course_id: int
+    assignment_id: int
+    manages: bool
+    overridden: bool
+    unexplained: list[Unexplaining]
+
+
+def _staff_tools(sub: Submission) -> StaffTools | None:
+    """The staff's forms for an assignment's graded submission; None for anyone else."""
+    slot = sub.problem.slot
+    if slot is None or sub.result is None:
+        return None
+    course_id = slot.assignment.course_id
+    role = policy.course_role(signed_in(), course_id)
+    if role is None or not role.is_staff:
+        return None
+    manages = role == CourseRole.instructor
+    return StaffTools(course_id, slot.assignment_id, manages,
+                      sub.result.kind == ResultKind.override,
+                      unexplained_answers(sub) if manages else [])
 
 
 @bp.get("/submissions/<uuid:submission_id>/panel")
