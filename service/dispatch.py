@@ -29,12 +29,20 @@ class Dispatcher(Protocol):
     def broker_state(self) -> str:
         """"ok", or "down: <reason>" (for the health check; never raises)."""
 
+    def regrade(self, regrade_id: int) -> bool:
+        """Hand over a started regrade to be applied; False (never raises) when that
+        failed: it stays ``applying`` and the sweeper hands it over once it stalls."""
+
 
 class LeftForSweeper:
     """The dispatcher of an app with none bound: rows wait for the next sweep."""
 
     def notify(self, ids: Iterable[uuid.UUID]) -> None:
         log.debug("no dispatcher bound: %d submission(s) left for the sweeper", len(list(ids)))
+
+    def regrade(self, regrade_id: int) -> bool:
+        log.info("no dispatcher bound: regrade %d left for the sweeper", regrade_id)
+        return False
 
     def broker_state(self) -> str:
         return "none: no grading back end is bound to this app"

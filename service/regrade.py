@@ -10,8 +10,8 @@ old one stays as history, the item is marked done. When no item is left, the
 assignment's marks are rebuilt and the LMS scores that changed are queued, in the
 transaction that marks the regrade applied: students' totals move once, at the end. A
 batch killed halfway leaves nothing behind, so an application resumes where it stopped
-(the sweeper restarts one that stalls) and applying twice writes nothing twice. "Never lower" (on by default) keeps a result the
-regrade would lower (``kept``).
+(the sweeper restarts one that stalls) and applying twice writes nothing twice. "Never
+lower" (on by default) keeps a result the regrade would lower (``kept``).
 
 An ``unchanged`` item is written too (same score, the new version and feedback), so a
 later preview does not find it again; a ``kept`` one is not, so a later preview lists it

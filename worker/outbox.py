@@ -41,7 +41,7 @@ from flask import Flask
 from service import dispatch, pipeline
 from service.db import sessions_of
 
-from .app import MAX_BATCH, publish
+from .app import MAX_BATCH, publish, publish_regrade
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,11 @@ class Outbox:
         except Exception as exc:  # noqa: BLE001 -- any failure is the state to report
             return f"down: {type(exc).__name__}"
         return "ok"
+
+    def regrade(self, regrade_id: int) -> bool:
+        """Publish the task that applies a started regrade, at once
+        (``service.dispatch.Dispatcher.regrade``)."""
+        return publish_regrade(self.celery, regrade_id)
 
     def notify(self, ids: Iterable[uuid.UUID]) -> None:
         """Queue these ids (their rows committed) for publishing; returns at once

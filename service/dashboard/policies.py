@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import func, select
 
 import exercises as ex
 from exercises import policy as rule
 
-from .. import regrade, rules
+from .. import dispatch, regrade, rules
 from ..db import db
 from ..models import (
     CURRENT_RESULT,
@@ -41,10 +40,6 @@ from ..unexplained import unexplained_answers
 
 log = logging.getLogger(__name__)
 
-# The worker's task that applies a started regrade, on the grading queue (``worker.app``;
-# the web app does not import the worker, CONTRACT layers).
-REGRADE_TASK = "backprop_quiz.apply_regrade"
-QUEUE = "grading"
 MAX_REASON = rule.MAX_REASON
 
 
@@ -116,18 +111,9 @@ def accept(submission: Submission, part: str, credit: float, reason: str) -> rul
 
 
 def hand_over(regrade_id: int) -> bool:
-    """Publish the worker's task for a started regrade; False (logged) when no broker
-    takes it: the regrade stays ``applying`` and the sweeper publishes it."""
-    celery = current_app.extensions.get("celery")
-    if celery is None:
-        log.info("no worker bound: regrade %d left for the sweeper", regrade_id)
-        return False
-    try:
-        celery.send_task(REGRADE_TASK, args=[regrade_id], queue=QUEUE)
-    except Exception as exc:  # noqa: BLE001 -- any broker failure: the sweeper sends later
-        log.warning("regrade %d not published, left for the sweeper: %s", regrade_id, exc)
-        return False
-    return True
+    """Hand a started regrade to the grading back end (``service.dispatch``); False when
+    none took it: the regrade stays ``applying`` and the sweeper publishes it."""
+    return dispatch.dispatcher().regrade(regrade_id)
 
 
 @dataclass(frozen=True)

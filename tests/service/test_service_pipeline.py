@@ -178,7 +178,8 @@ def test_a_claim_taken_over_cannot_write(submit: Callable[..., uuid.UUID]) -> No
     assert fresh is not None and fresh.tries == 2
     grade = {"score": 0.0, "parts": {}, "grader_version": "test"}
     assert pipeline.finish(db.session, [(stale, grade)]) == []
-    assert pipeline.finish(db.session, [(fresh, {"score": 1.0, "parts": {}, "grader_version": "test"})]) == [sid]
+    right = {"score": 1.0, "parts": {}, "grader_version": "test"}
+    assert pipeline.finish(db.session, [(fresh, right)]) == [sid]
     assert pipeline.finish(db.session, [(fresh, grade)]) == []
     assert results_of(sid) == 1 and row(sid).result.score == 1.0
 

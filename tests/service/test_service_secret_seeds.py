@@ -180,7 +180,7 @@ def student_reads(app: Flask, graded: dict[str, Any], client: FlaskClient,
     # Every GET route the OpenAPI document lists, with this student's ids filled in.
     spec = client.get("/api/v1/openapi.json").json
     ids = {"problem_id": pid, "submission_id": sid, "course_id": cid, "assignment_id": aid,
-           "user_id": student.user_id, "position": 1}
+           "user_id": student.user_id, "position": 1, "regrade_id": 1}
     for template, operations in spec["paths"].items():
         if "get" not in operations:
             continue
