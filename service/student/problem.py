@@ -14,7 +14,7 @@ import exercises as ex
 from exercises.answers import PartFormatError
 from exercises.expressions import MAX_TEXT, parse_expression, to_latex
 
-from .. import assignments, diagram, feedback, mathml, pipeline, policy, queries
+from .. import assignments, diagram, feedback, mathml, pipeline, policy, queries, rules
 from ..db import db
 from ..dispatch import dispatcher
 from ..models import LatePolicy, Problem, Submission, utcnow
@@ -77,6 +77,9 @@ def problem_page(
         if feedback.can_see_solution(user, problem, now) else None,
         solution_rule=_solution_rule(problem),
         scoring_rule=ex.SCORING_RULE,
+        # How the assignment's policy departs from the rule (tolerance, credits); which
+        # answers were accepted is not said, only that some were.
+        policy_notes=ex.describe_policy(rules.slot_policy(slot)) if slot is not None else [],
         difficulties=ex.DIFFICULTIES,
         seed=variant.seed if policy.can_see_seed(user, problem) else None,
         notice=notice,

@@ -368,3 +368,21 @@ def test_exam_shows_the_score_and_reason_only(app: Flask, klass: Class) -> None:
     page = text_of(web_of(k.ada).get(f"/submissions/{sid}"))
     assert "Score set by your instructor: partial work seen" in page and "40%" in page
     assert "only the score is shown until the due date" in page
+
+
+def test_the_problem_page_states_how_the_policy_departs_from_the_rule(
+        app: Flask, klass: Class) -> None:
+    k = klass
+    with app.app_context():
+        submission = db.session.get(Submission, k.subs["ada"])
+        assert submission is not None
+        page = f"/problems/{submission.problem_id}"
+    ada = web_of(k.ada)
+    before = text_of(ada.get(page))
+    assert "How this is graded" in before and "For this assignment" not in before
+    saved = post_form(web_of(k.teacher), manage(k),
+                      f"/courses/{k.cid}/assignments/{k.aid}/policy",
+                      {"rtol": "2", "carry_forward": "on", "partial_credit": "on"})
+    assert saved.status_code == 303
+    after = text_of(ada.get(page))
+    assert "For this assignment: Tolerance: within 2% (or 0.0001) of the exact value." in after
