@@ -116,6 +116,10 @@ def test_a_worker_killed_mid_regrade_leaves_every_submission_one_current_result(
         assert shown.counts["raised"] + shown.counts["unchanged"] == total
         regrade.start(session, shown.regrade_id, None)
 
+    def status() -> str:
+        with Session(engine) as s:
+            return regrade.load(s, shown.regrade_id).status
+
     def done() -> int:
         with Session(engine) as s:
             return s.scalar(select(func.count()).select_from(RegradeItem).where(
@@ -135,7 +139,7 @@ def test_a_worker_killed_mid_regrade_leaves_every_submission_one_current_result(
         # The killed worker's message waits for Redis's visibility timeout; the new
         # worker's sweeper publishes the stalled regrade well before that.
         second.start()
-        wait_for(lambda: regrade.load(Session(engine), shown.regrade_id).status == "applied",
+        wait_for(lambda: status() == "applied",
                  180, "the regrade applied after the kill", every=0.5)
     finally:
         for process in (first, second):
