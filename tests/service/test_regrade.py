@@ -28,14 +28,21 @@ from sqlalchemy import func, select, update
 from service import regrade
 from service.db import db
 from service.models import (
+    Assignment,
+    LtiContext,
+    LtiLink,
+    LtiPlatform,
     Mark,
     Problem,
+    PushStatus,
     RegradeChange,
     RegradeItem,
     Result,
     ResultKind,
+    ScorePush,
     Slot,
     Submission,
+    utcnow,
 )
 
 
@@ -301,3 +308,53 @@ def test_one_submission_scope_and_a_fence_that_fails(app: Flask, homework: dict[
         done = regrade.run(db.session, one.regrade_id)
     assert (done["applied"], done["skipped"]) == (0, 1)
     assert current(app, subs["ada"])[:2] == (0.2, ResultKind.override)
+
+
+def test_an_applied_regrade_pushes_the_changed_totals_to_the_lms(
+    app: Flask, homework: dict[str, Any]
+) -> None:
+    """The assignment is linked to an LMS line item, and the LMS holds every student's
+    total as graded; after the 2% regrade only Ada's total changed: one new push, hers,
+    for her new total. (Sending it is tested against a real platform in tests/lti.)"""
+    subs, n, teacher = homework["subs"], homework["n"], homework["teacher"]
+    students = homework["students"]
+    with app.app_context():
+        platform = LtiPlatform(issuer="http://127.0.0.1:9", client_id="c",
+                               auth_login_url="http://127.0.0.1:9/auth",
+                               auth_token_url="http://127.0.0.1:9/token",
+                               jwks_url="http://127.0.0.1:9/jwks")
+        db.session.add(platform)
+        db.session.flush()
+        course_id = db.session.scalar(
+            select(Assignment.course_id).where(Assignment.id == homework["aid"]))
+        context = LtiContext(platform_id=platform.id, deployment_id="d", context_id="c1",
+                             course_id=course_id)
+        db.session.add(context)
+        db.session.flush()
+        link = LtiLink(context_id=context.id, resource_link_id="r1",
+                       assignment_id=homework["aid"], lineitem_url="http://127.0.0.1:9/li/1")
+        db.session.add(link)
+        db.session.flush()
+        # What the LMS holds: each student's total as graded, sent (slot worth 1 point).
+        graded = {"ada": (n - 1) / n, "bob": 1.0, "cat": 0.0, "dan": (n - 1) / n}
+        for name, total in graded.items():
+            db.session.add(ScorePush(link_id=link.id, user_id=students[name].user_id,
+                                     status=PushStatus.sent, score_given=total,
+                                     score_maximum=1.0, sent_at=utcnow()))
+        db.session.commit()
+        link_id = link.id
+
+    set_policy(app, homework["slot"], {"rtol": 0.02})
+    with app.app_context():
+        shown = regrade.preview(db.session, regrade.Scope(homework["aid"]), by=teacher.user_id)
+    assert current(app, subs["ada"])[0] == pytest.approx((n - 1) / n)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ScorePush).where(
+            ScorePush.status == PushStatus.pending)) == 0  # a preview pushes nothing
+    apply(app, shown.regrade_id, teacher.user_id)
+    with app.app_context():
+        pending = db.session.execute(
+            select(ScorePush.link_id, ScorePush.user_id)
+            .where(ScorePush.status == PushStatus.pending)
+        ).all()
+    assert pending == [(link_id, students["ada"].user_id)]
