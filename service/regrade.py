@@ -125,8 +125,8 @@ class Preview:
     never_lower: bool
     reason: str
     created_at: datetime
-    rows: list[Row] = field(default_factory=list)  # raised, lowered, kept; and unchanged
-    # scores whose named mistakes change
+    # Raised, lowered and kept submissions, and unchanged scores whose mistakes change.
+    rows: list[Row] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)  # raised, lowered, unchanged, kept
     overrides: int = 0  # submissions in scope left alone as overrides
     effects: list[Effect] = field(default_factory=list)  # students whose total changes
@@ -577,20 +577,10 @@ def run(session: Session, regrade_id: int, *, size: int = APPLY_BATCH,
     return {k: int(v) for k, v in ((regrade.counts if regrade else None) or {}).items()}
 
 
-def stalled(session: Session, older_than_seconds: float) -> list[int]:
-    """Regrades applying with no batch written for that long: the sweeper publishes them."""
-    since = utcnow() - timedelta(seconds=older_than_seconds)
-    return list(session.scalars(
-        select(Regrade.id)
-        .where(Regrade.status == RegradeStatus.applying,
-               func.coalesce(Regrade.progressed_at, Regrade.applied_at) < since)
-        .order_by(Regrade.id)
-    ))
-
-
 def claim_stalled(session: Session, older_than_seconds: float) -> list[int]:
-    """``stalled``, taken: their ``progressed_at`` moves to now in one UPDATE, so a regrade
-    is published once per stall by however many sweepers; commits."""
+    """The regrades applying with no batch written for ``older_than_seconds``, taken:
+    their ``progressed_at`` moves to now in the same UPDATE, so the sweeper publishes a
+    regrade once per stall however many sweepers run; commits."""
     now = utcnow()
     since = now - timedelta(seconds=older_than_seconds)
     ids = list(session.scalars(
@@ -694,6 +684,6 @@ def history(session: Session, submission_id: uuid.UUID) -> list[Result]:
 __all__ = [
     "APPLY_BATCH", "Effect", "Preview", "RegradeError", "Row", "Scope", "apply_batch",
     "claim_stalled", "clear_override", "history", "load", "override", "preview", "run",
-    "stalled", "start",
+    "start",
 ]
 

@@ -25,7 +25,6 @@ from ..dashboard.policies import (
     accept,
     audit,
     error_field,
-    hand_over,
     preview_json,
     preview_of,
     save_assignment_policy,
@@ -33,6 +32,7 @@ from ..dashboard.policies import (
     slot_versions,
 )
 from ..db import db
+from ..dispatch import dispatcher
 from ..errors import APIError
 from ..models import Assignment, RegradeStatus, Slot, Submission
 from .common import bp, caller, responds, result_json
@@ -339,7 +339,7 @@ class RegradeApply(MethodView):
         except regrade.RegradeError as exc:
             db.session.rollback()
             raise APIError(409, "not_a_preview", str(exc)) from None
-        hand_over(regrade_id)
+        dispatcher().regrade(regrade_id)
         db.session.expire_all()  # ``start`` wrote the row's status past the session
         return _regrade(a, regrade_id)
 

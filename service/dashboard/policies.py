@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 import exercises as ex
 from exercises import policy as rule
 
-from .. import dispatch, regrade, rules
+from .. import regrade, rules
 from ..db import db
 from ..models import (
     CURRENT_RESULT,
@@ -108,12 +108,6 @@ def accept(submission: Submission, part: str, credit: float, reason: str) -> rul
     doc["accepted"] = [*entries, accepted.to_json()]
     save_slot_policy(slot, doc, keep_accepted=False)
     return accepted
-
-
-def hand_over(regrade_id: int) -> bool:
-    """Hand a started regrade to the grading back end (``service.dispatch``); False when
-    none took it: the regrade stays ``applying`` and the sweeper publishes it."""
-    return dispatch.dispatcher().regrade(regrade_id)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ regrade is applied, so every save offers a preview.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -22,6 +23,7 @@ from exercises import policy as rule
 
 from .. import regrade
 from ..db import db
+from ..dispatch import dispatcher
 from ..models import RegradeStatus, Slot, Submission
 from .base import Staff, bp, login_required, no_such, signed_in, staff_assignment, staff_course
 from .policies import (
@@ -31,7 +33,6 @@ from .policies import (
     audit,
     email_of,
     error_field,
-    hand_over,
     preview_of,
     progress,
     save_assignment_policy,
@@ -182,17 +183,8 @@ def _saved(a: Any, what: str) -> Response:
 def assignment_policy(course_id: int, assignment_id: int) -> Response | tuple[str, int]:
     """Set the assignment's grading policy (instructors); nothing is saved on an error."""
     staff, a = staff_assignment(course_id, assignment_id, manage=True)
-    errors: dict[str, str] = {}
-    doc = read_policy(request.form, errors)
-    if not errors:
-        try:
-            save_assignment_policy(a, doc)
-        except rule.PolicyError as exc:
-            db.session.rollback()
-            errors[error_field(exc)] = str(exc)
-    if errors:
-        return _page(staff, a, errors, "assignment")
-    return _saved(a, "Grading policy")
+    return _save_policy(staff, a, lambda doc: save_assignment_policy(a, doc), "assignment",
+                        "Grading policy")
 
 
 def _slot(a: Any, position: int) -> Slot:
@@ -210,17 +202,25 @@ def slot_policy(course_id: int, assignment_id: int, position: int
     answers stay."""
     staff, a = staff_assignment(course_id, assignment_id, manage=True)
     slot = _slot(a, position)
+    return _save_policy(staff, a, lambda doc: save_slot_policy(slot, doc), f"slot-{position}",
+                        f"Slot {position}'s policy")
+
+
+def _save_policy(staff: Staff, a: Any, save: Callable[[dict[str, Any]], None], form: str,
+                 what: str) -> Response | tuple[str, int]:
+    """Read the posted policy form and ``save`` it; on any error, the page again with each
+    error next to its field (``form`` names which form), nothing saved."""
     errors: dict[str, str] = {}
     doc = read_policy(request.form, errors)
     if not errors:
         try:
-            save_slot_policy(slot, doc)
+            save(doc)
         except rule.PolicyError as exc:
             db.session.rollback()
             errors[error_field(exc)] = str(exc)
     if errors:
-        return _page(staff, a, errors, f"slot-{position}")
-    return _saved(a, f"Slot {position}'s policy")
+        return _page(staff, a, errors, form)
+    return _saved(a, what)
 
 
 @bp.post("/courses/<int:course_id>/assignments/<int:assignment_id>/slots/<int:position>/"
@@ -389,7 +389,7 @@ def regrade_apply(course_id: int, assignment_id: int, regrade_id: int) -> Respon
             db.session.rollback()
             flash(f"Not applied: {exc}", "error")
         else:
-            hand_over(regrade_id)
+            dispatcher().regrade(regrade_id)
             flash("Applying the regrade: students see their new scores as it goes.")
     return redirect(url_for("dashboard.regrade_view", course_id=course_id, assignment_id=a.id,
                             regrade_id=regrade_id), 303)

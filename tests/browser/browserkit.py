@@ -13,6 +13,16 @@ from playwright.sync_api import Page
 
 CLI = str(Path(sys.executable).with_name("backprop-quiz"))
 STUDENT = ("student@demo.local", "student-demo")  # seeded by service/demo.py
+INSTRUCTOR = ("instructor@demo.local", "instructor-demo")
+# An instructor's own network for the walks: a 2-2 sigmoid layer, so dC/dW = δ·xᵀ is not
+# symmetric and its transpose is a wrong answer.
+NETWORK = {
+    "x": [[1], [2]],
+    "y": [[0], [1]],
+    "layers": [{"W": [["1/2", -1], [2, "1/4"]], "b": [[0], ["1/10"]], "activation": "sigmoid"}],
+    "loss": "half_sse",
+    "learning_rate": "1/10",
+}
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 

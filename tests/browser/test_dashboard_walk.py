@@ -19,21 +19,12 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from browserkit import CLI, DESKTOP, PHONE, Demo, log_in
+from browserkit import CLI, DESKTOP, INSTRUCTOR, NETWORK, PHONE, Demo, log_in
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 pytestmark = pytest.mark.browser
 
-INSTRUCTOR = ("instructor@demo.local", "instructor-demo")
 PASSWORD = "a long walk through backprop"
-# A 2-2 sigmoid layer: dC/dW = δ·xᵀ is not symmetric, so its transpose is a wrong answer.
-NETWORK = {
-    "x": [[1], [2]],
-    "y": [[0], [1]],
-    "layers": [{"W": [["1/2", -1], [2, "1/4"]], "b": [[0], ["1/10"]], "activation": "sigmoid"}],
-    "loss": "half_sse",
-    "learning_rate": "1/10",
-}
 GOOD_ROWS = [
     "ada@walk.example,Ada Lovelace,student,A",
     "bob@walk.example,Bob Babbage,,A",

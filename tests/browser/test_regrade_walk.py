@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
-from browserkit import Demo, log_in
+from browserkit import INSTRUCTOR, NETWORK, Demo, log_in
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 import exercises as ex
@@ -24,16 +24,7 @@ import exercises as ex
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-INSTRUCTOR = ("instructor@demo.local", "instructor-demo")
 PASSWORD = "a long walk through regrades"
-# The dashboard walk's 2-2 sigmoid layer: an instructor's own network, one key for all.
-NETWORK = {
-    "x": [[1], [2]],
-    "y": [[0], [1]],
-    "layers": [{"W": [["1/2", -1], [2, "1/4"]], "b": [[0], ["1/10"]], "activation": "sigmoid"}],
-    "loss": "half_sse",
-    "learning_rate": "1/10",
-}
 FACTOR = 3
 REASON = "The lecture scaled the loss by 3: this answer is right for it"
 STUDENTS = {"lin@regrade.example": "Lin Scaled", "max@regrade.example": "Max Scaled"}

@@ -288,9 +288,9 @@ def test_bad_input_is_refused_with_a_reason(app: Flask, homework: dict[str, Any]
         regrade.start(session, second.regrade_id, teacher.user_id)
         with pytest.raises(regrade.RegradeError, match="being applied"):
             regrade.preview(session, regrade.Scope(homework["aid"]), by=None)
-        assert regrade.stalled(session, -1) == [second.regrade_id]
+        assert regrade.claim_stalled(session, -1) == [second.regrade_id]
         regrade.run(session, second.regrade_id)
-        assert regrade.stalled(session, -1) == []
+        assert regrade.claim_stalled(session, -1) == []
         with pytest.raises(regrade.RegradeError, match="applied"):
             regrade.start(session, second.regrade_id, teacher.user_id)
 
