@@ -216,19 +216,41 @@ SAMPLE = 3
 def _can_show(type_id: str, difficulty: int) -> tuple[str, ...]:
     """The single mistakes of the first usable setup of seeds 0 to SAMPLE − 1 (the setups
     ``generate`` draws; the pairs, which add no tag, are not computed)."""
+    shown = {tag for setup in reveal_sample(type_id, difficulty)
+             for tags in setup.parts.values() for tag in tags}
+    return tuple(tag for tag in MISTAKES if tag in shown)
+
+
+@dataclass(frozen=True)
+class Revealed:
+    """One sampled setup of a type: per part, the single mistakes that change it (in the
+    library's order), and the number of options of a choice part."""
+
+    parts: dict[str, tuple[str, ...]]
+    options: int = 0
+
+
+@functools.cache
+def reveal_sample(type_id: str, difficulty: int) -> tuple[Revealed, ...]:
+    """What the first usable setup of each of seeds 0 to SAMPLE − 1 can reveal, part by
+    part: a type and difficulty's profile, without SymPy or the pairs."""
     t = get_type(type_id)
-    shown: set[str] = set()
+    out = []
     for seed in range(SAMPLE):
         rng = rng_for(type_id, seed, difficulty)
         for _ in range(MAX_DRAWS):
             try:
                 setup = t.draw(rng, difficulty)
-                shown.update(_singles(t, setup, t.parts_for(setup), difficulty,
-                                      Findings(strict=True))[2])
+                parts = t.parts_for(setup)
+                singles = _singles(t, setup, parts, difficulty, Findings(strict=True))[1]
+                out.append(Revealed(
+                    {p.name: tuple(dict.fromkeys(q.tags[0] for q in singles[p.name]))
+                     for p in parts},
+                    max((len(p.options) for p in parts), default=0)))
                 break
             except Degenerate:
                 continue
-    return tuple(tag for tag in MISTAKES if tag in shown)
+    return tuple(out)
 
 
 def register(cls: type[ExerciseType]) -> type[ExerciseType]:
