@@ -453,6 +453,10 @@ class Result(Base):
     regrade_id: Mapped[int | None] = mapped_column(
         ForeignKey("regrades.id", ondelete="SET NULL"), index=True
     )
+    # What the result says about its student (``exercises.learning.Evidence``), written with
+    # it by grading; None where it was not (regrades, overrides, older results), and then
+    # derived from the problem when read (``service.learning``).
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(OptionalJSONDocument)
 
     submission: Mapped[Submission] = relationship(back_populates="results")
     author: Mapped[User | None] = relationship()

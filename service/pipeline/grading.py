@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 
 import exercises as ex
+from exercises import learning
 
 from .. import marks, rules
 from ..lms import grades as lms_grades
@@ -172,7 +173,8 @@ def finish(session: Db, graded: Sequence[tuple[Claim, dict[str, Any]]]) -> list[
     """Write each result and mark its row graded, once; return the ids written.
 
     A row is written only while its claim still holds (same token, still grading); the
-    unique index of current results (one per submission) is the last guard.
+    unique index of current results (one per submission) is the last guard. A grade's
+    ``evidence`` (for the student model) is optional: a read derives what is missing.
     """
     if not graded:
         return []
@@ -213,6 +215,7 @@ _BATCH = (
         column("score", Float),
         column("parts", JSONB),
         column("grader_version", String),
+        column("evidence", JSONB),
     )
     .render_derived(name="batch", with_types=True)
 )
@@ -231,18 +234,21 @@ _GRADED = (
         _BATCH.c.score,
         _BATCH.c.parts,
         _BATCH.c.grader_version,
+        _BATCH.c.evidence,
     )
     .cte("graded")
 )
 _FINISH_BATCH = (
     insert(_results)
     .from_select(
-        ["submission_id", "score", "parts", "grader_version", "latency_seconds", "created_at"],
+        ["submission_id", "score", "parts", "grader_version", "evidence", "latency_seconds",
+         "created_at"],
         select(
             _GRADED.c.id,
             _GRADED.c.score,
             _GRADED.c.parts,
             _GRADED.c.grader_version,
+            _GRADED.c.evidence,
             extract("epoch", _NOW - _GRADED.c.received_at),
             _NOW,
         ),
@@ -263,6 +269,7 @@ def _finish(session: Db, graded: Sequence[tuple[Claim, dict[str, Any]]]) -> list
                 "score": grade["score"],
                 "parts": grade["parts"],
                 "grader_version": grade["grader_version"],
+                "evidence": grade.get("evidence"),
             }
             for won, grade in graded
         ]
@@ -289,6 +296,7 @@ def _finish(session: Db, graded: Sequence[tuple[Claim, dict[str, Any]]]) -> list
                 "score": by_id[sid][1]["score"],
                 "parts": by_id[sid][1]["parts"],
                 "grader_version": by_id[sid][1]["grader_version"],
+                "evidence": by_id[sid][1].get("evidence"),
                 "latency_seconds": (now - by_id[sid][0].received_at).total_seconds(),
                 "created_at": now,
             }
@@ -357,6 +365,8 @@ def grade_submissions(
             variant, policy = parsed[won.problem_id], policies[won.problem_id]
             grade = ex.grade(variant, ex.parse_answers(variant, won.answers), policy).to_json()
             grade["grader_version"] = rules.version(variant.type, policy)
+            # The student model's evidence is written with the result, in one statement.
+            grade["evidence"] = learning.observe(variant, grade["parts"]).to_json()
             graded.append((won, grade))
         except Exception as exc:  # any failure is kept on the row and retried
             log.exception("grading submission %s failed (try %d)", won.submission_id, won.tries)
