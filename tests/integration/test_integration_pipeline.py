@@ -57,6 +57,14 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_grades_nothing_twice(stack
     assert retried >= 1
     # Every graded submission got the key, so every score is full marks.
     assert stack.query("SELECT min(score), max(score) FROM results") == [(1.0, 1.0)]
+    # Each result carries the student model's evidence, written in the same statement:
+    # every part of a key is a right answer to its skill.
+    outcomes = stack.query(
+        "SELECT part->>'outcome', count(*) FROM results, "
+        "jsonb_array_elements(evidence->'parts') AS part GROUP BY 1"
+    )
+    assert [o for o, _ in outcomes] == ["right"]
+    assert stack.query("SELECT count(*) FROM results WHERE evidence IS NULL") == [(0,)]
 
 
 def test_submissions_while_redis_is_down_are_accepted_and_graded_after(
