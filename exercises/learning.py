@@ -581,3 +581,81 @@ def next_problem(model: StudentModel, seen: Seen, rng: np.random.Generator,
 # Public seeds the next problem is drawn from: far more than anyone answers, and short
 # enough to read in a practice page's address.
 PRACTICE_SEEDS = 10**9
+
+
+# --- fitting knowledge tracing to data ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Knowledge-tracing parameters fitted to answer sequences, with their log-likelihood
+    and that of the parameters in use, over ``answers`` opportunities in ``sequences``."""
+
+    mastery_prior: float
+    learn: float
+    slip: float
+    guess: float
+    log_likelihood: float
+    current_log_likelihood: float
+    sequences: int
+    answers: int
+
+    def parameters(self, base: Parameters = DEFAULT_PARAMETERS) -> Parameters:
+        return replace(base, mastery_prior=self.mastery_prior, learn=self.learn,
+                       slip=self.slip, guess=self.guess)
+
+    def to_json(self) -> dict[str, float | int]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+# The grid searched by ``fit_knowledge_tracing`` (BKT's brute-force fit, Baker et al. 2010):
+# guess and slip below 1/2, so that a right answer is evidence of mastery.
+_GRID = {
+    "mastery_prior": (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
+    "learn": (0.01, 0.03, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4),
+    "slip": (0.01, 0.03, 0.05, 0.1, 0.15, 0.2, 0.3),
+    "guess": (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3),
+}
+
+
+def sequences(history: Iterable[Evidence]) -> dict[str, list[bool]]:
+    """One student's answers per skill, in order (right or not): what BKT is fitted to.
+    Choice parts are left out: their guess rate is fixed by their options."""
+    out: dict[str, list[bool]] = {}
+    for e in history:
+        for q in e.parts:
+            if not q.options:
+                out.setdefault(q.skill, []).append(q.correct)
+    return out
+
+
+def fit_knowledge_tracing(data: Iterable[Sequence[bool]],
+                          current: Parameters = DEFAULT_PARAMETERS) -> Fit | None:
+    """The grid point of (L0, T, S, G) of highest likelihood for these answer sequences
+    (one per student and skill), every grid point run at once. None without any answer."""
+    seqs = [list(s) for s in data if len(s)]
+    if not seqs:
+        return None
+    grid = np.array(np.meshgrid(*_GRID.values(), indexing="ij")).reshape(4, -1)
+    grid = np.concatenate([grid, [[current.mastery_prior], [current.learn], [current.slip],
+                                  [current.guess]]], axis=1)
+    l0, learn, slip, guess = grid
+    total = np.zeros(grid.shape[1])
+    longest = max(len(s) for s in seqs)
+    # Step t of every sequence at once: a (sequences × grid) array of masteries.
+    answers = np.full((len(seqs), longest), -1, dtype=np.int8)
+    for i, s in enumerate(seqs):
+        answers[i, :len(s)] = s
+    mastery = np.tile(l0, (len(seqs), 1))
+    for t in range(longest):
+        present = answers[:, t] >= 0
+        right = (answers[:, t] == 1)[:, None]
+        p_right = mastery * (1 - slip) + (1 - mastery) * guess
+        p_obs = np.where(right, p_right, 1 - p_right)
+        total += np.log(np.where(present[:, None], p_obs, 1.0)).sum(axis=0)
+        post = np.where(right, mastery * (1 - slip), mastery * slip) / p_obs
+        mastery = np.where(present[:, None], post + (1 - post) * learn, mastery)
+    best = int(np.argmax(total[:-1]))
+    return Fit(float(l0[best]), float(learn[best]), float(slip[best]), float(guess[best]),
+               float(total[best]), float(total[-1]), len(seqs),
+               int(sum(len(s) for s in seqs)))

@@ -134,3 +134,16 @@ def next_practice(user: Person) -> Problem:
     rng = np.random.default_rng(secrets.randbits(64))
     variant = learning.next_problem(model, seen(user.id), rng)
     return problems.practice(user, variant.type, variant.seed, variant.difficulty)
+
+
+def fit(course_id: int | None = None) -> learning.Fit | None:
+    """Knowledge-tracing parameters fitted to the answers of a course's students, or of
+    every user with graded work; None where there is no answer to fit."""
+    if course_id is not None:
+        user_ids = [u.id for u in students(course_id)]
+    else:
+        user_ids = list(db.session.scalars(select(Submission.user_id).distinct()))
+    histories = _histories(user_ids) if user_ids else {}
+    data = [seq for history in histories.values()
+            for seq in learning.sequences(a.evidence for a in history).values()]
+    return learning.fit_knowledge_tracing(data)

@@ -1,5 +1,5 @@
 """The service commands of ``backprop-quiz``: demo, serve, worker, db, users, tokens, lti,
-regrade.
+regrade, learning.
 
 ``service.cli`` calls ``register(main)``. Flask, SQLAlchemy, Celery and gunicorn are
 imported inside the commands, so the offline commands stay light. A composition root:
@@ -8,6 +8,7 @@ it may join the web app and the worker (the demo runs both in one process).
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -66,6 +67,7 @@ def register(main: click.Group) -> None:
     main.add_command(tokens)
     main.add_command(lti)
     main.add_command(regrade)
+    main.add_command(learning_group)
 
 
 @click.command()
@@ -598,3 +600,34 @@ def regrade(assignment_id: int, slot_id: int | None, reason: str, allow_lower: b
             f"{done.get('skipped', 0)} skipped (their result changed meanwhile), "
             f"{counts.get('kept', 0)} kept"
         )
+
+
+@click.group("learning")
+def learning_group() -> None:
+    """The student model of the learning loop."""
+
+
+@learning_group.command("fit")
+@click.option("--course", "course_id", type=int, help="Fit to this course's students only.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def learning_fit(course_id: int | None, as_json: bool) -> None:
+    """Fit knowledge tracing's parameters (L0, T, S, G) to the graded answers, and print
+    them beside the parameters in use, each with its log-likelihood."""
+    from exercises import learning as model
+
+    from . import learning
+
+    with _app_context(_settings()):
+        fitted = learning.fit(course_id)
+    if fitted is None:
+        _fail("no graded answers to fit" + (f" in course {course_id}" if course_id else ""))
+    if as_json:
+        click.echo(json.dumps(fitted.to_json(), indent=2))
+        return
+    used = model.DEFAULT_PARAMETERS
+    click.echo(f"{fitted.answers} answers in {fitted.sequences} sequences (student × skill)")
+    click.echo(f"{'':>14} {'L0':>6} {'T':>6} {'S':>6} {'G':>6} {'log-likelihood':>15}")
+    click.echo(f"{'in use':>14} {used.mastery_prior:6.3f} {used.learn:6.3f} {used.slip:6.3f} "
+               f"{used.guess:6.3f} {fitted.current_log_likelihood:15.1f}")
+    click.echo(f"{'fitted':>14} {fitted.mastery_prior:6.3f} {fitted.learn:6.3f} "
+               f"{fitted.slip:6.3f} {fitted.guess:6.3f} {fitted.log_likelihood:15.1f}")
