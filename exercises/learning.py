@@ -225,10 +225,10 @@ def observe(variant: Variant, parts: Mapping[str, Mapping[str, Any]]) -> Evidenc
         tags = tuple(r.get("misconceptions", ()))
         shown: tuple[tuple[str, ...], ...] = ()
         outcome: Outcome
-        if r.get("correct"):
-            outcome = "right"
-        elif r.get("carried_forward"):
+        if r.get("carried_forward"):  # right from the student's own (wrong) earlier answers
             outcome = "carried"
+        elif r.get("correct"):
+            outcome = "right"
         elif tags and set(tags) <= _CARE:
             outcome = "slip"
         elif tags:
@@ -536,7 +536,7 @@ def profile(type_id: str, difficulty: int) -> Candidate:
     counts: dict[str, int] = {}
     skills: set[str] = set()
     for setup in sample:
-        skills.update(skill_of(type_id, part) for part in setup.parts)
+        skills.update(skill_of(type_id, part, setup.params) for part in setup.parts)
         for m in {m for tags in setup.parts.values() for m in tags if m in MISCONCEPTIONS}:
             counts[m] = counts.get(m, 0) + 1
     n = max(1, len(sample))

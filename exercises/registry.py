@@ -224,10 +224,11 @@ def _can_show(type_id: str, difficulty: int) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Revealed:
     """One sampled setup of a type: per part, the single mistakes that change it (in the
-    library's order), and the number of options of a choice part."""
+    library's order), the number of options of a choice part, and its visible parameters."""
 
     parts: dict[str, tuple[str, ...]]
     options: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @functools.cache
@@ -246,7 +247,7 @@ def reveal_sample(type_id: str, difficulty: int) -> tuple[Revealed, ...]:
                 out.append(Revealed(
                     {p.name: tuple(dict.fromkeys(q.tags[0] for q in singles[p.name]))
                      for p in parts},
-                    max((len(p.options) for p in parts), default=0)))
+                    max((len(p.options) for p in parts), default=0), setup.params))
                 break
             except Degenerate:
                 continue

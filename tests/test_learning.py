@@ -353,6 +353,29 @@ def test_a_mistakes_predicted_answer_raises_its_belief(type_id, difficulty, seed
     assert tried
 
 
+def test_parts_carried_forward_from_a_mistake_say_nothing_against_what_they_reveal():
+    """hidden-gradient: δ2 with the bias left out, then δ1 and dC/dW1 computed rightly from
+    that δ2 (the type's own follow-on). The grader carries them forward; transposed-gradient,
+    which only dC/dW1 could show, keeps its prior, and both parts count as right to BKT."""
+    v = ex.generate("hidden-gradient", 0, 1)
+    t = ex.get_type(v.type)
+    setup = t.setup_from(v)
+    (wrong,) = [p.value for p in v.predictions["delta2"] if p.tags == ("bias-omitted",)]
+    given = {"delta2": wrong}
+    for name in ("delta1", "dC_dW1"):
+        given[name] = t.follow_on(setup, name, given)
+    answers = {name: value_to_json(v.part(name).kind, value) for name, value in given.items()}
+    parts = graded(v, answers)
+    e = learning.observe(v, parts)
+    assert [q.outcome for q in e.parts] == ["mistake", "carried", "carried"]
+    m = StudentModel.new().update(e)
+    assert "transposed-gradient" in e.parts[2].revealable
+    assert "transposed-gradient" not in e.parts[0].revealable + e.parts[1].revealable
+    assert m.beliefs["transposed-gradient"] == 0.1
+    assert m.beliefs["bias-omitted"] > 0.1
+    assert m.mastery["backward-error"] > 0.3 and m.mastery["delta"] < 0.3
+
+
 # --- the choice -------------------------------------------------------------------------
 
 
