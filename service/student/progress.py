@@ -26,7 +26,7 @@ from .base import bp, login_required, signed_in
 CHOICE_RULE = (
     "It picks a practice problem you have not seen, the one whose answer would tell the "
     "most about the mistakes you probably make and the steps you have not mastered yet; "
-    "while a mistake is likely, only problems where that mistake would show."
+    "while a mistake is likely, one where that mistake would show."
 )
 
 
@@ -66,12 +66,8 @@ class MisconceptionRow:
     named: list[AnswerLink]
 
 
-STATES = {
-    "likely": "likely",
-    "possible": "possible: named before, not likely now",
-    "unlikely": "unlikely: it did not show in your answers where it could",
-    "untested": "not tested yet: no answer so far could show it",
-}
+STATES = {"likely": "Likely", "possible": "Possible", "unlikely": "Unlikely",
+          "untested": "Not tested yet"}
 
 
 @bp.app_template_filter("chance")
