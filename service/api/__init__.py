@@ -5,7 +5,8 @@ Every route resolves the caller (bearer token or CSRF-checked session) and asks
 The OpenAPI document at /api/v1/openapi.json is generated from these views and schemas.
 One blueprint, ``bp`` (endpoints ``api.<View>``), gets its routes from a module per
 audience and task: ``problems`` (solving), ``submissions`` (a result, and the caller),
-``courses`` (members); for a course's staff, the JSON twins of the dashboard's pages:
+``courses`` (members), ``progress`` (the caller's own learning model and next practice
+problem); for a course's staff, the JSON twins of the dashboard's pages:
 ``people`` (course, roster, import, set-password links), ``assignments`` (settings,
 publishing, overrides), ``networks`` (an instructor's own network), ``gradebook``,
 ``stats``, ``live`` (the lecture view, unexplained answers), ``regrades`` (grading
@@ -26,6 +27,7 @@ from . import (
     networks,
     people,
     problems,
+    progress,
     regrades,
     stats,
     submissions,
@@ -34,5 +36,5 @@ from .common import bp
 
 __all__ = [
     "assignments", "bp", "courses", "gradebook", "instructor", "live", "lti", "networks", "people",
-    "problems", "regrades", "stats", "submissions",
+    "problems", "progress", "regrades", "stats", "submissions",
 ]

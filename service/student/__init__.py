@@ -9,13 +9,13 @@ JavaScript off the same form posts to ``submit_form``, which takes the same path
 ``policy`` before it shows an object; what the caller may not see is a 404.
 
 One blueprint, ``bp`` (endpoints ``student.<view>``), gets its pages from ``signin``,
-``courses`` (courses, assignments, practice), ``problem`` and ``submissions``; ``base``
-and ``render`` hold what they share.
+``courses`` (courses, assignments, practice), ``problem``, ``submissions`` and ``progress``
+(my progress, "Practise what I need"); ``base`` and ``render`` hold what they share.
 """
 
 from __future__ import annotations
 
-from . import courses, problem, signin, submissions
+from . import courses, problem, progress, signin, submissions
 from .base import bp, due_text, percent
 from .render import feedback_note
 
@@ -26,6 +26,7 @@ __all__ = [
     "feedback_note",
     "percent",
     "problem",
+    "progress",
     "signin",
     "submissions",
 ]
