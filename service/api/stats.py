@@ -1,5 +1,6 @@
 """API v1 twins of the statistics pages: an assignment's statistics per slot, the course
-overview, the class's mistakes across the course, and one student's work (staff only)."""
+overview, the class's mistakes across the course, each student's learning model, and one
+student's work (staff only)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from typing import Any
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
+import exercises as ex
+
+from .. import class_learning
 from .. import stats as reads
 from ..errors import APIError
 from ..inputs import MAX_ID
@@ -209,6 +213,97 @@ class CourseMisconceptionsView(MethodView):
         }
 
 
+class CourseLearningColumn(Schema):
+    tag = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class CourseLearningStudent(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    email = fields.String(required=True)
+    need_rank = fields.Integer(
+        required=True, metadata={"description": "1 = most in need of help, by the rule"}
+    )
+    in_need = fields.Boolean(
+        required=True, metadata={"description": "listed as most in need: probably holds one"}
+    )
+    submissions = fields.Integer(required=True, metadata={"description": "graded, anywhere"})
+    likely = fields.List(
+        fields.String(), required=True,
+        metadata={"description": "tags with belief >= 0.5, likeliest first"},
+    )
+    beliefs = fields.Dict(
+        keys=fields.String(), values=fields.Float(), required=True,
+        metadata={"description": "tag -> P(holds it), every tracked misconception"},
+    )
+    tested = fields.List(
+        fields.String(), required=True,
+        metadata={"description": "tags some answer of theirs could have shown"},
+    )
+    mastery = fields.Dict(
+        keys=fields.String(), values=fields.Float(), required=True,
+        metadata={"description": "skill -> P(mastered), every skill (BKT)"},
+    )
+    mean_mastery = fields.Float(
+        allow_none=True, metadata={"description": "over the skills practised; null if none"}
+    )
+    weakest = fields.List(
+        fields.String(), required=True,
+        metadata={"description": "practised skills not mastered, weakest first (at most 3)"},
+    )
+
+
+class CourseLearning(Schema):
+    course_id = fields.Integer(required=True)
+    rule = fields.String(required=True, metadata={"description": "the need rule, in words"})
+    misconceptions = fields.List(
+        fields.Nested(CourseLearningColumn), required=True,
+        metadata={"description": "the heatmap's columns: likely or tested for some student"},
+    )
+    students = fields.List(
+        fields.Nested(CourseLearningStudent), required=True,
+        metadata={"description": "every student, most in need first"},
+    )
+
+
+def learning_student_json(row: class_learning.StudentNeed, in_need: bool) -> dict[str, Any]:
+    m = row.model
+    return {
+        "id": row.user.id, "name": row.user.name, "email": row.user.email,
+        "need_rank": row.rank, "in_need": in_need, "submissions": m.submissions,
+        "likely": row.likely,
+        "beliefs": dict(m.beliefs),
+        "tested": [t for t in m.beliefs if m.tested.get(t, 0) or m.shown.get(t, 0)],
+        "mastery": dict(m.mastery),
+        "mean_mastery": row.mean_mastery,
+        "weakest": row.weakest,
+    }
+
+
+# A route of its own rather than more fields on /misconceptions: that response's `students`
+# is already the number of enrolled students, and the models cost a fold per student that
+# the class's mistake counts should not pay.
+@bp.route("/courses/<int:course_id>/learning")
+class CourseLearningView(MethodView):
+    @bp.response(200, CourseLearning)
+    @responds(401, 404)
+    def get(self, course_id: int) -> dict[str, Any]:
+        """Each student's learning model, from their own graded work (practice included):
+        beliefs per misconception, mastery per skill, and their rank by the need rule; the
+        twin of the misconceptions page's heatmap and need list (staff only)."""
+        course = taught_course(course_id)
+        view = class_learning.class_learning(course.id)
+        in_need = {row.user.id for row in view.in_need()}
+        return {
+            "course_id": course.id,
+            "rule": class_learning.NEED_RULE,
+            "misconceptions": [{"tag": t, "name": ex.MISTAKES[t].name} for t in view.columns],
+            "students": [learning_student_json(row, row.user.id in in_need)
+                         for row in view.students],
+        }
+
+
 class StudentWorkSubmission(Schema):
     id = fields.UUID(required=True)
     attempt = fields.Integer(required=True)
@@ -250,6 +345,37 @@ class StudentWorkMistake(Schema):
     slots = fields.List(fields.Nested(MistakeWhere), required=True)
 
 
+class MemberSkillMastery(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    mastery = fields.Float(required=True)
+    opportunities = fields.Integer(required=True, metadata={"description": "answers to it"})
+    mastered = fields.Boolean(required=True, metadata={"description": "mastery >= 0.95"})
+
+
+class MemberMisconception(Schema):
+    tag = fields.String(required=True)
+    name = fields.String(required=True)
+    belief = fields.Float(required=True)
+    sentence = fields.String(
+        allow_none=True, metadata={"description": "the record: named in k of their last n"}
+    )
+    submissions = fields.List(
+        fields.UUID(), required=True,
+        metadata={"description": "this course's submissions that named it"},
+    )
+    elsewhere = fields.Integer(
+        required=True,
+        metadata={"description": "submissions outside this course that named it (not listed)"},
+    )
+
+
+class MemberLearning(Schema):
+    submissions = fields.Integer(required=True, metadata={"description": "graded, anywhere"})
+    skills = fields.List(fields.Nested(MemberSkillMastery), required=True)
+    likely = fields.List(fields.Nested(MemberMisconception), required=True)
+
+
 class StudentWork(Schema):
     user_id = fields.Integer(required=True)
     email = fields.String(required=True)
@@ -258,6 +384,10 @@ class StudentWork(Schema):
     section = fields.String(required=True)
     assignments = fields.List(fields.Nested(StudentWorkAssignment), required=True)
     mistakes = fields.List(fields.Nested(StudentWorkMistake), required=True)
+    learning = fields.Nested(
+        MemberLearning, required=True,
+        metadata={"description": "their learning model, from all their graded work"},
+    )
 
 
 class StudentWorkQuery(Schema):
@@ -292,8 +422,9 @@ class StudentWorkView(MethodView):
     @bp.response(200, StudentWork)
     @responds(401, 404)
     def get(self, query: dict[str, Any], course_id: int, user_id: int) -> dict[str, Any]:
-        """One member's marks and submissions per assignment and slot, and the mistakes
-        they made most, with where (staff only; 404 unless the user is in the course)."""
+        """One member's marks and submissions per assignment and slot, the mistakes they
+        made most, with where, and their learning model (staff only; 404 unless the user is
+        in the course)."""
         course = taught_course(course_id)
         enrollment = reads.member(course.id, user_id)
         if enrollment is None:
@@ -324,4 +455,19 @@ class StudentWorkView(MethodView):
                 }
                 for m in report.mistakes
             ],
+            "learning": student_learning_json(
+                class_learning.student_learning(course.id, report.user.id)
+            ),
         }
+
+
+def student_learning_json(view: class_learning.StudentLearning) -> dict[str, Any]:
+    return {
+        "submissions": view.submissions,
+        "skills": [{"id": s.id, "name": s.name, "mastery": s.mastery,
+                    "opportunities": s.opportunities, "mastered": s.mastered}
+                   for s in view.skills],
+        "likely": [{"tag": h.tag, "name": h.name, "belief": h.belief, "sentence": h.sentence,
+                    "submissions": [a.submission_id for a in h.linked],
+                    "elsewhere": h.elsewhere} for h in view.held],
+    }

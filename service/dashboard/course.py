@@ -1,5 +1,6 @@
 """A course at a glance (assignments, roster, the class's top mistakes), the class's named
-mistakes across the course, and one student's work with the mistakes they make most."""
+mistakes across the course with each student's learning model, and one student's work with
+the mistakes they make most and their model."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 from flask import render_template, request
 from markupsafe import Markup
 
-from .. import mathml, pipeline
+from exercises.learning import SKILL_NAMES
+from exercises.mistakes import MISTAKES
+
+from .. import class_learning, mathml, pipeline
 from .. import stats as reads
 from ..inputs import MAX_ID
 from ..models import Assignment, Submission
@@ -32,13 +36,18 @@ def course(course_id: int) -> str:
 @bp.get("/courses/<int:course_id>/misconceptions")
 @login_required
 def misconceptions(course_id: int) -> str:
-    """The class's named mistakes across the course."""
+    """The class's named mistakes across the course, and each student's model: the
+    students most in need of help and the heatmap of beliefs (``class_learning``)."""
     staff = staff_course(course_id)
     return render_template(
         "dashboard/misconceptions.html",
         staff=staff,
         mistakes=reads.course_mistakes(staff.course),
         students=reads.roster_summary(course_id).students,
+        learning=class_learning.class_learning(course_id),
+        need_rule=class_learning.NEED_RULE,
+        mistake_name=lambda tag: MISTAKES[tag].name,
+        skill_name=SKILL_NAMES.get,
     )
 
 
@@ -79,4 +88,5 @@ def student(course_id: int, user_id: int) -> str:
         chosen=chosen,
         views=views,
         type_title=reads.type_title,
+        learning=class_learning.student_learning(course_id, user_id),
     )

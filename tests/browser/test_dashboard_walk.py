@@ -238,6 +238,13 @@ def test_an_instructor_runs_a_course(walk: Walk) -> None:
     assert rows["cy@walk.example"]["Homework 1"] == "0.25"
     assert "tim@walk.example" not in rows  # staff are not graded
 
+    # The heatmap: Bob and Cy (one transposed gradient each: belief 66%) before Ada.
+    teacher.goto(f"{course_url}/misconceptions")
+    heatmap = teacher.get_by_role("table", name="Belief per misconception and student")
+    expect(heatmap.get_by_role("rowheader")).to_have_text(
+        ["Bob Babbage", "Cy Shannon", "Ada Lovelace"])
+    expect(heatmap.get_by_role("row").filter(has_text="Bob Babbage")).to_contain_text("66%")
+
     # The remaining dashboard pages, checked and photographed.
     for path, name in ((course_url, "course"), (f"{course_url}/misconceptions", "misconceptions"),
                        (f"{course_url}/assignments/{aid}/live", "live"),
@@ -245,8 +252,15 @@ def test_an_instructor_runs_a_course(walk: Walk) -> None:
         teacher.goto(path)
         walk.check(teacher, name)
     teacher.goto(f"{course_url}/gradebook")
-    teacher.get_by_role("table", name="Gradebook").get_by_role("link").filter(
-        has_text=re.compile(r"\d")).first.click()
+    # A score cell opens the student's page (Bob's: a transposed gradient, so a likely
+    # misconception in the learning model). Not "the first link with a digit": the
+    # "Homework 1" column header, which only sorts.
+    teacher.get_by_role("table", name="Gradebook").get_by_role("row").filter(
+        has_text="Bob Babbage").get_by_role("link", name="0.5").click()
+    teacher.wait_for_url(re.compile(r"/students/\d+"))
+    expect(teacher.get_by_role("heading", name="Learning model")).to_be_visible()
+    expect(teacher.locator("#student-held")).to_contain_text(
+        "Transposed gradient in 1 of their last 1 dC/dW answers")
     walk.check(teacher, "student")
 
     # A TA sees the assignment but may not change its policy.
