@@ -52,6 +52,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -178,8 +179,13 @@ class PartEvidence:
         """An opportunity answered right, for knowledge tracing."""
         return self.outcome in ("right", "carried")
 
+    @cached_property
+    def named(self) -> frozenset[str]:
+        """Every tag of every explanation named for this part."""
+        return frozenset(t for e in self.shown for t in e)
+
     def names(self, tag: str) -> bool:
-        return any(tag in e for e in self.shown)
+        return tag in self.named
 
 
 @dataclass(frozen=True)
@@ -293,16 +299,26 @@ def _guess(part: PartEvidence, p: Parameters) -> float:
 Signal = Literal["shown", "clean", "none"]
 
 
+def signals(evidence: Evidence) -> dict[str, tuple[Signal, tuple[tuple[str, ...], ...]]]:
+    """What one submission says about each misconception it concerns, in one pass: named on
+    some part (with the first such part's explanations), else clean where it would have
+    shown (a right part, a slip, another mistake). Tags it says nothing about are absent."""
+    out: dict[str, tuple[Signal, tuple[tuple[str, ...], ...]]] = {}
+    for q in evidence.parts:
+        named = q.named
+        for tag in named:
+            if out.get(tag, ("none",))[0] != "shown":
+                out[tag] = ("shown", q.shown)
+        if q.outcome in ("right", "slip", "mistake"):
+            for tag in q.revealable:
+                if tag not in named:
+                    out.setdefault(tag, ("clean", ()))
+    return out
+
+
 def signal(evidence: Evidence, tag: str) -> tuple[Signal, tuple[tuple[str, ...], ...]]:
-    """What one submission says about one misconception: named on some part where it can
-    show (with that part's explanations), clean where it would have shown, or nothing."""
-    parts = [q for q in evidence.parts if tag in q.revealable or q.names(tag)]
-    for q in parts:
-        if q.names(tag):
-            return "shown", q.shown
-    if any(q.outcome in ("right", "slip", "mistake") for q in parts):
-        return "clean", ()
-    return "none", ()
+    """What one submission says about one misconception (``signals``): shown, clean or none."""
+    return signals(evidence).get(tag, ("none", ()))
 
 
 def likelihood_ratio(sig: Signal, tag: str, explanations: Sequence[Sequence[str]],
@@ -362,10 +378,9 @@ class StudentModel:
                 mastery[q.skill] = bkt_update(mastery[q.skill], q.correct, _guess(q, p), p)
                 opportunities[q.skill] = opportunities.get(q.skill, 0) + 1
         beliefs, shown, tested = dict(self.beliefs), dict(self.shown), dict(self.tested)
-        for tag in MISCONCEPTIONS:
-            sig, explanations = signal(evidence, tag)
-            if sig == "none":
-                continue
+        for tag, (sig, explanations) in signals(evidence).items():
+            if tag not in beliefs:
+                continue  # a tag no belief is kept for (a slip of care, a distractor's own)
             # Every likelihood uses the beliefs before this submission (``self.beliefs``).
             b = belief_update(self.beliefs[tag],
                               likelihood_ratio(sig, tag, explanations, self.beliefs, p))
@@ -501,28 +516,39 @@ class Record:
     named: tuple[Any, ...]
     of: tuple[Any, ...]
 
-    def sentence(self) -> str:
+    def sentence(self, whose: str = "your") -> str:
+        """"Transposed gradient in 3 of your last 5 dC/dW answers" (``whose``: "their", for
+        the staff)."""
         m = MISTAKES[self.tag]
-        return (f"{m.name} in {len(self.named)} of your last {len(self.of)} "
+        return (f"{m.name} in {len(self.named)} of {whose} last {len(self.of)} "
                 f"{SKILL_NAMES[self.skill]} answers")
 
 
-def record(tag: str, history: Sequence[tuple[Any, Evidence]], last: int = 5) -> Record | None:
-    """The record of ``tag`` over ``history`` (oldest first, each with a reference such as a
-    submission id): in the skill where it was named most, the ``last`` parts that could
-    show it, and which of them named it. None where it never could show."""
-    by_skill: dict[str, list[tuple[Any, bool]]] = {}
+def records(history: Sequence[tuple[Any, Evidence]], last: int = 5) -> dict[str, Record]:
+    """The record of every tag over ``history`` (oldest first, each with a reference such
+    as a submission id): in the skill where it was named most, the ``last`` parts that
+    could show it, and which of them named it. Tags that never could show are absent."""
+    by_tag: dict[str, dict[str, list[tuple[Any, bool]]]] = {}
     for ref, e in history:
         for q in e.parts:
-            if tag in q.revealable or q.names(tag):
-                by_skill.setdefault(q.skill, []).append((ref, q.names(tag)))
-    if not by_skill:
-        return None
-    skill = max(by_skill, key=lambda k: (sum(n for _, n in by_skill[k][-last:]),
-                                         len(by_skill[k])))
-    recent = by_skill[skill][-last:]
-    return Record(tag, skill, tuple(ref for ref, n in recent if n),
-                  tuple(ref for ref, _ in recent))
+            for tag in q.named.union(q.revealable):
+                by_tag.setdefault(tag, {}).setdefault(q.skill, []).append((ref, tag in q.named))
+    out = {}
+    for tag, by_skill in by_tag.items():
+        def telling(k: str, by_skill: dict[str, list[tuple[Any, bool]]] = by_skill
+                    ) -> tuple[int, int]:
+            return sum(n for _, n in by_skill[k][-last:]), len(by_skill[k])
+
+        skill = max(by_skill, key=telling)
+        recent = by_skill[skill][-last:]
+        out[tag] = Record(tag, skill, tuple(ref for ref, n in recent if n),
+                          tuple(ref for ref, _ in recent))
+    return out
+
+
+def record(tag: str, history: Sequence[tuple[Any, Evidence]], last: int = 5) -> Record | None:
+    """The record of one tag (``records``); None where it never could show."""
+    return records(history, last).get(tag)
 
 
 # --- drawing the next problem -------------------------------------------------------

@@ -140,13 +140,6 @@ def class_learning(course_id: int) -> ClassLearning:
 # --- one student ------------------------------------------------------------------------
 
 
-def staff_sentence(record: learning.Record) -> str:
-    """``Record.sentence()`` in the third person, for the staff: "Transposed gradient in 2
-    of their last 3 dC/dW answers"."""
-    return (f"{MISTAKES[record.tag].name} in {len(record.named)} of their last "
-            f"{len(record.of)} {learning.SKILL_NAMES[record.skill]} answers")
-
-
 @dataclass(frozen=True)
 class Held:
     """A misconception the student probably holds, with the record behind it: the
@@ -165,7 +158,7 @@ class Held:
 
     @property
     def sentence(self) -> str | None:
-        return None if self.record is None else staff_sentence(self.record)
+        return None if self.record is None else self.record.sentence("their")
 
 
 @dataclass(frozen=True)

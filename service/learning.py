@@ -24,9 +24,9 @@ from sqlalchemy import select
 
 from exercises import learning
 
-from . import problems
+from . import feedback, problems
 from .db import db
-from .models import CURRENT_RESULT, Assignment, Problem, Result, Slot, Submission
+from .models import CURRENT_RESULT, Assignment, Problem, Result, Slot, Submission, utcnow
 from .pipeline.store import parsed_variant
 from .policy import Person
 from .queries import students
@@ -98,15 +98,35 @@ def _derive(result_ids: list[int]) -> dict[int, learning.Evidence]:
 
 def _progress(history: list[Answered], p: learning.Parameters) -> Progress:
     model = learning.StudentModel.fold((a.evidence for a in history), p)
-    pairs = [(a.submission_id, a.evidence) for a in history]
-    records = {tag: r for tag in learning.MISCONCEPTIONS
-               if (r := learning.record(tag, pairs)) is not None}
-    return Progress(model, history, records)
+    records = learning.records([(a.submission_id, a.evidence) for a in history])
+    return Progress(model, history, {m: records[m] for m in learning.MISCONCEPTIONS
+                                     if m in records})
 
 
 def progress(user_id: int, p: learning.Parameters = learning.DEFAULT_PARAMETERS) -> Progress:
-    """The student's model from everything they have had graded."""
+    """The student's model from everything they have had graded (what the staff see)."""
     return _progress(_histories([user_id]).get(user_id, []), p)
+
+
+def own_progress(user: Person, now: datetime,
+                 p: learning.Parameters = learning.DEFAULT_PARAMETERS) -> Progress:
+    """The student's model as they may see it now: from every graded answer whose feedback
+    they may see. An exam shows only its score until the student's own due date
+    (``service.feedback``); its evidence waits as long, or "My progress" (and the problem
+    chosen for them) would name the very mistakes the exam withholds."""
+    history = _histories([user.id]).get(user.id, [])
+    hidden = _withheld(user, history, now)
+    return _progress([a for a in history if a.submission_id not in hidden], p)
+
+
+def _withheld(user: Person, history: Sequence[Answered], now: datetime) -> set[uuid.UUID]:
+    """The submissions of ``history`` whose parts ``user`` may not see yet (an exam's)."""
+    graded = {a.problem_id for a in history if a.course_id is not None}
+    if not graded:
+        return set()  # practice only: nothing is ever withheld
+    shown = db.session.scalars(select(Problem).where(Problem.id.in_(graded)))
+    hidden = {p.id for p in shown if feedback.score_only(user, p, now)}
+    return {a.submission_id for a in history if a.problem_id in hidden}
 
 
 def course_progress(course_id: int, p: learning.Parameters = learning.DEFAULT_PARAMETERS
@@ -130,7 +150,7 @@ def seen(user_id: int) -> set[tuple[str, int, int]]:
 def next_practice(user: Person) -> Problem:
     """"Practise what I need": the practice problem ``exercises.learning.next_problem``
     chooses for this student, stored as their practice problem (never one seen before)."""
-    model = progress(user.id).model
+    model = own_progress(user, utcnow()).model
     rng = np.random.default_rng(secrets.randbits(64))
     variant = learning.next_problem(model, seen(user.id), rng)
     return problems.practice(user, variant.type, variant.seed, variant.difficulty)

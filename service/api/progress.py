@@ -12,8 +12,8 @@ from exercises import learning as model
 
 from .. import learning
 from .. import schemas as s
+from ..learning import own_progress
 from ..models import utcnow
-from ..own_progress import own_progress
 from .common import bp, caller, problem_json, responds
 
 

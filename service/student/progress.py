@@ -18,8 +18,8 @@ from exercises import learning as model
 
 from .. import learning, mathml
 from ..db import db
+from ..learning import own_progress
 from ..models import Submission, utcnow
-from ..own_progress import own_progress
 from .base import bp, login_required, signed_in
 
 # The page's one sentence on how "Practise what I need" picks (exercises.learning.choose).
