@@ -24,7 +24,8 @@ public seeds per type and difficulty, from a fixed generator), never one the stu
 seen, by a policy:
   adaptive  ``learning.choose`` over ``learning.candidate`` of every unseen pool variant
   random    uniformly among the unseen pool variants (all types and difficulties)
-  live      ``learning.next_problem`` itself (type profiles, then 3 fresh draws), with --live
+  live      ``learning.next_problem`` itself (type profiles, then 3 fresh draws of public
+            seeds), with --live: the loop as the practice pages run it
 The same students (hidden sets and slip rates) meet every policy.
 
 After n = 1..--problems problems a tag is flagged when its belief ≥ ``learning.LIKELY``.
@@ -369,6 +370,18 @@ def report(by_policy: dict[str, list[Trace]], problems: int, p: learning.Paramet
             line += (f"  {_pct(r.precision):>9} {_pct(r.recall):>6} {_pct(r.exact):>6} "
                      f"{r.boxes:6.1f}    ")
         print(line)
+    print("\nRecall by the number of misconceptions held (exactly identified for none held):")
+    print(f"{'held':>4}" + "".join(f"  {pol + ' n=' + str(n):>14}" for pol in pols
+                                   for n in REPORTED if n <= problems))
+    for k in range(4):
+        line = f"{k:>4}"
+        for pol in pols:
+            group = [t for t in by_policy[pol] if len(t.held) == k]
+            for n in (n for n in REPORTED if n <= problems):
+                row = figures(group, n) if group else None
+                value = None if row is None else row.exact if k == 0 else row.recall
+                line += f"  {_pct(value):>14}"
+        print(line)
     print("\nAnswer boxes per problem (mean): " + ", ".join(
         f"{pol} {np.mean([x for t in by_policy[pol] for x in t.parts]):.2f}" for pol in pols))
 
@@ -387,16 +400,22 @@ def report(by_policy: dict[str, list[Trace]], problems: int, p: learning.Paramet
 
 
 def verdict(rows: dict[str, list[Row]], problems: int) -> None:
+    """The issue's goals, for the adaptive policy (and, where it ran, ``next_problem``)."""
     at = min(GOAL_PROBLEMS, problems)
-    recall = rows["adaptive"][at].recall
-    one = "met" if recall >= TARGET and at == GOAL_PROBLEMS else "missed"
-    na, nr = (needed(rows[pol], "recall", TARGET) for pol in ("adaptive", "random"))
-    two = "met" if na is not None and (nr is None or na < nr) else "missed"
-    if na is None and nr is None:
-        two = "missed (neither policy reaches it)"
-    print(f"\nVerdict: goal 1 (recall ≥ {TARGET:.0%} within {GOAL_PROBLEMS} problems, adaptive) "
-          f"{one}: {recall:.1%} at {at}; goal 2 (fewer problems than random for recall "
-          f"≥ {TARGET:.0%}) {two}: adaptive {_n(na, problems)}, random {_n(nr, problems)}.")
+    nr = needed(rows["random"], "recall", TARGET)
+    for pol in ("adaptive", "live"):
+        if pol not in rows:
+            continue
+        recall = rows[pol][at].recall
+        one = "met" if recall >= TARGET and at == GOAL_PROBLEMS else "missed"
+        na = needed(rows[pol], "recall", TARGET)
+        two = "met" if na is not None and (nr is None or na < nr) else "missed"
+        if na is None and nr is None:
+            two = "missed (neither policy reaches it)"
+        print(f"\nVerdict ({pol}): goal 1 (recall ≥ {TARGET:.0%} within {GOAL_PROBLEMS} "
+              f"problems) {one}: {recall:.1%} at {at}; goal 2 (fewer problems than random for "
+              f"recall ≥ {TARGET:.0%}) {two}: {pol} {_n(na, problems)}, random "
+              f"{_n(nr, problems)}.")
 
 
 def per_tag(traces: Sequence[Trace], n: int, p: learning.Parameters) -> None:
