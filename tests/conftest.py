@@ -32,7 +32,8 @@ PURE_FOLDERS = {HERE / "types"}
 PURE_MODULES = {
     "test_analytics.py", "test_answers.py", "test_catalogue.py", "test_engine.py",
     "test_expressions.py", "test_grading.py", "test_grading_policy.py", "test_layers.py",
-    "test_learning.py", "test_learning_fit.py", "test_mistake_coverage.py", "test_network.py",
+    "test_learning.py", "test_learning_fit.py", "test_learning_simulator.py",
+    "test_mistake_coverage.py", "test_network.py",
     "test_network_fit.py",
     "test_relations.py", "test_scoring.py",
 }
