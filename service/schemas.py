@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 import exercises as ex
+from exercises import learning
 
 from . import identifiers
 
@@ -280,3 +281,13 @@ class Assignment(Schema):
 
 class SubmissionListQuery(Schema):
     status = fields.String(validate=validate.OneOf(["queued", "grading", "graded", "error"]))
+
+
+class SkillMastery(Schema):
+    id = fields.String(required=True, metadata={"example": "weight-gradient"})
+    name = fields.String(required=True, metadata={"example": "dC/dW"})
+    mastery = fields.Float(required=True, metadata={"description": "P(mastered), 0..1"})
+    opportunities = fields.Integer(required=True, metadata={"description": "answers of it"})
+    mastered = fields.Boolean(
+        required=True, metadata={"description": f"mastery >= {learning.MASTERED}"}
+    )

@@ -17,16 +17,6 @@ from ..models import utcnow
 from .common import bp, caller, problem_json, responds
 
 
-class SkillMastery(Schema):
-    id = fields.String(required=True, metadata={"example": "weight-gradient"})
-    name = fields.String(required=True, metadata={"example": "dC/dW"})
-    mastery = fields.Float(required=True, metadata={"description": "P(mastered), 0..1"})
-    opportunities = fields.Integer(required=True, metadata={"description": "answers of it"})
-    mastered = fields.Boolean(
-        required=True, metadata={"description": f"mastery >= {model.MASTERED}"}
-    )
-
-
 class MisconceptionRecord(Schema):
     sentence = fields.String(
         required=True,
@@ -57,7 +47,7 @@ class StudentProgress(Schema):
     """The caller's learning model (README "The learning loop")."""
 
     submissions = fields.Integer(required=True, metadata={"description": "graded answers"})
-    skills = fields.List(fields.Nested(SkillMastery), required=True)
+    skills = fields.List(fields.Nested(s.SkillMastery), required=True)
     misconceptions = fields.List(fields.Nested(MisconceptionBelief), required=True)
     parameters = fields.Dict(keys=fields.String(), values=fields.Float(), required=True,
                              metadata={"description": "the model's parameters"})

@@ -11,7 +11,7 @@ from marshmallow import Schema, fields
 
 import exercises as ex
 
-from .. import class_learning
+from .. import class_learning, schemas
 from .. import stats as reads
 from ..errors import APIError
 from ..inputs import MAX_ID
@@ -345,14 +345,6 @@ class StudentWorkMistake(Schema):
     slots = fields.List(fields.Nested(MistakeWhere), required=True)
 
 
-class MemberSkillMastery(Schema):
-    id = fields.String(required=True)
-    name = fields.String(required=True)
-    mastery = fields.Float(required=True)
-    opportunities = fields.Integer(required=True, metadata={"description": "answers to it"})
-    mastered = fields.Boolean(required=True, metadata={"description": "mastery >= 0.95"})
-
-
 class MemberMisconception(Schema):
     tag = fields.String(required=True)
     name = fields.String(required=True)
@@ -372,7 +364,7 @@ class MemberMisconception(Schema):
 
 class MemberLearning(Schema):
     submissions = fields.Integer(required=True, metadata={"description": "graded, anywhere"})
-    skills = fields.List(fields.Nested(MemberSkillMastery), required=True)
+    skills = fields.List(fields.Nested(schemas.SkillMastery), required=True)
     likely = fields.List(fields.Nested(MemberMisconception), required=True)
 
 

@@ -52,3 +52,13 @@ def key_of(type_id: str, seed: int, difficulty: int = 1) -> dict[str, Any]:
         capture_output=True, text=True, check=True,
     )
     return json.loads(out.stdout)["key"]
+
+
+def answer_gradient(page: Page, matrix: list[list[float]]) -> None:
+    """Fill the dC_dW part of a problem page with ``matrix`` (its shape first) and submit."""
+    page.get_by_label("dC_dW rows", exact=True).fill(str(len(matrix)))
+    page.get_by_label("dC_dW columns", exact=True).fill(str(len(matrix[0])))
+    for i, row in enumerate(matrix, start=1):
+        for j, value in enumerate(row, start=1):
+            page.get_by_label(f"dC_dW row {i} column {j}", exact=True).fill(repr(value))
+    page.get_by_role("button", name="Submit").click()

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from browserkit import CLI, DESKTOP, INSTRUCTOR, NETWORK, PHONE, Demo, log_in
+from browserkit import CLI, DESKTOP, INSTRUCTOR, NETWORK, PHONE, Demo, answer_gradient, log_in
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 pytestmark = pytest.mark.browser
@@ -93,15 +93,6 @@ def set_password(walk: Walk, link: str) -> Page:
     page.get_by_role("button", name="Set password").click()
     page.wait_for_url(f"{walk.demo.url}/courses")
     return page
-
-
-def answer_gradient(page: Page, matrix: list[list[float]]) -> None:
-    page.get_by_label("dC_dW rows", exact=True).fill(str(len(matrix)))
-    page.get_by_label("dC_dW columns", exact=True).fill(str(len(matrix[0])))
-    for i, row in enumerate(matrix, start=1):
-        for j, value in enumerate(row, start=1):
-            page.get_by_label(f"dC_dW row {i} column {j}", exact=True).fill(repr(value))
-    page.get_by_role("button", name="Submit").click()
 
 
 def test_an_instructor_runs_a_course(walk: Walk) -> None:

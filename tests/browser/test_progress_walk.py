@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
-from browserkit import CLI, PHONE, Demo, log_in
+from browserkit import CLI, PHONE, Demo, answer_gradient, log_in
 from playwright.sync_api import Page, expect
 
 import exercises as ex
@@ -72,15 +72,6 @@ def differs(prediction: Any, key: Any) -> bool:
     if isinstance(key, float):
         return abs(float(prediction) - key) > 1e-9
     return bool(prediction != key)
-
-
-def answer_gradient(page: Page, matrix: list[list[float]]) -> None:
-    page.get_by_label("dC_dW rows", exact=True).fill(str(len(matrix)))
-    page.get_by_label("dC_dW columns", exact=True).fill(str(len(matrix[0])))
-    for i, row in enumerate(matrix, start=1):
-        for j, value in enumerate(row, start=1):
-            page.get_by_label(f"dC_dW row {i} column {j}", exact=True).fill(repr(value))
-    page.get_by_role("button", name="Submit").click()
 
 
 def no_axe_violations(page: Page) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
-from browserkit import INSTRUCTOR, NETWORK, Demo, log_in
+from browserkit import INSTRUCTOR, NETWORK, Demo, answer_gradient, log_in
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 import exercises as ex
@@ -56,15 +56,6 @@ class Api:
                                      headers=self.headers)
         assert got.ok, (path, got.status, got.text())
         return got.json()
-
-
-def answer_gradient(page: Page, matrix: list[list[float]]) -> None:
-    page.get_by_label("dC_dW rows", exact=True).fill(str(len(matrix)))
-    page.get_by_label("dC_dW columns", exact=True).fill(str(len(matrix[0])))
-    for i, row in enumerate(matrix, start=1):
-        for j, value in enumerate(row, start=1):
-            page.get_by_label(f"dC_dW row {i} column {j}", exact=True).fill(repr(value))
-    page.get_by_role("button", name="Submit").click()
 
 
 def test_accept_an_answer_preview_and_apply(browser: Browser, demo: Demo) -> None:
